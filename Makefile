@@ -1,0 +1,52 @@
+# leadflow: the commands a newcomer can guess. Needs Python 3.11+ and Node.js; nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+READY  := $(VENV)/.installed
+CLIENT ?= demo
+
+.PHONY: run test test-fast lint bench layers synth deploy diff destroy clean
+
+run: $(READY)  ## start the whole stack locally (moto-backed): API on http://127.0.0.1:3000
+	$(BIN)/leadflow local --client $(CLIENT)
+
+test: $(READY) layers  ## every test tier: unit, integration, infra (synth + cdk-nag), e2e
+	$(BIN)/pytest
+
+test-fast: $(READY)  ## unit and integration tests only
+	$(BIN)/pytest tests/unit tests/integration
+
+lint: $(READY)  ## ruff and mypy, as configured in pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/mypy layers/leadflow functions infra
+
+bench: $(READY)  ## performance figures as ratios against baselines measured in the same run
+	$(BIN)/python -m leadflow.bench
+
+layers: $(READY)  ## build the Lambda layers into .build/ (Docker-free; rebuilt only when inputs change)
+	$(BIN)/python infra/layer_build.py
+
+synth: $(READY) layers node_modules/.installed  ## CLIENT=name or CLIENT=all
+	npx --no-install cdk synth -c client=$(CLIENT) --quiet
+
+deploy: $(READY) layers node_modules/.installed  ## CLIENT=name: deploys stack Leads-name with your AWS credentials
+	npx --no-install cdk deploy -c client=$(CLIENT) Leads-$(CLIENT)
+
+diff: $(READY) layers node_modules/.installed
+	npx --no-install cdk diff -c client=$(CLIENT) Leads-$(CLIENT)
+
+destroy: $(READY) node_modules/.installed
+	npx --no-install cdk destroy -c client=$(CLIENT) Leads-$(CLIENT)
+
+clean:
+	rm -rf .build cdk.out .leadflow .pytest_cache .mypy_cache .ruff_cache
+
+$(READY): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "leadflow needs Python 3.11 or newer: set PYTHON=python3.11 (or newer)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@

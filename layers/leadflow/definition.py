@@ -1,0 +1,175 @@
+"""The one definition of a client's stack that CDK deploys and `leadflow local` serves.
+
+Everything a client stack is made of (table, queues, functions, routes and the queue
+triggers) is declared here once, from the client's config. `infra/` turns it into
+CloudFormation; `leadflow.local` creates the same resources in moto and serves the same
+routes and triggers. A test checks that the synthesized template holds nothing the local
+runtime does not serve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from leadflow.config import ClientConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+
+# Path of the client file inside the deployed functions (shipped in the config layer).
+DEPLOYED_CLIENT_FILE = "/opt/leadflow/client.toml"
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """An environment value only known once a resource exists (a queue URL, say)."""
+
+    kind: Literal["queue_url", "queue_arn", "table_name"]
+    key: str
+
+
+EnvValue = str | ResourceRef
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str
+    name: str
+    partition_key: str = "pk"
+    sort_key: str = "sk"
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    key: str
+    name: str
+    dead_letter_name: str
+    fifo: bool = False
+    # FIFO high-throughput mode: deduplication and throughput limits per message group.
+    fifo_high_throughput: bool = False
+    visibility_timeout_s: int = 180
+    max_receive_count: int = 5
+    retention_days: int = 14
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a function may do to one resource: least privilege, declared beside it."""
+
+    resource: str  # a table or queue key
+    access: Literal["send", "consume", "read", "read_write"]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    key: str
+    description: str
+    source_dir: Path
+    handler: str = "handler.handler"
+    memory_mb: int = 256
+    timeout_s: int = 10
+    environment: dict[str, EnvValue] = field(default_factory=dict)
+    grants: tuple[Grant, ...] = ()
+    reserved_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    function: str
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    queue: str
+    function: str
+    batch_size: int = 10
+    max_batching_window_s: int = 0
+
+
+@dataclass(frozen=True)
+class StackDefinition:
+    client: str
+    stack_name: str
+    tables: tuple[TableSpec, ...]
+    queues: tuple[QueueSpec, ...]
+    functions: tuple[FunctionSpec, ...]
+    routes: tuple[RouteSpec, ...]
+    queue_triggers: tuple[QueueTrigger, ...]
+
+    def table(self, key: str) -> TableSpec:
+        return next(t for t in self.tables if t.key == key)
+
+    def queue(self, key: str) -> QueueSpec:
+        return next(q for q in self.queues if q.key == key)
+
+    def function(self, key: str) -> FunctionSpec:
+        return next(f for f in self.functions if f.key == key)
+
+
+# Names of the indexes the lead store reads through (see leadflow.leads_store).
+LEADS_BY_CREATED = Index("by_created", "gsi1pk", "gsi1sk")
+
+
+def physical_prefix(client: str) -> str:
+    return f"leadflow-{client}"
+
+
+def build_definition(config: ClientConfig) -> StackDefinition:
+    prefix = physical_prefix(config.name)
+    leads = TableSpec(key="leads", name=f"{prefix}-leads", indexes=(LEADS_BY_CREATED,), ttl_attribute="expires_at")
+    intake = QueueSpec(
+        key="intake",
+        name=f"{prefix}-intake.fifo",
+        dead_letter_name=f"{prefix}-intake-dlq.fifo",
+        fifo=True,
+        fifo_high_throughput=True,
+        visibility_timeout_s=180,  # six times the intake function's timeout, as AWS advises
+        max_receive_count=5,
+    )
+    common_env: dict[str, EnvValue] = {
+        "LEADFLOW_CLIENT": config.name,
+        "POWERTOOLS_SERVICE_NAME": "leadflow",
+        "POWERTOOLS_METRICS_NAMESPACE": "leadflow",
+        "LOG_LEVEL": "INFO",
+        "LEADFLOW_CLIENT_FILE": DEPLOYED_CLIENT_FILE,
+    }
+    capture = FunctionSpec(
+        key="capture",
+        description="POST /leads: validate an inquiry and make it durable on the intake queue",
+        source_dir=FUNCTIONS_DIR / "capture",
+        memory_mb=512,
+        timeout_s=10,
+        environment={**common_env, "INTAKE_QUEUE_URL": ResourceRef("queue_url", "intake")},
+        grants=(Grant("intake", "send"),),
+    )
+    intake_fn = FunctionSpec(
+        key="intake",
+        description="Store each captured inquiry and merge it into one lead per person",
+        source_dir=FUNCTIONS_DIR / "intake",
+        memory_mb=512,
+        timeout_s=30,
+        environment={**common_env, "LEADS_TABLE": ResourceRef("table_name", "leads")},
+        grants=(Grant("leads", "read_write"), Grant("intake", "consume")),
+    )
+    return StackDefinition(
+        client=config.name,
+        stack_name=config.stack_name,
+        tables=(leads,),
+        queues=(intake,),
+        functions=(capture, intake_fn),
+        routes=(RouteSpec("POST", "/leads", "capture"), RouteSpec("OPTIONS", "/leads", "capture")),
+        queue_triggers=(QueueTrigger(queue="intake", function="intake", batch_size=10),),
+    )

@@ -1,0 +1,101 @@
+"""Create a stack definition's tables and queues in moto, as CloudFormation would in AWS."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadflow.definition import EnvValue, QueueSpec, ResourceRef, StackDefinition, TableSpec
+
+
+@dataclass
+class LocalResources:
+    """Where each resource of the definition lives in moto, by its key."""
+
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    dead_letter_urls: dict[str, str] = field(default_factory=dict)
+    table_names: dict[str, str] = field(default_factory=dict)
+
+    def resolve(self, value: EnvValue) -> str:
+        if isinstance(value, str):
+            return value
+        lookup = {"queue_url": self.queue_urls, "queue_arn": self.queue_arns, "table_name": self.table_names}
+        return lookup[value.kind][value.key]
+
+    def environment(self, env: dict[str, EnvValue]) -> dict[str, str]:
+        return {name: self.resolve(value) for name, value in env.items()}
+
+
+def create_resources(definition: StackDefinition, session: Any) -> LocalResources:
+    """Create (or find, when they exist already) every table and queue of the definition."""
+    created = LocalResources()
+    dynamodb = session.client("dynamodb")
+    sqs = session.client("sqs")
+    for table in definition.tables:
+        _create_table(dynamodb, table)
+        created.table_names[table.key] = table.name
+    for queue in definition.queues:
+        url, arn, dlq_url = _create_queue(sqs, queue)
+        created.queue_urls[queue.key] = url
+        created.queue_arns[queue.key] = arn
+        created.dead_letter_urls[queue.key] = dlq_url
+    return created
+
+
+def _create_table(dynamodb: Any, table: TableSpec) -> None:
+    keys = {table.partition_key, table.sort_key} | {a for i in table.indexes for a in (i.partition_key, i.sort_key)}
+    try:
+        dynamodb.create_table(
+            TableName=table.name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in sorted(keys)],
+            KeySchema=[
+                {"AttributeName": table.partition_key, "KeyType": "HASH"},
+                {"AttributeName": table.sort_key, "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": index.name,
+                    "KeySchema": [
+                        {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                        {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for index in table.indexes
+            ],
+        )
+    except dynamodb.exceptions.ResourceInUseException:
+        return
+    if table.ttl_attribute:
+        dynamodb.update_time_to_live(
+            TableName=table.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
+        )
+
+
+def _create_queue(sqs: Any, queue: QueueSpec) -> tuple[str, str, str]:
+    fifo = {"FifoQueue": "true"} if queue.fifo else {}
+    retention = str(queue.retention_days * 86400)
+    dlq_url = sqs.create_queue(QueueName=queue.dead_letter_name, Attributes={**fifo, "MessageRetentionPeriod": retention})[
+        "QueueUrl"
+    ]
+    dlq_arn = _arn(sqs, dlq_url)
+    attributes = {
+        **fifo,
+        "VisibilityTimeout": str(queue.visibility_timeout_s),
+        "MessageRetentionPeriod": retention,
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}),
+    }
+    if queue.fifo_high_throughput:
+        attributes |= {"DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}
+    url = sqs.create_queue(QueueName=queue.name, Attributes=attributes)["QueueUrl"]
+    return url, _arn(sqs, url), dlq_url
+
+
+def _arn(sqs: Any, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+__all__ = ["LocalResources", "ResourceRef", "create_resources"]

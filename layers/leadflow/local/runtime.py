@@ -1,0 +1,189 @@
+"""Start a client's whole stack locally from the same definition CDK deploys.
+
+moto's server stands in for AWS (boto3 reaches it through AWS_ENDPOINT_URL, so no handler
+changes), the definition's tables and queues are created in it, every function runs in
+its own worker processes, the routes are served over HTTP as API Gateway proxy events,
+and every queue trigger is polled with Lambda's batch semantics.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leadflow.config import load_client_config
+from leadflow.definition import StackDefinition, build_definition
+from leadflow.local.api import LocalApi
+from leadflow.local.pollers import QueuePoller
+from leadflow.local.resources import LocalResources, create_resources
+from leadflow.local.workers import FunctionPool
+
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+
+@dataclass
+class LocalOptions:
+    client_file: Path
+    host: str = "127.0.0.1"
+    moto_port: int = 4566
+    api_port: int = 3000
+    region: str = "us-east-1"
+    log_dir: Path = Path(".leadflow/logs")
+    workers_per_function: int = 2
+
+
+def local_aws_environment(endpoint: str, region: str) -> dict[str, str]:
+    """What points boto3 (and the aws CLI) at the local stack instead of AWS."""
+    return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
+
+
+@dataclass
+class ServedStack:
+    """What the local runtime serves, in the definition's terms (the parity test reads it)."""
+
+    functions: set[str] = field(default_factory=set)
+    routes: set[tuple[str, str]] = field(default_factory=set)
+    queue_triggers: set[tuple[str, str]] = field(default_factory=set)
+    tables: set[str] = field(default_factory=set)
+    queues: set[str] = field(default_factory=set)
+
+
+class LocalStack:
+    def __init__(self, options: LocalOptions):
+        self.options = options
+        self.config = load_client_config(options.client_file)
+        self.definition: StackDefinition = build_definition(self.config)
+        self.endpoint = f"http://{options.host}:{options.moto_port}"
+        self.pools: dict[str, FunctionPool] = {}
+        self.pollers: list[QueuePoller] = []
+        self.resources = LocalResources()
+        self.api: LocalApi | None = None
+        self._moto: Any = None
+        self._api_thread: threading.Thread | None = None
+
+    def start(self, warm: bool = True) -> None:
+        for port, what in ((self.options.moto_port, "moto"), (self.options.api_port, "API")):
+            _require_free_port(self.options.host, port, what)
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the useful output
+        self._moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
+        self._moto.start()
+        aws_env = local_aws_environment(self.endpoint, self.options.region)
+        os.environ.update(aws_env)
+        import boto3
+
+        session = boto3.Session(region_name=self.options.region)
+        self.resources = create_resources(self.definition, session)
+        self.options.log_dir.mkdir(parents=True, exist_ok=True)
+        client_file = str(self.options.client_file.resolve())
+        for spec in self.definition.functions:
+            name = f"{self.definition.stack_name}-{spec.key}"
+            env = {
+                **aws_env,
+                **self.resources.environment(spec.environment),
+                "LEADFLOW_CLIENT_FILE": client_file,
+                "AWS_LAMBDA_FUNCTION_NAME": name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            }
+            self.pools[spec.key] = FunctionPool(spec, name, env, self.options.log_dir, self.options.workers_per_function)
+        if warm:
+            for pool in self.pools.values():
+                pool.warm()
+        routes = {(r.method, r.path): self.pools[r.function].invoke for r in self.definition.routes}
+        self.api = LocalApi(self.options.host, self.options.api_port, routes, _pages(self.config.display_name or self.config.name))
+        sqs = session.client("sqs")
+        for trigger in self.definition.queue_triggers:
+            self.pollers.append(
+                QueuePoller(
+                    sqs,
+                    self.resources.queue_urls[trigger.queue],
+                    self.resources.queue_arns[trigger.queue],
+                    self.pools[trigger.function].invoke,
+                    trigger.batch_size,
+                    self.options.region,
+                    name=f"{self.definition.queue(trigger.queue).name} -> {trigger.function}",
+                    function=trigger.function,
+                )
+            )
+        for poller in self.pollers:
+            poller.start()
+        self._api_thread = threading.Thread(target=self.api.serve_forever, name="local-api", daemon=True)
+        self._api_thread.start()
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.api.shutdown()
+        for poller in self.pollers:
+            poller.stop()
+        for pool in self.pools.values():
+            pool.stop()
+        if self._moto is not None:
+            self._moto.stop()
+
+    def served(self) -> ServedStack:
+        """What is really up: tables and queues as moto lists them, routes and pollers as running."""
+        import boto3
+
+        session = boto3.Session(region_name=self.options.region)
+        queue_urls = session.client("sqs").list_queues().get("QueueUrls", [])
+        return ServedStack(
+            functions=set(self.pools),
+            routes=set(self.api.routes) if self.api else set(),
+            queue_triggers={(p.queue_url.rsplit("/", 1)[-1], p.function) for p in self.pollers},
+            tables=set(session.client("dynamodb").list_tables()["TableNames"]),
+            queues={url.rsplit("/", 1)[-1] for url in queue_urls},
+        )
+
+    def describe(self) -> str:
+        d = self.definition
+        api_url = self.api.url if self.api else "-"
+        lines = [
+            f"leadflow local: client {self.config.name} ({self.options.client_file}), stack {d.stack_name}",
+            f"  API     {api_url}",
+        ]
+        lines += [f"          {r.method:7} {r.path}  -> {r.function}" for r in d.routes]
+        lines.append(f"  AWS     {self.endpoint}  (moto; set AWS_ENDPOINT_URL to this for boto3 or the aws CLI)")
+        lines += [f"  table   {t.name}" for t in d.tables]
+        for q in d.queues:
+            consumers = [t for t in d.queue_triggers if t.queue == q.key]
+            feed = ", ".join(f"-> {t.function} (batch {t.batch_size})" for t in consumers)
+            lines.append(f"  queue   {q.name} {feed}; dead letters: {q.dead_letter_name} after {q.max_receive_count} tries")
+        lines.append(f"  logs    {self.options.log_dir}/<function>.log")
+        lines += [
+            "Try:",
+            f"  curl -i -X POST {api_url}/leads -H 'Content-Type: application/json' -d '{{\"email\": \"ada@example.com\"}}'",
+            f"  curl -i -X POST {api_url}/leads -d 'email=grace@example.com&first_name=Grace'",
+            "  .venv/bin/leadflow leads show --local ada@example.com",
+            "Ctrl-C stops.",
+        ]
+        return "\n".join(lines)
+
+
+def _require_free_port(host: str, port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            flag = "--moto-port" if what == "moto" else "--api-port"
+            raise SystemExit(
+                f"port {port} on {host} is taken, so the local {what} cannot start there: stop what uses it "
+                f"(another `leadflow local`?) or pick another port with {flag}"
+            ) from None
+
+
+def _pages(name: str) -> dict[str, str]:
+    style = "<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}</style>"
+    return {
+        "/thank-you": f"<!doctype html><meta charset=utf-8>{style}<title>Thank you</title>"
+        f"<h1>Thank you</h1><p>{name} has your message and will be in touch.</p>",
+        "/form-error": f"<!doctype html><meta charset=utf-8>{style}<title>Please check the form</title>"
+        "<h1>Please check the form</h1><p>Some fields need another look: the page's address lists them.</p>",
+    }
