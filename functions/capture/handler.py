@@ -9,7 +9,7 @@ from typing import Any
 from leadflow.capture import WebRequest, WebResponse, handle_capture, unavailable
 from leadflow.intake_queue import IntakeQueue, IntakeUnavailable
 from leadflow.observability import MetricUnit, logger, metrics
-from leadflow.settings import client_config, required_env
+from leadflow.settings import capture_rules, client_name, required_env
 
 
 @cache
@@ -20,9 +20,9 @@ def intake_queue() -> IntakeQueue:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    config = client_config()
+    rules = capture_rules()
     request = _request_from(event)
-    result = handle_capture(request, config.capture, config.name)
+    result = handle_capture(request, rules, client_name())
     if result.bot:
         metrics.add_metric(name="HoneypotCaught", unit=MetricUnit.Count, value=1)
         logger.info("honeypot filled; answered as a success and stored nothing")
@@ -33,11 +33,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except IntakeUnavailable as exc:
             logger.error("intake queue unavailable", extra={"error": str(exc), "inquiry_id": captured.inquiry_id})
             metrics.add_metric(name="CaptureUnavailable", unit=MetricUnit.Count, value=1)
-            return _proxy_response(unavailable(request, config.capture))
+            return _proxy_response(unavailable(request, rules))
         metrics.add_metric(name="InquiryCaptured", unit=MetricUnit.Count, value=1)
         logger.info("inquiry captured", extra={"lead_id": captured.lead_id, "inquiry_id": captured.inquiry_id})
     elif request.method == "POST":  # a POST that was neither captured nor a bot was refused
         metrics.add_metric(name="InquiryRefused", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="PreflightAnswered", unit=MetricUnit.Count, value=1)
     return _proxy_response(result.response)
 
 

@@ -12,10 +12,9 @@ import html
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from leadflow.config import CaptureSettings
 from leadflow.ids import inquiry_id_for_key, lead_id_for, new_inquiry_id
 from leadflow.inquiry import (
     IDEMPOTENCY_KEY,
@@ -27,9 +26,35 @@ from leadflow.inquiry import (
     normalize_email,
 )
 
+if TYPE_CHECKING:
+    from leadflow.config import ClientConfig
+
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 MESSAGE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CaptureRules:
+    """The [capture] settings as capture reads them at cold start.
+
+    They are checked (and their defaults filled) by `leadflow.config.CaptureSettings` at
+    synth; this plain view keeps pydantic's model build out of capture's cold start. A unit
+    test holds the two to the same fields.
+    """
+
+    allowed_origins: list[str]
+    thank_you_url: str
+    error_url: str | None
+    honeypot_field: str
+    max_body_kb: int
+    max_field_chars: int
+    max_message_chars: int
+    max_custom_fields: int
+
+    @classmethod
+    def of(cls, config: ClientConfig) -> CaptureRules:
+        return cls(**config.capture.model_dump())
 
 
 @dataclass
@@ -70,15 +95,26 @@ class CaptureResult:
     bot: bool = False
 
 
-def handle_capture(request: WebRequest, settings: CaptureSettings, client: str, now: datetime | None = None) -> CaptureResult:
+def handle_capture(
+    request: WebRequest, settings: CaptureRules, client: str, now: datetime | None = None
+) -> CaptureResult:
     """Decide the answer to a request; the caller enqueues `captured` before sending it."""
     cors = _cors_headers(request.origin, settings)
     if request.origin is not None and not cors:
-        return CaptureResult(_json(403, {"errors": [{
-            "field": "Origin",
-            "message": f"{request.origin} may not post to this endpoint: add it to "
-                       "capture.allowed_origins in the client config",
-        }]}))
+        return CaptureResult(
+            _json(
+                403,
+                {
+                    "errors": [
+                        {
+                            "field": "Origin",
+                            "message": f"{request.origin} may not post to this endpoint: add it to "
+                            "capture.allowed_origins in the client config",
+                        }
+                    ]
+                },
+            )
+        )
     if request.method == "OPTIONS":
         return CaptureResult(WebResponse(204, {**cors, **_PREFLIGHT}))
     if request.method != "POST":
@@ -131,7 +167,7 @@ def handle_capture(request: WebRequest, settings: CaptureSettings, client: str, 
     return CaptureResult(_success(is_form, lead_id, settings, cors), Captured(message, lead_id, inquiry_id))
 
 
-def unavailable(request: WebRequest, settings: CaptureSettings) -> WebResponse:
+def unavailable(request: WebRequest, settings: CaptureRules) -> WebResponse:
     """The answer when the inquiry could not be made durable: retry, never a 2xx."""
     body = _error("service", "the inquiry could not be stored right now; retry in a few seconds")
     response = _json(503, body, _cors_headers(request.origin, settings))
@@ -146,7 +182,7 @@ _PREFLIGHT = {
 }
 
 
-def _cors_headers(origin: str | None, settings: CaptureSettings) -> dict[str, str]:
+def _cors_headers(origin: str | None, settings: CaptureRules) -> dict[str, str]:
     if origin is None or origin not in settings.allowed_origins:
         return {}
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
@@ -172,13 +208,13 @@ def _parse_body(body: bytes, is_form: bool) -> tuple[dict[str, Any] | None, list
     return flatten_json_body(data)
 
 
-def _success(is_form: bool, lead_id: str, settings: CaptureSettings, cors: dict[str, str]) -> WebResponse:
+def _success(is_form: bool, lead_id: str, settings: CaptureRules, cors: dict[str, str]) -> WebResponse:
     if is_form:
         return WebResponse(303, {**cors, "Location": settings.thank_you_url})
     return _json(202, {"lead_id": lead_id, "status": "received"}, cors)
 
 
-def _form_error(errors: list[FieldError], settings: CaptureSettings, cors: dict[str, str]) -> WebResponse:
+def _form_error(errors: list[FieldError], settings: CaptureRules, cors: dict[str, str]) -> WebResponse:
     if settings.error_url is None:
         return _html_page(422, errors, cors)
     query = [("error_fields", ",".join(e.field for e in errors))]
@@ -191,7 +227,7 @@ def _html_page(status: int, errors: list[FieldError], cors: dict[str, str]) -> W
     items = "".join(f"<li><b>{html.escape(e.field)}</b> {html.escape(e.message)}</li>" for e in errors)
     page = (
         "<!doctype html><meta charset=utf-8><title>Please check the form</title>"
-        f"<h1>Please check the form</h1><ul>{items}</ul><p><a href=\"javascript:history.back()\">Go back</a></p>"
+        f'<h1>Please check the form</h1><ul>{items}</ul><p><a href="javascript:history.back()">Go back</a></p>'
     )
     return WebResponse(status, {**cors, "Content-Type": "text/html; charset=utf-8"}, page)
 

@@ -62,7 +62,6 @@ class CaptureSettings(_Strict):
     max_field_chars: int = Field(default=500, ge=50, le=5000)
     max_message_chars: int = Field(default=5000, ge=100, le=20000)
     max_custom_fields: int = Field(default=30, ge=0, le=30)
-    idempotency_hours: int = Field(default=24, ge=1, le=168)
 
 
 class Monitoring(_Strict):
@@ -121,8 +120,10 @@ def load_client_config(path: str | Path) -> ClientConfig:
         line = _line_of(text, ("name",))
         raise ConfigError(
             path,
-            [f"{line}name = {config.name!r}: must match the file name ({path.stem!r}), so that "
-             f"`-c client={path.stem}` deploys stack Leads-{path.stem}"],
+            [
+                f"{line}name = {config.name!r}: must match the file name ({path.stem!r}), so that "
+                f"`-c client={path.stem}` deploys stack Leads-{path.stem}"
+            ],
         )
     return config
 
@@ -169,6 +170,15 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> str:
         if current == section and re.match(rf"^{re.escape(keys[-1])}\s*=", line):
             return f"line {number}, "
     return ""
+
+
+def config_snapshot(config: ClientConfig) -> str:
+    """The checked config with every default filled in: the JSON the functions read.
+
+    Synth (and `leadflow local`) write it once; functions read it at cold start without
+    paying for pydantic's model build where latency matters (see leadflow.settings).
+    """
+    return config.model_dump_json(indent=2)
 
 
 def find_client_files(clients_dir: Path) -> list[Path]:

@@ -18,8 +18,9 @@ from leadflow.config import ClientConfig
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 
-# Path of the client file inside the deployed functions (shipped in the config layer).
-DEPLOYED_CLIENT_FILE = "/opt/leadflow/client.toml"
+# The checked client config (leadflow.config.config_snapshot) inside the deployed functions,
+# shipped in the client's config layer.
+DEPLOYED_CLIENT_CONFIG = "/opt/leadflow/client.json"
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def build_definition(config: ClientConfig) -> StackDefinition:
         "POWERTOOLS_SERVICE_NAME": "leadflow",
         "POWERTOOLS_METRICS_NAMESPACE": "leadflow",
         "LOG_LEVEL": "INFO",
-        "LEADFLOW_CLIENT_FILE": DEPLOYED_CLIENT_FILE,
+        "LEADFLOW_CLIENT_CONFIG": DEPLOYED_CLIENT_CONFIG,
     }
     capture = FunctionSpec(
         key="capture",

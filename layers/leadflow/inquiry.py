@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from leadflow.config import CaptureSettings
-
-EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 PHONE = re.compile(r"^\+?[0-9 ().\-/]{5,30}(?:\s*(?:x|ext\.?)\s*\d{1,6})?$", re.IGNORECASE)
 SLUG = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 URL = re.compile(r"^https?://\S+$")
@@ -27,6 +27,9 @@ URL_FIELDS = ("page_url", "referrer")
 TEXT_FIELDS = (*NAME_FIELDS, "phone", "message", "inquiry_type", *URL_FIELDS, *UTM_FIELDS, "consent_text")
 KNOWN_FIELDS = frozenset({"email", *TEXT_FIELDS, "marketing_consent", "submission_id", "custom"})
 DEFAULT_INQUIRY_TYPE = "contact"
+if TYPE_CHECKING:
+    from leadflow.capture import CaptureRules
+
 _YES = frozenset({"yes", "true", "on", "1"})
 _NO = frozenset({"no", "false", "off", "0", ""})
 
@@ -83,7 +86,7 @@ def is_bot(flat: Mapping[str, Any], honeypot_field: str) -> bool:
     return value is not None and str(value).strip() != ""
 
 
-def check_inquiry(flat: Mapping[str, Any], settings: CaptureSettings) -> tuple[CheckedInquiry | None, list[FieldError]]:
+def check_inquiry(flat: Mapping[str, Any], settings: CaptureRules) -> tuple[CheckedInquiry | None, list[FieldError]]:
     errors: list[FieldError] = []
     fields: dict[str, Any] = {}
     custom: dict[str, str] = {}
@@ -91,7 +94,9 @@ def check_inquiry(flat: Mapping[str, Any], settings: CaptureSettings) -> tuple[C
     for name in sorted(flat):
         if name == settings.honeypot_field or name.startswith("custom.") or name in KNOWN_FIELDS:
             continue
-        errors.append(FieldError(name, f"is not a leadflow field: send it as custom.{name} to keep it, or leave it out"))
+        errors.append(
+            FieldError(name, f"is not a leadflow field: send it as custom.{name} to keep it, or leave it out")
+        )
 
     email = _text(flat, "email", 254, errors)
     if email is None or email == "":
@@ -107,7 +112,9 @@ def check_inquiry(flat: Mapping[str, Any], settings: CaptureSettings) -> tuple[C
             fields[name] = value
 
     if "phone" in fields and not PHONE.match(fields["phone"]):
-        errors.append(FieldError("phone", "is not a phone number (digits, spaces, +, -, ( ) and an optional extension)"))
+        errors.append(
+            FieldError("phone", "is not a phone number (digits, spaces, +, -, ( ) and an optional extension)")
+        )
     inquiry_type = fields.setdefault("inquiry_type", DEFAULT_INQUIRY_TYPE)
     if not SLUG.match(inquiry_type):
         errors.append(FieldError("inquiry_type", "must be lower-case letters, digits and _ (like demo_request)"))
@@ -118,7 +125,11 @@ def check_inquiry(flat: Mapping[str, Any], settings: CaptureSettings) -> tuple[C
     consent = _consent(flat.get("marketing_consent"), errors)
     fields["marketing_consent"] = consent
     if consent and not fields.get("consent_text"):
-        errors.append(FieldError("consent_text", "is required when marketing_consent is yes: send the wording the visitor agreed to"))
+        errors.append(
+            FieldError(
+                "consent_text", "is required when marketing_consent is yes: send the wording the visitor agreed to"
+            )
+        )
 
     submission_id = _text(flat, "submission_id", 128, errors)
     if submission_id and not IDEMPOTENCY_KEY.match(submission_id):
@@ -126,11 +137,15 @@ def check_inquiry(flat: Mapping[str, Any], settings: CaptureSettings) -> tuple[C
 
     custom_names = sorted(n for n in flat if n.startswith("custom."))
     if len(custom_names) > settings.max_custom_fields:
-        errors.append(FieldError("custom", f"has {len(custom_names)} fields; at most {settings.max_custom_fields} are allowed"))
+        errors.append(
+            FieldError("custom", f"has {len(custom_names)} fields; at most {settings.max_custom_fields} are allowed")
+        )
     for name in custom_names:
         short = name.removeprefix("custom.")
         if not SLUG.match(short):
-            errors.append(FieldError(name, "custom field names must be lower-case letters, digits and _ (like budget_range)"))
+            errors.append(
+                FieldError(name, "custom field names must be lower-case letters, digits and _ (like budget_range)")
+            )
             continue
         value = flat[name]
         if isinstance(value, bool):

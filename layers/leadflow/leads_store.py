@@ -25,7 +25,16 @@ from leadflow.definition import LEADS_BY_CREATED
 PROFILE = "PROFILE"
 # Fields a later inquiry may fill on the lead when they are still empty.
 PROFILE_FIELDS = ("first_name", "last_name", "company", "job_title", "phone")
-TOUCH_FIELDS = ("inquiry_type", "page_url", "referrer", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+TOUCH_FIELDS = (
+    "inquiry_type",
+    "page_url",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+)
 CUSTOM_PREFIX = "custom:"
 MAX_LIST_MONTHS = 36
 
@@ -175,11 +184,13 @@ def _inquiry_transaction(table: str, message: dict[str, Any], now: datetime) -> 
     if names:
         update["ExpressionAttributeNames"] = names
     return [
-        {"Put": {
-            "TableName": table,
-            "Item": {k: ser(v) for k, v in marker.items()},
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }},
+        {
+            "Put": {
+                "TableName": table,
+                "Item": {k: ser(v) for k, v in marker.items()},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
         {"Put": {"TableName": table, "Item": {k: ser(v) for k, v in timeline.items()}}},
         {"Update": update},
     ]

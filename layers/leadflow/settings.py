@@ -1,17 +1,56 @@
-"""A function's settings, read once per cold start from its environment and client file."""
+"""A function's settings, read once per cold start from its environment and client config.
+
+LEADFLOW_CLIENT_CONFIG names the client's checked config (JSON written at synth by
+`leadflow.config.config_snapshot`). Functions that can afford it validate it again with
+the same pydantic model; capture, where every millisecond of cold start is a visitor
+waiting, reads its plain `CaptureRules` view of the same file.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from leadflow.config import ClientConfig, load_client_config
+if TYPE_CHECKING:
+    from leadflow.capture import CaptureRules
+    from leadflow.config import ClientConfig
+
+
+@cache
+def client_snapshot() -> dict[str, Any]:
+    path = Path(required_env("LEADFLOW_CLIENT_CONFIG"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RuntimeError(f"cannot read the client config {path}: {exc}; redeploy the stack to rebuild it") from exc
 
 
 @cache
 def client_config() -> ClientConfig:
-    """The client file named by LEADFLOW_CLIENT_FILE, checked by the same model as synth."""
-    return load_client_config(required_env("LEADFLOW_CLIENT_FILE"))
+    """The whole client config, validated by the model synth used."""
+    from leadflow.config import ClientConfig
+
+    return ClientConfig.model_validate(client_snapshot())
+
+
+@cache
+def capture_rules() -> CaptureRules:
+    from leadflow.capture import CaptureRules
+
+    return CaptureRules(**client_snapshot()["capture"])
+
+
+def forget_cached() -> None:
+    """For tests that change the environment between invocations in one process."""
+    for cached in (client_snapshot, client_config, capture_rules):
+        cached.cache_clear()
+
+
+def client_name() -> str:
+    return str(client_snapshot()["name"])
 
 
 def required_env(name: str) -> str:

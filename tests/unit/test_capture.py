@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-
-from leadflow.capture import CaptureResult, WebRequest, handle_capture, unavailable
-from leadflow.config import ClientConfig
+from leadflow.capture import CaptureResult, CaptureRules, WebRequest, handle_capture, unavailable
+from leadflow.config import CaptureSettings, ClientConfig
 
 JSON = {"content-type": "application/json"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -20,7 +19,9 @@ def post(config: ClientConfig, body: bytes | str | dict, headers: dict[str, str]
     if isinstance(body, dict):
         body = json.dumps(body)
     raw = body.encode() if isinstance(body, str) else body
-    return handle_capture(WebRequest("POST", {**JSON, **(headers or {})}, raw), config.capture, config.name, NOW)
+    return handle_capture(
+        WebRequest("POST", {**JSON, **(headers or {})}, raw), CaptureRules.of(config), config.name, NOW
+    )
 
 
 def errors_of(result: CaptureResult) -> dict[str, str]:
@@ -44,11 +45,23 @@ def test_form_post_redirects_to_the_thank_you_page(demo_config: ClientConfig) ->
 
 def test_every_field_the_issue_names_reaches_the_message(demo_config: ClientConfig) -> None:
     fields = {
-        "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", "company": "Engines",
-        "job_title": "CTO", "phone": "+44 20 7946 0000", "message": "Hello", "inquiry_type": "demo_request",
-        "page_url": "https://example.com/pricing", "referrer": "https://google.com/", "utm_source": "google",
-        "utm_medium": "cpc", "utm_campaign": "q4", "utm_term": "leads", "utm_content": "ad1",
-        "marketing_consent": "yes", "consent_text": "Send me news",
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "company": "Engines",
+        "job_title": "CTO",
+        "phone": "+44 20 7946 0000",
+        "message": "Hello",
+        "inquiry_type": "demo_request",
+        "page_url": "https://example.com/pricing",
+        "referrer": "https://google.com/",
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "utm_campaign": "q4",
+        "utm_term": "leads",
+        "utm_content": "ad1",
+        "marketing_consent": "yes",
+        "consent_text": "Send me news",
     }
     result = post(demo_config, urlencode({**fields, "custom[fleet_size]": "12"}), FORM)
     message = result.captured.message
@@ -183,19 +196,25 @@ def test_browser_post_from_another_origin_is_refused(demo_config: ClientConfig) 
 
 def test_preflight_from_allowed_origin_allows_post_and_idempotency_header(demo_config: ClientConfig) -> None:
     request = WebRequest("OPTIONS", {"origin": "http://127.0.0.1:3000"}, b"")
-    response = handle_capture(request, demo_config.capture, demo_config.name).response
+    response = handle_capture(request, CaptureRules.of(demo_config), demo_config.name).response
     assert response.status == 204
     assert "Idempotency-Key" in response.headers["Access-Control-Allow-Headers"]
 
 
 def test_preflight_from_other_origin_gets_no_cors_headers(demo_config: ClientConfig) -> None:
     request = WebRequest("OPTIONS", {"origin": "https://evil.example"}, b"")
-    response = handle_capture(request, demo_config.capture, demo_config.name).response
+    response = handle_capture(request, CaptureRules.of(demo_config), demo_config.name).response
     assert response.status == 403
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
 def test_unavailable_intake_answers_503_with_retry_after(demo_config: ClientConfig) -> None:
-    response = unavailable(WebRequest("POST", JSON, b"{}"), demo_config.capture)
+    response = unavailable(WebRequest("POST", JSON, b"{}"), CaptureRules.of(demo_config))
     assert response.status == 503
     assert response.headers["Retry-After"] == "2"
+
+
+def test_capture_reads_exactly_the_settings_the_config_model_checks() -> None:
+    from dataclasses import fields
+
+    assert [f.name for f in fields(CaptureRules)] == list(CaptureSettings.model_fields)

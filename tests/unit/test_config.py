@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from leadflow.config import ConfigError, find_client_files, load_client_config
+
 from tests.support import CLIENTS
 
 GOOD = """\
@@ -24,7 +24,8 @@ def write(tmp_path: Path, text: str, name: str = "acme") -> Path:
 
 def test_every_shipped_client_file_is_valid() -> None:
     names = [load_client_config(p).name for p in find_client_files(CLIENTS)]
-    assert "demo" in names and len(names) >= 2
+    assert "demo" in names
+    assert len(names) >= 2
 
 
 def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
@@ -51,7 +52,7 @@ def test_missing_required_setting_is_named(tmp_path: Path) -> None:
 
 
 def test_misspelt_setting_is_refused_with_its_line(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD + "honeypot = \"website\"\n")
+    path = write(tmp_path, GOOD + 'honeypot = "website"\n')
     with pytest.raises(ConfigError, match=r"line 6, capture.honeypot: is not a known setting"):
         load_client_config(path)
 

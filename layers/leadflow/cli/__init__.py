@@ -52,7 +52,9 @@ def local(
     """Start the client's whole stack on this machine: moto, functions, API and queue pollers."""
     from leadflow.local.runtime import LocalOptions, LocalStack
 
-    stack = LocalStack(LocalOptions(client_file=clients_dir / f"{client}.toml", host=host, moto_port=moto_port, api_port=api_port))
+    stack = LocalStack(
+        LocalOptions(client_file=clients_dir / f"{client}.toml", host=host, moto_port=moto_port, api_port=api_port)
+    )
     console.print(f"Starting client [bold]{client}[/bold]: moto, resources, function workers...")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -98,7 +100,9 @@ def _read(action, what: str):  # type: ignore[no-untyped-def]
         return action()
     except (BotoCoreError, ClientError) as exc:
         errors.print(f"Could not read {what}: {exc}", markup=False)
-        errors.print("With --local, is `make run` running? Without it, are your AWS credentials and the client's region set?")
+        errors.print(
+            "With --local, is `make run` running? Without it, are your AWS credentials and the client's region set?"
+        )
         raise typer.Exit(1) from None
 
 
@@ -121,8 +125,13 @@ def leads_list(
     for lead in leads:
         name = " ".join(filter(None, (lead.get("first_name"), lead.get("last_name"))))
         table.add_row(
-            lead["lead_id"], lead.get("email", ""), name, lead.get("company", ""), lead.get("stage", ""),
-            str(lead.get("inquiry_count", 0)), lead.get("created_at", ""),
+            lead["lead_id"],
+            lead.get("email", ""),
+            name,
+            lead.get("company", ""),
+            lead.get("stage", ""),
+            str(lead.get("inquiry_count", 0)),
+            lead.get("created_at", ""),
         )
     console.print(table)
     console.print(f"{len(leads)} lead(s) shown.")
@@ -149,7 +158,12 @@ def leads_show(
         return
     table = Table(show_header=False, box=None)
     for key in sorted(lead.profile):
-        table.add_row(key, json.dumps(lead.profile[key], default=str) if isinstance(lead.profile[key], dict) else str(lead.profile[key]))
+        table.add_row(
+            key,
+            json.dumps(lead.profile[key], default=str)
+            if isinstance(lead.profile[key], dict)
+            else str(lead.profile[key]),
+        )
     console.print(table)
     console.print(f"\n[bold]{len(lead.inquiries)} inquiry(ies)[/bold]")
     for entry in lead.inquiries:
@@ -169,7 +183,9 @@ def client_new(
 ) -> None:
     """Write clients/NAME.toml, a commented config to start from."""
     if not CLIENT_NAME.match(name):
-        errors.print(f"{name!r} cannot be a client name: use 3 to 32 lower-case letters, digits and -, starting with a letter.")
+        errors.print(
+            f"{name!r} cannot be a client name: use 3 to 32 lower-case letters, digits and -, starting with a letter."
+        )
         raise typer.Exit(2)
     path = clients_dir / f"{name}.toml"
     if path.exists():
@@ -178,7 +194,9 @@ def client_new(
     clients_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(CLIENT_TEMPLATE.format(name=name), encoding="utf-8")
     load_client_config(path)  # the template must always be a valid config
-    console.print(f"Wrote {path}. Edit the origins and URLs, then `make synth CLIENT={name}` and `make deploy CLIENT={name}`.")
+    console.print(
+        f"Wrote {path}. Edit the origins and URLs, then `make synth CLIENT={name}` and `make deploy CLIENT={name}`."
+    )
 
 
 CLIENT_TEMPLATE = """\

@@ -94,7 +94,7 @@ class LocalApi:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_request
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self.server = ThreadingHTTPServer((host, port), Handler)
@@ -123,11 +123,15 @@ class LocalApi:
                 self._send(request, 200, {"Content-Type": "text/html; charset=utf-8"}, self.pages[path].encode())
                 return
             allowed = sorted(m for (m, p) in self.routes if p == path)
-            status, message = (405, f"{request.command} is not allowed on {path}") if allowed else (404, f"no route for {path}")
+            status, message = (
+                (405, f"{request.command} is not allowed on {path}") if allowed else (404, f"no route for {path}")
+            )
             self._send(request, status, {"Content-Type": "application/json"}, json.dumps({"message": message}).encode())
             return
         resource = path
-        event = proxy_event(request.command, request.path, list(request.headers.items()), body, resource, request.client_address[0])
+        event = proxy_event(
+            request.command, request.path, list(request.headers.items()), body, resource, request.client_address[0]
+        )
         try:
             answer = invoke(event)
         except InvocationError as exc:
@@ -135,7 +139,10 @@ class LocalApi:
             self._send(request, 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}')
             return
         self._send_proxy_answer(request, answer)
-        print(f"  {request.command} {path} -> {answer.get('statusCode')} ({(time.monotonic() - started) * 1000:.0f} ms)", flush=True)
+        print(
+            f"  {request.command} {path} -> {answer.get('statusCode')} ({(time.monotonic() - started) * 1000:.0f} ms)",
+            flush=True,
+        )
 
     def _send_proxy_answer(self, request: BaseHTTPRequestHandler, answer: dict[str, Any]) -> None:
         headers = dict(answer.get("headers") or {})

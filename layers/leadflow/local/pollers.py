@@ -99,14 +99,19 @@ class QueuePoller:
         try:
             answer = self.invoke(sqs_event(messages, self.queue_arn, self.region))
         except InvocationError as exc:
-            print(f"  ! {self.name}: function error {exc.error_type}; {len(messages)} message(s) stay on the queue", flush=True)
+            print(
+                f"  ! {self.name}: function error {exc.error_type}; {len(messages)} message(s) stay on the queue",
+                flush=True,
+            )
             return len(messages)
         failed = failed_message_ids(answer)
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+                ],
             )
         note = f", {len(failed)} returned to the queue" if failed else ""
         print(f"  {self.name}: batch of {len(messages)} handled{note}", flush=True)

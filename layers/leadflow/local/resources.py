@@ -78,9 +78,9 @@ def _create_table(dynamodb: Any, table: TableSpec) -> None:
 def _create_queue(sqs: Any, queue: QueueSpec) -> tuple[str, str, str]:
     fifo = {"FifoQueue": "true"} if queue.fifo else {}
     retention = str(queue.retention_days * 86400)
-    dlq_url = sqs.create_queue(QueueName=queue.dead_letter_name, Attributes={**fifo, "MessageRetentionPeriod": retention})[
-        "QueueUrl"
-    ]
+    dlq_url = sqs.create_queue(
+        QueueName=queue.dead_letter_name, Attributes={**fifo, "MessageRetentionPeriod": retention}
+    )["QueueUrl"]
     dlq_arn = _arn(sqs, dlq_url)
     attributes = {
         **fifo,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leadflow.config import load_client_config
+from leadflow.config import config_snapshot, load_client_config
 from leadflow.definition import StackDefinition, build_definition
 from leadflow.local.api import LocalApi
 from leadflow.local.pollers import QueuePoller
@@ -82,22 +82,27 @@ class LocalStack:
         session = boto3.Session(region_name=self.options.region)
         self.resources = create_resources(self.definition, session)
         self.options.log_dir.mkdir(parents=True, exist_ok=True)
-        client_file = str(self.options.client_file.resolve())
+        snapshot = self.options.log_dir.parent / f"{self.config.name}.client.json"
+        snapshot.write_text(config_snapshot(self.config), encoding="utf-8")
         for spec in self.definition.functions:
             name = f"{self.definition.stack_name}-{spec.key}"
             env = {
                 **aws_env,
                 **self.resources.environment(spec.environment),
-                "LEADFLOW_CLIENT_FILE": client_file,
+                "LEADFLOW_CLIENT_CONFIG": str(snapshot.resolve()),
                 "AWS_LAMBDA_FUNCTION_NAME": name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             }
-            self.pools[spec.key] = FunctionPool(spec, name, env, self.options.log_dir, self.options.workers_per_function)
+            self.pools[spec.key] = FunctionPool(
+                spec, name, env, self.options.log_dir, self.options.workers_per_function
+            )
         if warm:
             for pool in self.pools.values():
                 pool.warm()
         routes = {(r.method, r.path): self.pools[r.function].invoke for r in self.definition.routes}
-        self.api = LocalApi(self.options.host, self.options.api_port, routes, _pages(self.config.display_name or self.config.name))
+        self.api = LocalApi(
+            self.options.host, self.options.api_port, routes, _pages(self.config.display_name or self.config.name)
+        )
         sqs = session.client("sqs")
         for trigger in self.definition.queue_triggers:
             self.pollers.append(
@@ -154,11 +159,14 @@ class LocalStack:
         for q in d.queues:
             consumers = [t for t in d.queue_triggers if t.queue == q.key]
             feed = ", ".join(f"-> {t.function} (batch {t.batch_size})" for t in consumers)
-            lines.append(f"  queue   {q.name} {feed}; dead letters: {q.dead_letter_name} after {q.max_receive_count} tries")
+            lines.append(
+                f"  queue   {q.name} {feed}; dead letters: {q.dead_letter_name} after {q.max_receive_count} tries"
+            )
         lines.append(f"  logs    {self.options.log_dir}/<function>.log")
         lines += [
             "Try:",
-            f"  curl -i -X POST {api_url}/leads -H 'Content-Type: application/json' -d '{{\"email\": \"ada@example.com\"}}'",
+            f"  curl -i -X POST {api_url}/leads -H 'Content-Type: application/json' \\\n"
+            "       -d '{\"email\": \"ada@example.com\"}'",
             f"  curl -i -X POST {api_url}/leads -d 'email=grace@example.com&first_name=Grace'",
             "  .venv/bin/leadflow leads show --local ada@example.com",
             "Ctrl-C stops.",

@@ -1,0 +1,204 @@
+"""`make bench`: leadflow's performance goals, measured against baselines taken in the same run.
+
+Figures are ratios or counts, never wall-clock thresholds:
+- capture's cold start (import + first invocation, in a fresh process) against a bare
+  handler that imports boto3 and sends the same SQS message;
+- AWS requests per captured lead, by API, counted from botocore's own events while the
+  unchanged handlers run against moto's server: capture, then the intake consumer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from leadflow.config import config_snapshot, load_client_config
+from leadflow.definition import REPO_ROOT, build_definition
+from leadflow.local.resources import create_resources
+from leadflow.local.runtime import local_aws_environment
+from leadflow.local.workers import LambdaContext, load_handler
+
+RUNS = int(os.environ.get("LEADFLOW_BENCH_RUNS", "7"))
+LEADS = 40
+REPEATS = 10
+GOALS = {"cold_start_ratio": 1.25, "requests_per_capture": 1, "writes_per_new_lead": 2}
+
+_COLD_START = """
+import json, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {source_dir!r})
+import handler
+event = json.loads(open({event!r}).read())
+answer = handler.handler(event, {context})
+t1 = time.perf_counter()
+assert answer["statusCode"] == 202, answer
+print(t1 - t0)
+"""
+
+_BARE_HANDLER = """
+import json, os, time
+import boto3
+
+sqs = boto3.client("sqs")
+
+
+def handler(event, context):
+    message = {"email": "bench@example.com", "received_at": time.time()}
+    sqs.send_message(QueueUrl=os.environ["INTAKE_QUEUE_URL"], MessageBody=json.dumps(message),
+                     MessageGroupId="bench", MessageDeduplicationId=str(time.time_ns()))
+    return {"statusCode": 202}
+"""
+
+_CONTEXT = (
+    "type('Context', (), {'function_name': 'bench', 'memory_limit_in_mb': 512, 'aws_request_id': 'bench', "
+    "'invoked_function_arn': 'arn:aws:lambda:us-east-1:123456789012:function:bench', "
+    "'get_remaining_time_in_millis': lambda self: 10000})()"
+)
+
+
+def main() -> None:
+    from moto.server import ThreadedMotoServer
+
+    from leadflow.local.runtime import _require_free_port
+
+    port = int(os.environ.get("LEADFLOW_BENCH_MOTO_PORT", "4599"))
+    _require_free_port("127.0.0.1", port, "moto")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        env = local_aws_environment(f"http://127.0.0.1:{port}", "us-east-1")
+        os.environ.update(env)
+        config = load_client_config(REPO_ROOT / "clients" / "demo.toml")
+        snapshot = Path(tempfile.mkdtemp(prefix="leadflow-bench-")) / "client.json"
+        snapshot.write_text(config_snapshot(config))
+        definition = build_definition(config)
+        import boto3
+
+        resources = create_resources(definition, boto3.Session(region_name="us-east-1"))
+        function_env = {
+            **env,
+            **resources.environment(definition.function("capture").environment),
+            **resources.environment(definition.function("intake").environment),
+            "LEADFLOW_CLIENT_CONFIG": str(snapshot),
+            "POWERTOOLS_METRICS_NAMESPACE": "leadflow-bench",
+        }
+        print(f"leadflow bench: demo client against moto's server; {RUNS} fresh processes per cold-start figure\n")
+        cold = cold_start(definition.function("capture").source_dir, function_env)
+        boto3.client("sqs").purge_queue(QueueUrl=resources.queue_urls["intake"])  # the cold-start runs' posts
+        os.environ.update(function_env | _QUIET)
+        requests = requests_per_lead(definition, resources)
+    finally:
+        server.stop()
+    report(cold, requests)
+
+
+def cold_start(capture_dir: Path, env: dict[str, str]) -> dict[str, float]:
+    """Median seconds from first import to the first answer, capture against the bare handler."""
+    with tempfile.TemporaryDirectory() as scratch:
+        bare_dir = Path(scratch) / "bare"
+        bare_dir.mkdir()
+        (bare_dir / "handler.py").write_text(_BARE_HANDLER)
+        event = Path(scratch) / "event.json"
+        sample = json.loads((REPO_ROOT / "events" / "capture-json-post.json").read_text())
+        sample["headers"].pop("Idempotency-Key", None)  # each run a new inquiry, as a first post is
+        event.write_text(json.dumps(sample))
+        times: dict[str, list[float]] = {"capture": [], "bare": []}
+        for _ in range(RUNS):  # interleaved, so drift on the machine touches both alike
+            for name, source in (("capture", capture_dir), ("bare", bare_dir)):
+                script = _COLD_START.format(source_dir=str(source), event=str(event), context=_CONTEXT)
+                out = subprocess.run(
+                    [sys.executable, "-c", script],
+                    env={**os.environ, **env},
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if out.returncode != 0:
+                    raise SystemExit(f"cold-start run of {name} failed:\n{out.stderr}")
+                times[name].append(float(out.stdout.strip().splitlines()[-1]))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def requests_per_lead(definition: Any, resources: Any) -> dict[str, Counter[str]]:
+    """AWS requests the handlers make, by API, in two rounds: new people, then repeat inquiries."""
+    import boto3
+
+    from leadflow.local.pollers import sqs_event
+
+    boto3.setup_default_session(region_name="us-east-1")
+    phase = {"now": ""}
+    counts: dict[str, Counter[str]] = {p: Counter() for p in ("capture", "intake-new", "intake-repeat")}
+
+    def count(event_name: str, **_: Any) -> None:
+        if phase["now"]:
+            _, service, operation = event_name.split(".", 2)
+            counts[phase["now"]][f"{service}.{operation}"] += 1
+
+    boto3.DEFAULT_SESSION.events.register("before-send", count)  # type: ignore[union-attr]
+    capture = load_handler(definition.function("capture"), "bench_capture")
+    intake = load_handler(definition.function("intake"), "bench_intake")
+    sample = json.loads((REPO_ROOT / "events" / "capture-json-post.json").read_text())
+    sample["headers"].pop("Idempotency-Key", None)
+    context = LambdaContext("bench", 512, 30, "bench")
+    sqs = boto3.client("sqs")
+    url, arn = resources.queue_urls["intake"], resources.queue_arns["intake"]
+
+    for round_name, people in (("intake-new", range(LEADS)), ("intake-repeat", range(REPEATS))):
+        phase["now"] = "capture"
+        for n in people:
+            event = dict(sample, body=json.dumps({"email": f"person{n}@example.com", "first_name": "Bench"}))
+            assert capture(event, context)["statusCode"] == 202
+        phase["now"] = ""
+        handled = 0
+        while handled < len(people):
+            received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+            messages = received.get("Messages", [])
+            if not messages:
+                raise SystemExit(f"only {handled} of {len(people)} inquiries reached the intake queue")
+            phase["now"] = round_name
+            answer = intake(sqs_event(messages, arn, "us-east-1"), context)
+            phase["now"] = ""
+            assert answer == {"batchItemFailures": []}, answer
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+            sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+            handled += len(messages)
+    return counts
+
+
+def report(cold: dict[str, float], counts: dict[str, Counter[str]]) -> None:
+    ratio = cold["capture"] / cold["bare"]
+    print("capture cold start (import + first invocation, median)")
+    print(
+        f"  {ratio:.2f}x the bare boto3 handler   (goal <= {GOALS['cold_start_ratio']}x;"
+        f" capture {cold['capture'] * 1000:.0f} ms, bare {cold['bare'] * 1000:.0f} ms on this machine)"
+    )
+    posts = LEADS + REPEATS
+    print(f"\nAWS requests per inquiry, by API ({LEADS} new people, then {REPEATS} of them again)")
+    _print_counts("capture, per post", counts["capture"], posts, f"goal {GOALS['requests_per_capture']}")
+    _print_counts("intake, per new lead", counts["intake-new"], LEADS, f"goal <= {GOALS['writes_per_new_lead']} writes")
+    _print_counts("intake, per repeat inquiry", counts["intake-repeat"], REPEATS, "")
+    print("\nRatios compare runs made here, now, against the same moto server; absolute times are context only.")
+
+
+def _print_counts(title: str, counted: Counter[str], per: int, goal: str) -> None:
+    writes = sum(n for api, n in counted.items() if api.split(".")[1] in _WRITE_APIS)
+    print(f"  {title}: {sum(counted.values()) / per:.2f} AWS requests, {writes / per:.2f} DynamoDB writes  {goal}")
+    for api, n in sorted(counted.items()):
+        print(f"      {api:34} {n / per:.2f}")
+
+
+# The in-process phase counts requests; the handlers' logs and metrics would only drown the figures.
+_QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+_WRITE_APIS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
+if __name__ == "__main__":
+    main()

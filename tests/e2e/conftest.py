@@ -1,0 +1,81 @@
+"""End-to-end tier: `leadflow local` in a subprocess, spoken to over HTTP like a website would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import free_port
+from tests.support import ROOT
+
+LEADFLOW = str(Path(sys.executable).with_name("leadflow"))
+
+
+@dataclass
+class RunningStack:
+    api: str
+    aws: str
+    process: subprocess.Popen[str]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [LEADFLOW, *args, "--local", "--endpoint", self.aws], capture_output=True, text=True, cwd=ROOT, timeout=60
+        )
+
+    def lead(self, email: str, timeout_s: float = 20) -> dict[str, Any]:
+        """The stored lead, polled until it has been stored (the intake is asynchronous)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            shown = self.cli("leads", "show", email, "--json")
+            if shown.returncode == 0:
+                return json.loads(shown.stdout)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"lead {email} not stored within {timeout_s} s: {shown.stderr}")
+            time.sleep(0.3)
+
+    def settled_lead(self, email: str, inquiries: int, timeout_s: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            lead = self.lead(email, timeout_s)
+            if lead["inquiry_count"] >= inquiries or time.monotonic() > deadline:
+                return lead
+            time.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    api_port, moto_port = free_port(), free_port()
+    log = tmp_path_factory.mktemp("local") / "leadflow-local.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [LEADFLOW, "local", "--api-port", str(api_port), "--moto-port", str(moto_port)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    stack = RunningStack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}", process)
+    deadline = time.monotonic() + 90
+    while "Ctrl-C stops." not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"leadflow local did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    yield stack
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    assert "Stopped." in log.read_text()

@@ -1,0 +1,121 @@
+"""The intake consumer, unchanged, with SQS batch events, against moto's DynamoDB."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from typing import Any
+
+from leadflow.capture import CaptureRules, WebRequest, handle_capture
+from leadflow.leads_store import LeadStore
+
+from tests.integration.conftest import Stack
+from tests.support import load_event
+
+
+def captured_record(stack: Stack, body: dict[str, Any], key: str | None = None, n: int = 0) -> dict[str, Any]:
+    """An SQS record as Lambda delivers it, carrying what capture enqueues for `body`."""
+    headers = {"content-type": "application/json", **({"idempotency-key": key} if key else {})}
+    result = handle_capture(
+        WebRequest("POST", headers, json.dumps(body).encode()), CaptureRules.of(stack.config), "demo"
+    )
+    assert result.captured is not None
+    record = copy.deepcopy(load_event("intake-sqs-batch.json")["Records"][0])
+    record["messageId"] = f"msg-{n}-{result.captured.inquiry_id}"
+    record["body"] = json.dumps(result.captured.message)
+    record["attributes"]["MessageGroupId"] = result.captured.lead_id
+    return record
+
+
+def store(stack: Stack) -> LeadStore:
+    return LeadStore(stack.definition.table("leads").name, stack.session.client("dynamodb"))
+
+
+def test_sample_batch_stores_each_inquiry_as_a_lead(stack: Stack, lambda_context: Any) -> None:
+    event = load_event("intake-sqs-batch.json")
+    answer = stack.handler("intake")(event, lambda_context)
+    assert answer == {"batchItemFailures": []}
+    for record in event["Records"]:
+        message = json.loads(record["body"])
+        lead = store(stack).get_lead(message["lead_id"])
+        assert lead is not None
+        assert lead.profile["email"] == message["email"]
+        assert [i["inquiry_id"] for i in lead.inquiries] == [message["inquiry_id"]]
+
+
+def test_same_email_three_times_is_one_lead_with_three_inquiries(stack: Stack, lambda_context: Any) -> None:
+    bodies = [
+        {"email": "ada@example.com", "first_name": "Ada"},
+        {"email": "ADA@example.com", "company": "Engines Ltd", "first_name": "Augusta"},
+        {"email": "ada@example.com ", "utm_source": "newsletter"},
+    ]
+    records = [captured_record(stack, body, n=n) for n, body in enumerate(bodies)]
+    stack.handler("intake")({"Records": records}, lambda_context)
+    [lead] = store(stack).list_leads()
+    full = store(stack).get_lead(lead["lead_id"])
+    assert full.profile["inquiry_count"] == 3
+    assert len(full.inquiries) == 3
+    assert full.profile["first_name"] == "Ada"  # filled once, never overwritten
+    assert full.profile["company"] == "Engines Ltd"  # filled by the second inquiry
+    assert full.profile["last_touch"]["utm_source"] == "newsletter"
+
+
+def test_redelivered_message_is_stored_once(stack: Stack, lambda_context: Any) -> None:
+    record = captured_record(stack, {"email": "ada@example.com"})
+    handler = stack.handler("intake")
+    handler({"Records": [record]}, lambda_context)
+    answer = handler({"Records": [copy.deepcopy(record)]}, lambda_context)
+    assert answer == {"batchItemFailures": []}
+    lead = store(stack).get_lead(json.loads(record["body"])["lead_id"])
+    assert lead.profile["inquiry_count"] == 1
+
+
+def test_same_idempotency_key_for_another_email_is_not_a_second_inquiry(stack: Stack, lambda_context: Any) -> None:
+    first = captured_record(stack, {"email": "ada@example.com"}, key="form-fill-00001")
+    second = captured_record(stack, {"email": "ada.typo@example.com"}, key="form-fill-00001", n=1)
+    stack.handler("intake")({"Records": [first, second]}, lambda_context)
+    assert [lead["email"] for lead in store(stack).list_leads()] == ["ada@example.com"]
+
+
+def test_malformed_message_fails_alone_and_others_are_stored(stack: Stack, lambda_context: Any) -> None:
+    good = captured_record(stack, {"email": "grace@example.com"})
+    bad = copy.deepcopy(good)
+    bad["messageId"], bad["body"], bad["attributes"]["MessageGroupId"] = "bad-1", "{not json", "other-group"
+    answer = stack.handler("intake")({"Records": [bad, good]}, lambda_context)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
+    assert [lead["email"] for lead in store(stack).list_leads()] == ["grace@example.com"]
+
+
+def test_failure_holds_back_the_rest_of_that_persons_group_only(stack: Stack, lambda_context: Any) -> None:
+    first = captured_record(stack, {"email": "ada@example.com"})
+    later = captured_record(stack, {"email": "ada@example.com", "company": "Engines"}, n=1)
+    other = captured_record(stack, {"email": "grace@example.com"}, n=2)
+    first["body"] = "{broken"
+    answer = stack.handler("intake")({"Records": [first, later, other]}, lambda_context)
+    failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+    assert failed == {first["messageId"], later["messageId"]}
+    assert [lead["email"] for lead in store(stack).list_leads()] == ["grace@example.com"]
+
+
+def test_parallel_inquiries_for_one_email_make_one_lead(stack: Stack) -> None:
+    messages = [captured_record(stack, {"email": "ada@example.com"}, n=n)["body"] for n in range(6)]
+    leads = store(stack)
+    errors: list[Exception] = []
+
+    def write(body: str) -> None:
+        for _ in range(5):  # a conflicting transaction is retried, as SQS redelivers it
+            try:
+                LeadStore(leads.table_name, stack.session.client("dynamodb")).record_inquiry(json.loads(body))
+                return
+            except Exception as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(body,)) for body in messages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    [lead] = leads.list_leads()
+    assert lead["inquiry_count"] == 6
+    assert len(leads.get_lead(lead["lead_id"]).inquiries) == 6
