@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.installed
 CLIENT ?= demo
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .PHONY: run test test-fast lint bench layers synth deploy diff destroy clean
 
@@ -18,7 +19,8 @@ test-fast: $(READY)  ## unit and integration tests only
 
 lint: $(READY)  ## ruff and mypy, as configured in pyproject.toml
 	$(BIN)/ruff check .
-	$(BIN)/mypy layers/leadflow functions infra
+	$(BIN)/mypy layers/leadflow infra
+	@for fn in functions/*/; do echo "mypy $$fn"; $(BIN)/mypy "$$fn" || exit 1; done  # each is its own `handler` module
 
 bench: $(READY)  ## performance figures as ratios against baselines measured in the same run
 	$(BIN)/python -m leadflow.bench

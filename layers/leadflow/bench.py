@@ -138,12 +138,12 @@ def requests_per_lead(definition: Any, resources: Any) -> dict[str, Counter[str]
     phase = {"now": ""}
     counts: dict[str, Counter[str]] = {p: Counter() for p in ("capture", "intake-new", "intake-repeat")}
 
-    def count(event_name: str, **_: Any) -> None:
+    def count(event_name: str, **kwargs: Any) -> None:
         if phase["now"]:
             _, service, operation = event_name.split(".", 2)
             counts[phase["now"]][f"{service}.{operation}"] += 1
 
-    boto3.DEFAULT_SESSION.events.register("before-send", count)  # type: ignore[union-attr]
+    boto3.DEFAULT_SESSION.events.register("before-send", count)
     capture = load_handler(definition.function("capture"), "bench_capture")
     intake = load_handler(definition.function("intake"), "bench_intake")
     sample = json.loads((REPO_ROOT / "events" / "capture-json-post.json").read_text())

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 def client_snapshot() -> dict[str, Any]:
     path = Path(required_env("LEADFLOW_CLIENT_CONFIG"))
     try:
-        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
     except (OSError, json.JSONDecodeError) as exc:
         raise RuntimeError(f"cannot read the client config {path}: {exc}; redeploy the stack to rebuild it") from exc
 

@@ -7,17 +7,21 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadflow.config import CLIENT_NAME, ConfigError, load_client_config
+from leadflow.config import CLIENT_NAME, ClientConfig, ConfigError, load_client_config
 from leadflow.definition import build_definition
 from leadflow.ids import lead_id_for
 from leadflow.inquiry import normalize_email
+from leadflow.leads_store import LeadStore
+
+T = TypeVar("T")
 
 app = typer.Typer(help="leadflow: open lead management on AWS.", no_args_is_help=True, add_completion=False)
 leads_app = typer.Typer(help="Look at the leads of a deployed or local stack.", no_args_is_help=True)
@@ -70,9 +74,7 @@ def local(
         console.print("Stopped.")
 
 
-def _lead_store(client: str, clients_dir: Path, use_local: bool, endpoint: str):  # type: ignore[no-untyped-def]
-    from leadflow.leads_store import LeadStore
-
+def _lead_store(client: str, clients_dir: Path, use_local: bool, endpoint: str) -> tuple[ClientConfig, LeadStore]:
     config = load_client_config(clients_dir / f"{client}.toml")
     table = build_definition(config).table("leads").name
     import boto3
@@ -93,7 +95,7 @@ def _lead_store(client: str, clients_dir: Path, use_local: bool, endpoint: str):
     return config, LeadStore(table, client_)
 
 
-def _read(action, what: str):  # type: ignore[no-untyped-def]
+def _read(action: Callable[[], T], what: str) -> T:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:

@@ -12,7 +12,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -81,7 +81,7 @@ def proxy_event(
 class LocalApi:
     """Serves the definition's routes; `pages` are plain local pages (thank-you and error)."""
 
-    def __init__(self, host: str, port: int, routes: dict[tuple[str, str], Invoke], pages: dict[str, str]):
+    def __init__(self, host: str, port: int, routes: Mapping[tuple[str, str], Invoke], pages: dict[str, str]):
         self.routes = routes
         self.pages = pages
         api = self
@@ -103,7 +103,7 @@ class LocalApi:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def serve_forever(self) -> None:
         self.server.serve_forever(poll_interval=0.2)

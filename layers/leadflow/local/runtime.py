@@ -46,8 +46,8 @@ class ServedStack:
     """What the local runtime serves, in the definition's terms (the parity test reads it)."""
 
     functions: set[str] = field(default_factory=set)
-    routes: set[tuple[str, str]] = field(default_factory=set)
-    queue_triggers: set[tuple[str, str]] = field(default_factory=set)
+    routes: set[tuple[str, str, str]] = field(default_factory=set)  # method, path, function
+    queue_triggers: set[tuple[str, str, int]] = field(default_factory=set)  # queue name, function, batch size
     tables: set[str] = field(default_factory=set)
     queues: set[str] = field(default_factory=set)
 
@@ -64,6 +64,7 @@ class LocalStack:
         self.api: LocalApi | None = None
         self._moto: Any = None
         self._api_thread: threading.Thread | None = None
+        self._route_functions: dict[tuple[str, str], str] = {}
 
     def start(self, warm: bool = True) -> None:
         for port, what in ((self.options.moto_port, "moto"), (self.options.api_port, "API")):
@@ -99,6 +100,7 @@ class LocalStack:
         if warm:
             for pool in self.pools.values():
                 pool.warm()
+        self._route_functions = {(r.method, r.path): r.function for r in self.definition.routes}
         routes = {(r.method, r.path): self.pools[r.function].invoke for r in self.definition.routes}
         self.api = LocalApi(
             self.options.host, self.options.api_port, routes, _pages(self.config.display_name or self.config.name)
@@ -140,8 +142,10 @@ class LocalStack:
         queue_urls = session.client("sqs").list_queues().get("QueueUrls", [])
         return ServedStack(
             functions=set(self.pools),
-            routes=set(self.api.routes) if self.api else set(),
-            queue_triggers={(p.queue_url.rsplit("/", 1)[-1], p.function) for p in self.pollers},
+            routes={(method, path, self._route_functions[method, path]) for method, path in self.api.routes}
+            if self.api
+            else set(),
+            queue_triggers={(p.queue_url.rsplit("/", 1)[-1], p.function, p.batch_size) for p in self.pollers},
             tables=set(session.client("dynamodb").list_tables()["TableNames"]),
             queues={url.rsplit("/", 1)[-1] for url in queue_urls},
         )
@@ -166,7 +170,7 @@ class LocalStack:
         lines += [
             "Try:",
             f"  curl -i -X POST {api_url}/leads -H 'Content-Type: application/json' \\\n"
-            "       -d '{\"email\": \"ada@example.com\"}'",
+            '       -d \'{"email": "ada@example.com"}\'',
             f"  curl -i -X POST {api_url}/leads -d 'email=grace@example.com&first_name=Grace'",
             "  .venv/bin/leadflow leads show --local ada@example.com",
             "Ctrl-C stops.",

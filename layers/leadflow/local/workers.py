@@ -67,7 +67,7 @@ def load_handler(spec: FunctionSpec, module_name: str | None = None) -> Callable
     module = importlib.util.module_from_spec(loaded)
     sys.modules[name] = module
     loaded.loader.exec_module(module)
-    return getattr(module, attribute)  # type: ignore[no-any-return]
+    return getattr(module, attribute)  # type: ignore[no-any-return,unused-ignore]
 
 
 def _worker_main(spec: FunctionSpec, function_name: str, env: dict[str, str], log_path: str, conn: Connection) -> None:

@@ -1,0 +1,1 @@
+"""The CDK app that deploys leadflow: one stack per client (see app.py)."""

@@ -1,0 +1,186 @@
+"""Lambda: every FunctionSpec of the definition, declared by one helper, and its queue triggers.
+
+Each function gets Python 3.13 on arm64, the shared layers, its own log group and a role
+that holds exactly the grants its spec declares (plus writing its own logs and traces).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Tags, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from leadflow.definition import EnvValue, FunctionSpec, Grant, QueueTrigger, ResourceRef, StackDefinition
+
+from infra.constructs.queues import Queues
+from infra.constructs.table import Tables
+from infra.layer_build import STAMP_FILE, LayerPaths
+
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.ARM_64
+NOT_SHIPPED = ["__pycache__", "*.pyc", STAMP_FILE]
+
+# Tag on each function naming its key in the definition, so a template can be compared with it.
+FUNCTION_KEY_TAG = "leadflow:function"
+
+# Scan is left out on purpose: every request and schedule path reads by key or Query.
+TABLE_READ_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+)
+TABLE_WRITE_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+)
+
+
+class SharedLayers(Construct):
+    """The layers every function of a client's stack wears (built by infra/layer_build.py)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, paths: LayerPaths) -> None:
+        super().__init__(scope, construct_id)
+        self.layers: list[lambda_.ILayerVersion] = [
+            self._layer("Dependencies", paths.dependencies, "Packages from layers/requirements.txt"),
+            self._layer("Domain", paths.domain, "The leadflow domain package"),
+            self._layer("ClientConfig", paths.client_config, "The checked client config: /opt/leadflow/client.json"),
+        ]
+
+    def _layer(self, construct_id: str, asset_dir: Path, description: str) -> lambda_.LayerVersion:
+        return lambda_.LayerVersion(
+            self,
+            construct_id,
+            code=lambda_.Code.from_asset(str(asset_dir), exclude=NOT_SHIPPED),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description=description,
+        )
+
+
+class Functions(Construct):
+    """The definition's functions, by key, each wired to the queues that trigger it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        definition: StackDefinition,
+        tables: Tables,
+        queues: Queues,
+        layers: list[lambda_.ILayerVersion],
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._tables = tables
+        self._queues = queues
+        self._layers = layers
+        self._log_retention = log_retention
+        self._functions = {spec.key: self._declare_function(spec) for spec in definition.functions}
+        for trigger in definition.queue_triggers:
+            self._attach_queue_trigger(trigger)
+
+    def function(self, key: str) -> lambda_.Function:
+        return self._functions[key]
+
+    def all(self) -> dict[str, lambda_.Function]:
+        return dict(self._functions)
+
+    def _declare_function(self, spec: FunctionSpec) -> lambda_.Function:
+        scope = Construct(self, spec.key)
+        log_group = logs.LogGroup(
+            scope,
+            "Logs",
+            retention=self._log_retention,
+            # Logs hold no personal data and expire anyway: tearing a client down removes them.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            scope,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"leadflow {spec.key}: own logs and traces, {self._describe_grants(spec.grants)}",
+        )
+        log_group.grant_write(role)
+        for grant in spec.grants:
+            self._grant(role, grant)
+        function = lambda_.Function(
+            scope,
+            "Function",
+            description=spec.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=lambda_.Code.from_asset(str(spec.source_dir), exclude=NOT_SHIPPED),
+            layers=self._layers,
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_s),
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            environment={name: self._resolve(value) for name, value in spec.environment.items()},
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        Tags.of(function).add(FUNCTION_KEY_TAG, spec.key)
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                reason="Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, "
+                "which support no resource-level permissions; this is the only wildcard in the role.",
+            )
+        )
+        Validations.of(function).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-L1",
+                reason="Python 3.13 is the runtime the dependency layer is built for (pip --python-version "
+                "3.13) and the one DESIGN.md deploys; a newer runtime is a deliberate upgrade of both.",
+            )
+        )
+        return function
+
+    def _resolve(self, value: EnvValue) -> str:
+        if not isinstance(value, ResourceRef):
+            return value
+        if value.kind == "queue_url":
+            return self._queues.queue(value.key).queue_url
+        if value.kind == "queue_arn":
+            return self._queues.queue(value.key).queue_arn
+        if value.kind == "table_name":
+            return self._tables.table(value.key).table_name
+        raise ValueError(f"no way to deploy an environment value of kind {value.kind!r} (for {value.key!r})")
+
+    def _grant(self, role: iam.Role, grant: Grant) -> None:
+        if grant.access == "send":
+            queue = self._queues.queue(grant.resource)
+            role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]))
+        elif grant.access == "consume":
+            self._queues.queue(grant.resource).grant_consume_messages(role)
+        elif grant.access in ("read", "read_write"):
+            actions = TABLE_READ_ACTIONS + (TABLE_WRITE_ACTIONS if grant.access == "read_write" else ())
+            role.add_to_policy(
+                iam.PolicyStatement(actions=list(actions), resources=self._tables.data_arns(grant.resource))
+            )
+        else:
+            raise ValueError(f"no way to deploy a grant of {grant.access!r} on {grant.resource!r}")
+
+    @staticmethod
+    def _describe_grants(grants: tuple[Grant, ...]) -> str:
+        return ", ".join(f"{grant.access} {grant.resource}" for grant in grants) or "nothing else"
+
+    def _attach_queue_trigger(self, trigger: QueueTrigger) -> None:
+        batching_window = trigger.max_batching_window_s
+        self.function(trigger.function).add_event_source(
+            event_sources.SqsEventSource(
+                self._queues.queue(trigger.queue),
+                batch_size=trigger.batch_size,
+                max_batching_window=Duration.seconds(batching_window) if batching_window else None,
+                report_batch_item_failures=True,
+            )
+        )

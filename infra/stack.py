@@ -1,0 +1,91 @@
+"""One client's stack: the definition built from its config, turned into AWS resources."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Environment, Stack, Tags
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from leadflow.config import ClientConfig
+from leadflow.definition import StackDefinition
+
+from infra.constructs.api import LeadsApi
+from infra.constructs.functions import Functions, SharedLayers
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.queues import Queues
+from infra.constructs.table import Tables
+from infra.layer_build import LayerPaths
+
+LEADS_TABLE = "leads"
+INTAKE_QUEUE = "intake"
+
+# The retention periods CloudWatch Logs offers, as the client config spells them (in days).
+LOG_RETENTION_BY_DAYS = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+class LeadsStack(Stack):
+    """Table, queues, functions, API and alarms of one client, named after the definition."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        config: ClientConfig,
+        definition: StackDefinition,
+        layer_paths: LayerPaths,
+    ) -> None:
+        super().__init__(
+            scope,
+            definition.stack_name,
+            description=f"leadflow lead management for {config.display_name or config.name}",
+            env=Environment(account=config.aws.account, region=config.aws.region),
+        )
+        Tags.of(self).add("leadflow:client", config.name)
+        log_retention = LOG_RETENTION_BY_DAYS[config.monitoring.log_retention_days]
+
+        tables = Tables(self, "Tables", specs=definition.tables)
+        queues = Queues(self, "Queues", specs=definition.queues)
+        layers = SharedLayers(self, "Layers", paths=layer_paths)
+        functions = Functions(
+            self,
+            "Functions",
+            definition=definition,
+            tables=tables,
+            queues=queues,
+            layers=layers.layers,
+            log_retention=log_retention,
+        )
+        api = LeadsApi(self, "Api", routes=definition.routes, functions=functions, log_retention=log_retention)
+        Monitoring(
+            self,
+            "Monitoring",
+            alarm_email=config.monitoring.alarm_email,
+            dead_letter_queues=queues.dead_letter_queues(),
+            functions=functions.all(),
+        )
+
+        CfnOutput(self, "ApiUrl", value=api.url, description="The API's base URL: websites post to <ApiUrl>leads")
+        CfnOutput(self, "TableName", value=tables.table(LEADS_TABLE).table_name, description="Where the leads are")
+        CfnOutput(
+            self,
+            "IntakeQueueUrl",
+            value=queues.queue(INTAKE_QUEUE).queue_url,
+            description="Captured inquiries waiting to be stored",
+        )

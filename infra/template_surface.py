@@ -1,0 +1,115 @@
+"""What a synthesized client template deploys, in the definition's own terms.
+
+Reads a CloudFormation template (a dict, as `infra.app.synthesize` returns it) and answers
+which functions, routes, queue triggers, tables and queues it holds, so that a test can
+compare it with the StackDefinition, or with what `leadflow local` serves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from infra.constructs.functions import FUNCTION_KEY_TAG
+
+Template = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+
+
+@dataclass(frozen=True)
+class QueueTriggerDeployed:
+    queue_name: str
+    function: str
+    batch_size: int
+    max_batching_window_s: int
+
+
+@dataclass(frozen=True)
+class DeployedSurface:
+    functions: frozenset[str]  # definition keys
+    routes: frozenset[Route]
+    queue_triggers: frozenset[QueueTriggerDeployed]
+    table_names: frozenset[str]
+    queue_names: frozenset[str]  # work queues and dead-letter queues
+
+
+def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource["Type"] == resource_type
+    }
+
+
+def function_keys_by_logical_id(template: Template) -> dict[str, str]:
+    keys = {}
+    for logical_id, resource in resources_of_type(template, "AWS::Lambda::Function").items():
+        tags = {tag["Key"]: tag["Value"] for tag in resource["Properties"].get("Tags", [])}
+        keys[logical_id] = tags[FUNCTION_KEY_TAG]
+    return keys
+
+
+def deployed_surface(template: Template) -> DeployedSurface:
+    functions = function_keys_by_logical_id(template)
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    return DeployedSurface(
+        functions=frozenset(functions.values()),
+        routes=frozenset(_routes(template, functions)),
+        queue_triggers=frozenset(
+            _queue_trigger(mapping["Properties"], functions, queues)
+            for mapping in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values()
+        ),
+        table_names=frozenset(
+            table["Properties"]["TableName"] for table in resources_of_type(template, "AWS::DynamoDB::Table").values()
+        ),
+        queue_names=frozenset(queue["Properties"]["QueueName"] for queue in queues.values()),
+    )
+
+
+def _queue_trigger(
+    mapping: dict[str, Any], functions: dict[str, str], queues: dict[str, dict[str, Any]]
+) -> QueueTriggerDeployed:
+    queue = queues[_get_att_target(mapping["EventSourceArn"])]
+    return QueueTriggerDeployed(
+        queue_name=queue["Properties"]["QueueName"],
+        function=functions[mapping["FunctionName"]["Ref"]],
+        batch_size=mapping.get("BatchSize", 10),  # Lambda's default for SQS
+        max_batching_window_s=mapping.get("MaximumBatchingWindowInSeconds", 0),
+    )
+
+
+def _routes(template: Template, functions: dict[str, str]) -> list[Route]:
+    resources = resources_of_type(template, "AWS::ApiGateway::Resource")
+
+    def path_of(resource_id: Any) -> str:
+        if not (isinstance(resource_id, dict) and "Ref" in resource_id):
+            return ""  # the API's root resource, a GetAtt of the RestApi
+        resource = resources[resource_id["Ref"]]["Properties"]
+        return f"{path_of(resource['ParentId'])}/{resource['PathPart']}"
+
+    return [
+        Route(
+            method=method["Properties"]["HttpMethod"],
+            path=path_of(method["Properties"]["ResourceId"]) or "/",
+            function=functions[_proxied_function(method["Properties"]["Integration"])],
+        )
+        for method in resources_of_type(template, "AWS::ApiGateway::Method").values()
+    ]
+
+
+def _proxied_function(integration: dict[str, Any]) -> str:
+    """The logical id of the function a Lambda proxy integration invokes."""
+    if integration.get("Type") != "AWS_PROXY":
+        raise ValueError(f"not a Lambda proxy integration: {integration.get('Type')}")
+    parts = integration["Uri"]["Fn::Join"][1]
+    return next(_get_att_target(part) for part in parts if isinstance(part, dict) and "Fn::GetAtt" in part)
+
+
+def _get_att_target(value: dict[str, Any]) -> str:
+    return value["Fn::GetAtt"][0]

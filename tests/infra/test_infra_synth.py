@@ -1,0 +1,205 @@
+"""Synthesizing the CDK app: one stack per client, cdk-nag enforced, cfn-lint clean, offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_sqs as sqs
+from cfnlint.api import ManualArgs, lint_file
+from leadflow.config import find_client_files, load_client_config
+
+from infra.app import (
+    DEFAULT_CLIENTS_DIR,
+    REPO_ROOT,
+    VALIDATION_REPORT,
+    UnacknowledgedFindingsError,
+    findings_in,
+    main,
+    new_app,
+    synth_checked,
+)
+
+pytestmark = pytest.mark.infra
+
+CLIENT_STACKS = {f"Leads-{path.stem}": path for path in find_client_files(DEFAULT_CLIENTS_DIR)}
+
+# Rules each acknowledged once per construct that needs it, each with a written reason.
+REVIEWED_ACKNOWLEDGMENTS = {
+    "AwsSolutions::AwsSolutions-IAM5[Resource::*]",  # X-Ray accepts no resource-level permissions
+    "AwsSolutions::AwsSolutions-L1",  # Python 3.13, the version the dependency layer is built for
+    "AwsSolutions::AwsSolutions-APIG2",  # capture validates requests itself
+    "AwsSolutions::AwsSolutions-APIG3",  # no WAF per client by default
+    "AwsSolutions::AwsSolutions-APIG4",  # public website endpoint
+    "AwsSolutions::AwsSolutions-COG4",  # public website endpoint
+    "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+    "AmazonAPIGatewayPushToCloudWatchLogs]",  # API Gateway's account logging role
+}
+
+# cfn-lint checks left out, each for a reason.
+CFN_LINT_IGNORED = [
+    "W3005",  # CDK's Function keeps an explicit DependsOn on its role beside the GetAtt: redundant, harmless
+]
+
+# Loaded into every Python process (sitecustomize) and every Node.js process (jsii runs the
+# CDK in Node.js) of a synth: any attempt to resolve a name or open a connection fails it.
+PYTHON_NETWORK_GUARD = """
+import socket
+
+def _refuse(*args, **kwargs):
+    raise OSError("network access during synth is not allowed")
+
+socket.socket.connect = _refuse
+socket.socket.connect_ex = _refuse
+socket.getaddrinfo = _refuse
+socket.create_connection = _refuse
+"""
+NODE_NETWORK_GUARD = """
+const refuse = () => { throw new Error("network access during synth is not allowed"); };
+require("net").Socket.prototype.connect = refuse;
+require("dns").lookup = refuse;
+require("dns").promises.lookup = refuse;
+"""
+
+
+def network_guarded_environment(guard_dir: Path) -> dict[str, str]:
+    guard_dir.mkdir()
+    (guard_dir / "sitecustomize.py").write_text(PYTHON_NETWORK_GUARD)
+    (guard_dir / "no_network.js").write_text(NODE_NETWORK_GUARD)
+    python_path = os.pathsep.join(filter(None, [str(guard_dir), os.environ.get("PYTHONPATH")]))
+    node_options = " ".join(filter(None, [os.environ.get("NODE_OPTIONS"), f"--require {guard_dir / 'no_network.js'}"]))
+    return {**os.environ, "PYTHONPATH": python_path, "NODE_OPTIONS": node_options}
+
+
+def run_app(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "infra/app.py", *arguments],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+def test_every_client_file_becomes_its_own_stack(synthesized) -> None:
+    assert set(synthesized.templates) == set(CLIENT_STACKS)
+
+
+def test_demo_stack_synthesizes_with_cdk_nag_and_no_unacknowledged_finding(synthesized) -> None:
+    assert "Leads-demo" in synthesized.templates
+    assert findings_in(synthesized.assembly_dir / VALIDATION_REPORT) == []
+
+
+def test_a_cdk_nag_error_fails_synth(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    sqs.Queue(Stack(app, "Throwaway"), "Unencrypted", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    with pytest.raises(UnacknowledgedFindingsError) as stopped:
+        synth_checked(app)
+    assert ("error", "AwsSolutions-SQS2") in {(f.severity, f.rule) for f in stopped.value.findings}
+
+
+def test_a_cdk_nag_warning_fails_synth_too(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    dynamodb.Table(
+        Stack(app, "Throwaway"),
+        "WithoutPointInTimeRecovery",
+        partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+    )
+    with pytest.raises(UnacknowledgedFindingsError) as stopped:
+        synth_checked(app)
+    assert {(f.severity, f.rule) for f in stopped.value.findings} == {("warning", "AwsSolutions-DDB3")}
+
+
+def test_every_acknowledged_rule_is_a_reviewed_one_with_its_reason(synthesized) -> None:
+    metadata = json.loads((synthesized.assembly_dir / "Leads-demo.metadata.json").read_text())
+    acknowledged = {
+        rule: reason
+        for entries in metadata.values()
+        for entry in entries
+        if entry["type"] == "aws:cdk:acknowledged-rules"
+        for rule, reason in entry["data"].items()
+    }
+    assert set(acknowledged) == REVIEWED_ACKNOWLEDGMENTS
+    assert all(len(reason) >= 60 for reason in acknowledged.values()), acknowledged
+
+
+@pytest.mark.parametrize("stack_name", sorted(CLIENT_STACKS))
+def test_template_passes_cfn_lint(synthesized, stack_name: str) -> None:
+    region = load_client_config(CLIENT_STACKS[stack_name]).aws.region or "us-east-1"
+    matches = lint_file(
+        synthesized.template_file(stack_name), ManualArgs(regions=[region], ignore_checks=CFN_LINT_IGNORED)
+    )
+    assert [str(match) for match in matches] == []
+
+
+def test_client_aws_target_sets_the_stack_account_and_region(synthesized) -> None:
+    manifest = json.loads((synthesized.assembly_dir / "manifest.json").read_text())
+    environments = {
+        name: artifact["environment"]
+        for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
+    assert environments["Leads-acme-eu"] == "aws://123456789012/eu-west-1"
+    assert environments["Leads-demo"] == "aws://unknown-account/unknown-region"
+
+
+def test_alarm_email_is_subscribed_only_when_configured(synthesized) -> None:
+    for stack_name, client_file in CLIENT_STACKS.items():
+        subscriptions = [
+            resource["Properties"]["Endpoint"]
+            for resource in synthesized.templates[stack_name]["Resources"].values()
+            if resource["Type"] == "AWS::SNS::Subscription"
+        ]
+        alarm_email = load_client_config(client_file).monitoring.alarm_email
+        assert subscriptions == ([alarm_email] if alarm_email else [])
+
+
+def test_synth_makes_no_network_call(tmp_path: Path) -> None:
+    env = network_guarded_environment(tmp_path / "network_guard")
+    for guard_check in (
+        [sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9))"],
+        ["node", "-e", "require('net').connect(9, '127.0.0.1')"],
+    ):
+        refused = subprocess.run(guard_check, env=env, capture_output=True, text=True, check=False)
+        assert "network access during synth is not allowed" in refused.stderr  # the guard is on
+
+    result = run_app("-c", "client=all", "-o", str(tmp_path / "cdk.out"), env=env)
+
+    assert result.returncode == 0, result.stderr
+    written = {path.name for path in (tmp_path / "cdk.out").glob("*.template.json")}
+    assert written == {f"{stack_name}.template.json" for stack_name in CLIENT_STACKS}
+
+
+def test_bad_client_file_stops_synth_naming_file_field_and_what_is_allowed(tmp_path: Path) -> None:
+    clients_dir = tmp_path / "clients"
+    clients_dir.mkdir()
+    demo = (DEFAULT_CLIENTS_DIR / "demo.toml").read_text()
+    bad = re.sub(r"^allowed_origins = .*$", 'allowed_origins = ["example.com/path"]', demo, flags=re.MULTILINE)
+    assert bad != demo
+    (clients_dir / "demo.toml").write_text(bad)
+
+    result = run_app("-c", "client=demo", "-c", f"clients_dir={clients_dir}", "-o", str(tmp_path / "cdk.out"))
+
+    assert result.returncode == 1
+    assert str(clients_dir / "demo.toml") in result.stderr
+    assert "capture.allowed_origins[0] = 'example.com/path'" in result.stderr
+    assert "must be an origin: scheme and host with an optional port and no path" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "cdk.out" / "Leads-demo.template.json").exists()
+
+
+def test_synth_without_a_client_lists_the_available_clients(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-o", str(tmp_path)]) == 1
+    message = capsys.readouterr().err
+    assert "cdk synth -c client=NAME" in message
+    assert ", ".join(path.stem for path in CLIENT_STACKS.values()) in message
