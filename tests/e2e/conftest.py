@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -72,7 +73,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
             raise AssertionError(f"leadflow local did not start:\n{log.read_text()}")
         time.sleep(0.2)
     yield stack
-    process.terminate()
+    process.send_signal(signal.SIGINT)  # Ctrl-C
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:

@@ -29,7 +29,7 @@ client_app = typer.Typer(help="Client config files (clients/NAME.toml).", no_arg
 app.add_typer(leads_app, name="leads")
 app.add_typer(client_app, name="client")
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 ClientOption = Annotated[str, typer.Option("--client", "-c", help="Client name: clients/NAME.toml.")]
 ClientsDir = Annotated[Path, typer.Option("--clients-dir", help="Folder of client config files.")]
@@ -41,7 +41,7 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:
-        errors.print(str(exc), markup=False, highlight=False)
+        print(exc, file=sys.stderr)  # plain, unwrapped: the lines name file, line and setting
         sys.exit(2)
 
 

@@ -12,6 +12,7 @@ import importlib.util
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -71,6 +72,7 @@ def load_handler(spec: FunctionSpec, module_name: str | None = None) -> Callable
 
 
 def _worker_main(spec: FunctionSpec, function_name: str, env: dict[str, str], log_path: str, conn: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the runtime, which then stops its workers
     log = open(log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the worker
     sys.stdout = sys.stderr = log
     os.environ.update(env)
