@@ -32,11 +32,11 @@ if str(Path(__file__).resolve().parent) in sys.path:
 
 from aws_cdk import App, Validations, cx_api
 from cdk_nag import AwsSolutionsChecks
-from leadflow.config import ConfigError, find_client_files, load_client_config
-from leadflow.definition import build_definition
 
 from infra.layer_build import LayerNotBuiltError, layers_for_synth
 from infra.stack import LeadsStack
+from leadflow.config import ConfigError, find_client_files, load_client_config
+from leadflow.definition import build_definition
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CLIENTS_DIR = REPO_ROOT / "clients"

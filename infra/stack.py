@@ -5,8 +5,6 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from leadflow.config import ClientConfig
-from leadflow.definition import StackDefinition
 
 from infra.constructs.api import LeadsApi
 from infra.constructs.functions import Functions, SharedLayers
@@ -14,6 +12,8 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.queues import Queues
 from infra.constructs.table import Tables
 from infra.layer_build import LayerPaths
+from leadflow.config import ClientConfig
+from leadflow.definition import StackDefinition
 
 LEADS_TABLE = "leads"
 INTAKE_QUEUE = "intake"

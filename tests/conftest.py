@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from leadflow.config import ClientConfig, load_client_config
 
+from leadflow.config import ClientConfig, load_client_config
 from tests.support import CLIENTS
 
 

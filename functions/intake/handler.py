@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from leadflow.leads_store import LeadStore
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.settings import required_env

@@ -12,9 +12,9 @@ from aws_cdk import Acknowledgment, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from leadflow.definition import RouteSpec
 
 from infra.constructs.functions import Functions
+from leadflow.definition import RouteSpec
 
 STAGE_NAME = "v1"
 # Steady requests per second and burst for the whole stage: far above what a website's forms

@@ -14,11 +14,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from leadflow.definition import EnvValue, FunctionSpec, Grant, QueueTrigger, ResourceRef, StackDefinition
 
 from infra.constructs.queues import Queues
 from infra.constructs.table import Tables
 from infra.layer_build import STAMP_FILE, LayerPaths
+from leadflow.definition import EnvValue, FunctionSpec, Grant, QueueTrigger, ResourceRef, StackDefinition
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
 from leadflow.definition import QueueSpec
 
 # A message that reached the dead-letter queue waits there as long as SQS allows, for redrive.

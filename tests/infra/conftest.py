@@ -13,10 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layers"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from aws_cdk.assertions import Template
-from leadflow.config import ClientConfig
-from leadflow.definition import StackDefinition, build_definition
 
 from infra.app import ALL_CLIENTS, client_names, synthesize
+from leadflow.config import ClientConfig
+from leadflow.definition import StackDefinition, build_definition
 
 DEMO_STACK = "Leads-demo"
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from leadflow.config import ClientConfig
 
 from infra import layer_build
+from leadflow.config import ClientConfig
 
 pytestmark = pytest.mark.infra
 

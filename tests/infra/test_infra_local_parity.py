@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from leadflow.local.runtime import LocalOptions, LocalStack, ServedStack
 
 from infra.template_surface import DeployedSurface, deployed_surface
+from leadflow.local.runtime import LocalOptions, LocalStack, ServedStack
 from tests.integration.conftest import free_port
 from tests.support import CLIENTS
 

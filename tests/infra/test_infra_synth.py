@@ -14,7 +14,6 @@ from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_sqs as sqs
 from cfnlint.api import ManualArgs, lint_file
-from leadflow.config import find_client_files, load_client_config
 
 from infra.app import (
     DEFAULT_CLIENTS_DIR,
@@ -26,6 +25,7 @@ from infra.app import (
     new_app,
     synth_checked,
 )
+from leadflow.config import find_client_files, load_client_config
 
 pytestmark = pytest.mark.infra
 

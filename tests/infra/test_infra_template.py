@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from leadflow.config import load_client_config
-from leadflow.definition import StackDefinition
 
 from infra.app import DEFAULT_CLIENTS_DIR
 from infra.template_surface import (
@@ -17,6 +15,8 @@ from infra.template_surface import (
     function_keys_by_logical_id,
     resources_of_type,
 )
+from leadflow.config import load_client_config
+from leadflow.definition import StackDefinition
 
 pytestmark = pytest.mark.infra
 

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+
 from leadflow import settings
 from leadflow.config import ClientConfig, config_snapshot
 from leadflow.definition import StackDefinition, build_definition

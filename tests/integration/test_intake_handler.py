@@ -9,7 +9,6 @@ from typing import Any
 
 from leadflow.capture import CaptureRules, WebRequest, handle_capture
 from leadflow.leads_store import LeadStore
-
 from tests.integration.conftest import Stack
 from tests.support import load_event
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+
 from leadflow.capture import CaptureResult, CaptureRules, WebRequest, handle_capture, unavailable
 from leadflow.config import CaptureSettings, ClientConfig
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from leadflow.config import ConfigError, find_client_files, load_client_config
 
+from leadflow.config import ConfigError, find_client_files, load_client_config
 from tests.support import CLIENTS
 
 GOOD = """\
