@@ -8,6 +8,7 @@ is allowed.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
@@ -64,6 +65,129 @@ class CaptureSettings(_Strict):
     max_custom_fields: int = Field(default=30, ge=0, le=30)
 
 
+ScalarValue = str | int | float | bool
+
+
+class ScoringRule(_Strict):
+    """One rule of the lead definition: a predicate on one fact, and its points.
+
+    Exactly one predicate: `equals`, `in`, `contains`, `between = [min, max]` or `matches`
+    (a regular expression, searched; start it with (?i) to ignore case).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=80)
+    field: str
+    equals: ScalarValue | None = None
+    in_: list[ScalarValue] | None = Field(default=None, alias="in", min_length=1)
+    contains: str | None = Field(default=None, min_length=1)
+    between: tuple[float, float] | None = None
+    matches: str | None = None
+    points: float = 0
+    disqualify: bool = False
+
+    @model_validator(mode="after")
+    def _one_valid_predicate_on_a_known_fact(self) -> ScoringRule:
+        from leadflow.facts import CUSTOM_FIELD, FACT_FIELDS
+
+        if self.field not in FACT_FIELDS and not CUSTOM_FIELD.match(self.field):
+            near = difflib.get_close_matches(self.field, FACT_FIELDS, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise ValueError(
+                f"rule {self.name!r}: unknown field {self.field!r}: {hint}use one of "
+                f"{', '.join(FACT_FIELDS)}, or custom.<name> for a custom form field"
+            )
+        given = [p for p in ("equals", "in_", "contains", "between", "matches") if getattr(self, p) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"rule {self.name!r}: give exactly one of equals, in, contains, between or matches"
+                f" (it has {', '.join(g.rstrip('_') for g in given) or 'none'})"
+            )
+        if self.between is not None and self.between[0] > self.between[1]:
+            raise ValueError(f"rule {self.name!r}: between = [min, max] needs min <= max")
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as exc:
+                raise ValueError(
+                    f"rule {self.name!r}: matches = {self.matches!r} is not a valid regular expression ({exc}); "
+                    "escape special characters like ( ) [ ] . + * ? with a backslash"
+                ) from None
+        return self
+
+
+class FitRule(ScoringRule):
+    @model_validator(mode="after")
+    def _adds_points(self) -> FitRule:
+        if self.points <= 0 or self.disqualify:
+            raise ValueError(
+                f"rule {self.name!r}: a fit rule adds points (points > 0); "
+                "put rules that take points away or disqualify under [[qualify.negative]]"
+            )
+        return self
+
+
+class NegativeRule(ScoringRule):
+    @model_validator(mode="after")
+    def _takes_points_or_disqualifies(self) -> NegativeRule:
+        if self.points > 0 or (self.points == 0 and not self.disqualify):
+            raise ValueError(
+                f"rule {self.name!r}: a negative rule takes points away (points < 0) or sets disqualify = true; "
+                "put rules that add points under [[qualify.fit]]"
+            )
+        return self
+
+
+class EngagementSettings(_Strict):
+    """Points for what a lead does; each fades by half every `half_life_days`."""
+
+    half_life_days: float = Field(default=30, gt=0, le=3650)
+    repeat_inquiry: float = Field(default=10, ge=0, le=1000)
+    email_click: float = Field(default=5, ge=0, le=1000)
+    # Pages of interest: a path the inquiry's page URL contains, and its points.
+    pages: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _page_points_are_positive(self) -> EngagementSettings:
+        negative = [path for path, points in self.pages.items() if points < 0]
+        if negative:
+            raise ValueError(f"pages {', '.join(negative)}: engagement points must be 0 or more")
+        return self
+
+
+class VerificationSettings(_Strict):
+    junk_disposable_email: bool = True
+    junk_test_data: bool = True
+    # Region for phone numbers sent without a country code (ISO code, like US or DE).
+    default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+
+
+class QualifySettings(_Strict):
+    """The client's lead definition: what makes a lead junk, worth nurturing, or sales-ready."""
+
+    marketing_qualified: float = Field(default=30, ge=0)
+    sales_ready: float = Field(default=60, gt=0)
+    # Inquiry types that are sales-ready whatever the score: the visitor asked for sales.
+    hand_raise: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]] = Field(
+        default_factory=lambda: ["demo_request", "contact_sales"]
+    )
+    verification: VerificationSettings = VerificationSettings()
+    engagement: EngagementSettings = EngagementSettings()
+    fit: list[FitRule] = Field(default_factory=list)
+    negative: list[NegativeRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> QualifySettings:
+        if self.sales_ready <= self.marketing_qualified:
+            raise ValueError("sales_ready must be above marketing_qualified")
+        names = [rule.name for rule in (*self.fit, *self.negative)]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"rule names must be unique, so reasons can be told apart: {', '.join(repeated)}")
+        return self
+
+
 class Monitoring(_Strict):
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     log_retention_days: int = Field(default=30)
@@ -81,6 +205,7 @@ class ClientConfig(_Strict):
     display_name: str | None = None
     aws: AwsTarget = AwsTarget()
     capture: CaptureSettings
+    qualify: QualifySettings = QualifySettings()
     monitoring: Monitoring = Monitoring()
 
     @property
@@ -115,7 +240,7 @@ def load_client_config(path: str | Path) -> ClientConfig:
     try:
         config = ClientConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(path, [_describe(error, text) for error in exc.errors()]) from None
+        raise ConfigError(path, [_describe(error, text, data) for error in exc.errors()]) from None
     if config.name != path.stem and path.suffix == ".toml":
         line = _line_of(text, ("name",))
         raise ConfigError(
@@ -128,18 +253,37 @@ def load_client_config(path: str | Path) -> ClientConfig:
     return config
 
 
-def _describe(error: Any, text: str) -> str:
+def _describe(error: Any, text: str, data: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     where = _dotted(loc) or "(top level)"
     line = _line_of(text, loc)
     message = error["msg"].removeprefix("Value error, ")
+    rule = _rule_name(data, loc)
+    if rule and f"rule {rule!r}" not in message:
+        message = f"rule {rule!r}: {message}"
     if error["type"] == "missing":
-        return f"{where}: is required but missing"
+        return f"{line}{where}: {message if rule else 'is required'} but missing".replace(
+            "Field required but", "is required but"
+        )
     if error["type"] == "extra_forbidden":
-        return f"{line}{where}: is not a known setting (check the spelling; see `leadflow client new`)"
+        prefix = f"rule {rule!r}: " if rule else ""
+        return f"{line}{where}: {prefix}is not a known setting (check the spelling; see `leadflow client new`)"
     if error["type"] == "string_pattern_mismatch":
         message = f"{message} (for example {_example(loc)})" if _example(loc) else message
+    if isinstance(error.get("input"), dict):  # a whole table is at fault: the message names it
+        return f"{line}{where}: {message}"
     return f"{line}{where} = {error.get('input')!r}: {message}"
+
+
+def _rule_name(data: dict[str, Any], loc: tuple[Any, ...]) -> str | None:
+    """The name of the scoring rule a problem is in, when it is in one."""
+    if len(loc) < 3 or loc[0] != "qualify" or loc[1] not in ("fit", "negative") or not isinstance(loc[2], int):
+        return None
+    try:
+        name = data["qualify"][loc[1]][loc[2]].get("name")
+    except (KeyError, IndexError, AttributeError, TypeError):
+        return None
+    return str(name) if name else f"#{loc[2] + 1}"
 
 
 def _example(loc: tuple[Any, ...]) -> str | None:
@@ -154,20 +298,46 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return out
 
 
+ARRAYS_OF_TABLES = ("qualify.fit", "qualify.negative")
+
+
 def _line_of(text: str, loc: tuple[Any, ...]) -> str:
-    """Best effort 'line N, ' for the key a problem is about: TOML parsers keep no positions."""
-    keys = [str(p) for p in loc if not isinstance(p, int)]
-    if not keys:
+    """Best effort 'line N, ' for what a problem is about: TOML parsers keep no positions.
+
+    Follows [table] and [[array.of.tables]] headers, counting an array's entries, so a
+    problem in the third [[qualify.fit]] rule points into that rule.
+    """
+    path = [str(p) for p in loc]
+    entry = None  # (array section, index) when the problem is inside an [[array.of.tables]] entry
+    for cut in range(len(path) - 1, 0, -1):
+        if ".".join(path[:cut]) in ARRAYS_OF_TABLES and isinstance(loc[cut], int):
+            entry = (".".join(path[:cut]), loc[cut])
+            rest = [str(p) for p in loc[cut + 1 :] if not isinstance(p, int)]
+            break
+    else:
+        rest = [str(p) for p in loc if not isinstance(p, int)]
+    if entry:
+        section, key = (".".join([entry[0], *rest[:-1]]), rest[-1]) if rest else (entry[0], None)
+    elif rest:
+        section, key = ".".join(rest[:-1]), rest[-1]
+    else:
         return ""
-    section = ".".join(keys[:-1])
-    current = ""
+    current, entries = "", dict[str, int]()
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
-        header = re.match(r"^\[([^\[\]]+)\]", line)
+        header = re.match(r"^\[\[([^\[\]]+)\]\]", line) or re.match(r"^\[([^\[\]]+)\]", line)
         if header:
             current = header.group(1).strip()
+            if line.startswith("[["):
+                entries[current] = entries.get(current, -1) + 1
+            if entry and key is None and current == entry[0] and entries.get(current) == entry[1]:
+                return f"line {number}, "
             continue
-        if current == section and re.match(rf"^{re.escape(keys[-1])}\s*=", line):
+        if key is None or current != section:
+            continue
+        if entry and entries.get(entry[0]) != entry[1]:
+            continue
+        if re.match(rf"^{re.escape(key)}\s*=", line):
             return f"line {number}, "
     return ""
 

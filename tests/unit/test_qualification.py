@@ -1,0 +1,57 @@
+"""Stage decisions with the demo client's lead definition."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from leadflow.config import ClientConfig
+from leadflow.qualification import qualify
+from leadflow.scoring import EngagementEvent
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def lead(**profile: object) -> dict:
+    return {"email": "dana@northwind-logistics.com", "stage": "new", "last_touch": {}, "first_touch": {}, **profile}
+
+
+def test_hand_raise_is_sales_ready_whatever_the_score(demo_config: ClientConfig) -> None:
+    result = qualify(lead(last_touch={"inquiry_type": "demo_request"}), [], demo_config.qualify, NOW)
+    assert result.stage == "sales_ready"
+
+
+def test_corporate_decision_maker_is_marketing_qualified_but_not_yet_sales_ready(demo_config: ClientConfig) -> None:
+    result = qualify(lead(job_title="VP Operations"), [], demo_config.qualify, NOW)
+    assert result.score.total == 50.0
+    assert result.stage == "nurture"
+    assert result.marketing_qualified
+
+
+def test_engagement_carries_a_qualified_lead_over_the_sales_ready_threshold(demo_config: ClientConfig) -> None:
+    repeat = EngagementEvent("repeat_inquiry", NOW)
+    result = qualify(lead(job_title="VP Operations"), [repeat], demo_config.qualify, NOW)
+    assert result.score.total == 65.0
+    assert result.stage == "sales_ready"
+
+
+def test_student_with_free_address_is_nurtured_with_its_reasons(demo_config: ClientConfig) -> None:
+    result = qualify(lead(email="sam@gmail.com", job_title="Student"), [], demo_config.qualify, NOW)
+    assert result.stage == "nurture"
+    assert {r.rule for r in result.score.reasons} == {"Free email address", "Student"}
+    assert result.score.total == -50.0
+
+
+def test_disposable_address_is_junk_and_says_why(demo_config: ClientConfig) -> None:
+    result = qualify(lead(email="x@mailinator.com"), [], demo_config.qualify, NOW)
+    assert result.stage == "junk"
+    assert any(r.kind == "verification" and "disposable" in r.rule for r in result.score.reasons)
+
+
+def test_junk_stays_junk_until_ops_restore_it(demo_config: ClientConfig) -> None:
+    junk = lead(email="x@mailinator.com", stage="junk")
+    assert qualify(junk, [], demo_config.qualify, NOW).stage == "junk"
+    assert qualify({**junk, "restored": True}, [], demo_config.qualify, NOW).stage == "nurture"
+
+
+def test_a_lead_past_qualification_keeps_its_stage(demo_config: ClientConfig) -> None:
+    assert qualify(lead(stage="assigned", email="x@mailinator.com"), [], demo_config.qualify, NOW).stage == "assigned"
