@@ -7,6 +7,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.api import LeadsApi
+from infra.constructs.events import EventBuses
 from infra.constructs.functions import Functions, SharedLayers
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.queues import Queues
@@ -17,6 +18,7 @@ from leadflow.definition import StackDefinition
 
 LEADS_TABLE = "leads"
 INTAKE_QUEUE = "intake"
+EVENT_BUS = "events"
 
 # The retention periods CloudWatch Logs offers, as the client config spells them (in days).
 LOG_RETENTION_BY_DAYS = {
@@ -41,7 +43,7 @@ LOG_RETENTION_BY_DAYS = {
 
 
 class LeadsStack(Stack):
-    """Table, queues, functions, API and alarms of one client, named after the definition."""
+    """Table, queues, event bus, functions, API and alarms of one client, named after the definition."""
 
     def __init__(
         self,
@@ -62,6 +64,7 @@ class LeadsStack(Stack):
 
         tables = Tables(self, "Tables", specs=definition.tables)
         queues = Queues(self, "Queues", specs=definition.queues)
+        event_buses = EventBuses(self, "EventBuses", specs=definition.event_buses)
         layers = SharedLayers(self, "Layers", paths=layer_paths)
         functions = Functions(
             self,
@@ -69,6 +72,7 @@ class LeadsStack(Stack):
             definition=definition,
             tables=tables,
             queues=queues,
+            event_buses=event_buses,
             layers=layers.layers,
             log_retention=log_retention,
         )
@@ -88,4 +92,10 @@ class LeadsStack(Stack):
             "IntakeQueueUrl",
             value=queues.queue(INTAKE_QUEUE).queue_url,
             description="Captured inquiries waiting to be stored",
+        )
+        CfnOutput(
+            self,
+            "EventBusName",
+            value=event_buses.bus(EVENT_BUS).event_bus_name,
+            description="Where each lead's state changes are published as domain events",
         )

@@ -1,7 +1,7 @@
 """What a synthesized client template deploys, in the definition's own terms.
 
 Reads a CloudFormation template (a dict, as `infra.app.synthesize` returns it) and answers
-which functions, routes, queue triggers, tables and queues it holds, so that a test can
+which functions, routes, queue triggers, tables, queues and event buses it holds, so that a test can
 compare it with the StackDefinition, or with what `leadflow local` serves.
 """
 
@@ -37,6 +37,7 @@ class DeployedSurface:
     queue_triggers: frozenset[QueueTriggerDeployed]
     table_names: frozenset[str]
     queue_names: frozenset[str]  # work queues and dead-letter queues
+    event_bus_names: frozenset[str]
 
 
 def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
@@ -69,6 +70,9 @@ def deployed_surface(template: Template) -> DeployedSurface:
             table["Properties"]["TableName"] for table in resources_of_type(template, "AWS::DynamoDB::Table").values()
         ),
         queue_names=frozenset(queue["Properties"]["QueueName"] for queue in queues.values()),
+        event_bus_names=frozenset(
+            bus["Properties"]["Name"] for bus in resources_of_type(template, "AWS::Events::EventBus").values()
+        ),
     )
 
 

@@ -7,14 +7,14 @@ from functools import cache
 from typing import Any
 
 from leadflow.capture import WebRequest, WebResponse, handle_capture, unavailable
-from leadflow.intake_queue import IntakeQueue, IntakeUnavailable
 from leadflow.observability import MetricUnit, logger, metrics
+from leadflow.queues import FifoQueue, QueueUnavailable
 from leadflow.settings import capture_rules, client_name, required_env
 
 
 @cache
-def intake_queue() -> IntakeQueue:
-    return IntakeQueue(required_env("INTAKE_QUEUE_URL"))
+def intake_queue() -> FifoQueue:
+    return FifoQueue(required_env("INTAKE_QUEUE_URL"))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -30,7 +30,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         captured = result.captured
         try:
             intake_queue().send(captured.message, group_id=captured.lead_id, deduplication_id=captured.inquiry_id)
-        except IntakeUnavailable as exc:
+        except QueueUnavailable as exc:
             logger.error("intake queue unavailable", extra={"error": str(exc), "inquiry_id": captured.inquiry_id})
             metrics.add_metric(name="CaptureUnavailable", unit=MetricUnit.Count, value=1)
             return _proxy_response(unavailable(request, rules))

@@ -1,4 +1,4 @@
-"""Intake queue consumer: store each captured inquiry and merge it into one lead per person.
+"""Intake queue consumer: store each inquiry on one lead per person, qualify, hand off.
 
 FIFO batches are processed in order; when a message fails, only the rest of its message
 group (that person's later inquiries) is returned with it, so other people's inquiries in
@@ -16,25 +16,35 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from leadflow.event_bus import EventBus
+from leadflow.intake import LeadServices, record_inquiry
 from leadflow.leads_store import LeadStore
 from leadflow.observability import MetricUnit, logger, metrics
-from leadflow.settings import required_env
+from leadflow.queues import FifoQueue
+from leadflow.settings import client_config, required_env
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 @cache
-def lead_store() -> LeadStore:
-    return LeadStore(required_env("LEADS_TABLE"))
+def services() -> LeadServices:
+    config = client_config()
+    return LeadServices(
+        client=config.name,
+        settings=config.qualify,
+        store=LeadStore(required_env("LEADS_TABLE")),
+        bus=EventBus(required_env("EVENT_BUS_NAME")),
+        routing=FifoQueue(required_env("ROUTING_QUEUE_URL")),
+    )
 
 
 def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
-    stored = lead_store().record_inquiry(message)
+    outcome = record_inquiry(message, services())
     ids = {"lead_id": message["lead_id"], "inquiry_id": message["inquiry_id"]}
-    if stored:
+    if outcome == "stored":
         metrics.add_metric(name="InquiryStored", unit=MetricUnit.Count, value=1)
-        logger.info("inquiry stored", extra=ids)
+        logger.info("inquiry stored and lead qualified", extra=ids)
     else:
         metrics.add_metric(name="InquiryDuplicate", unit=MetricUnit.Count, value=1)
         logger.info("inquiry already stored; dropped the repeat", extra=ids)

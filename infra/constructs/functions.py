@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.events import EventBuses
 from infra.constructs.queues import Queues
 from infra.constructs.table import Tables
 from infra.layer_build import STAMP_FILE, LayerPaths
@@ -75,12 +76,14 @@ class Functions(Construct):
         definition: StackDefinition,
         tables: Tables,
         queues: Queues,
+        event_buses: EventBuses,
         layers: list[lambda_.ILayerVersion],
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
         self._tables = tables
         self._queues = queues
+        self._event_buses = event_buses
         self._layers = layers
         self._log_retention = log_retention
         self._functions = {spec.key: self._declare_function(spec) for spec in definition.functions}
@@ -154,6 +157,8 @@ class Functions(Construct):
             return self._queues.queue(value.key).queue_arn
         if value.kind == "table_name":
             return self._tables.table(value.key).table_name
+        if value.kind == "bus_name":
+            return self._event_buses.bus(value.key).event_bus_name
         raise ValueError(f"no way to deploy an environment value of kind {value.kind!r} (for {value.key!r})")
 
     def _grant(self, role: iam.Role, grant: Grant) -> None:
@@ -167,6 +172,9 @@ class Functions(Construct):
             role.add_to_policy(
                 iam.PolicyStatement(actions=list(actions), resources=self._tables.data_arns(grant.resource))
             )
+        elif grant.access == "publish":
+            bus = self._event_buses.bus(grant.resource)
+            role.add_to_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus.event_bus_arn]))
         else:
             raise ValueError(f"no way to deploy a grant of {grant.access!r} on {grant.resource!r}")
 

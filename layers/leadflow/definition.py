@@ -27,7 +27,7 @@ DEPLOYED_CLIENT_CONFIG = "/opt/leadflow/client.json"
 class ResourceRef:
     """An environment value only known once a resource exists (a queue URL, say)."""
 
-    kind: Literal["queue_url", "queue_arn", "table_name"]
+    kind: Literal["queue_url", "queue_arn", "table_name", "bus_name"]
     key: str
 
 
@@ -65,11 +65,19 @@ class QueueSpec:
 
 
 @dataclass(frozen=True)
+class EventBusSpec:
+    """The stack's EventBridge bus: every lead's state change is published there as a domain event."""
+
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Grant:
     """What a function may do to one resource: least privilege, declared beside it."""
 
-    resource: str  # a table or queue key
-    access: Literal["send", "consume", "read", "read_write"]
+    resource: str  # a table, queue or event bus key
+    access: Literal["send", "consume", "read", "read_write", "publish"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,7 @@ class StackDefinition:
     stack_name: str
     tables: tuple[TableSpec, ...]
     queues: tuple[QueueSpec, ...]
+    event_buses: tuple[EventBusSpec, ...]
     functions: tuple[FunctionSpec, ...]
     routes: tuple[RouteSpec, ...]
     queue_triggers: tuple[QueueTrigger, ...]
@@ -115,6 +124,9 @@ class StackDefinition:
 
     def queue(self, key: str) -> QueueSpec:
         return next(q for q in self.queues if q.key == key)
+
+    def event_bus(self, key: str) -> EventBusSpec:
+        return next(b for b in self.event_buses if b.key == key)
 
     def function(self, key: str) -> FunctionSpec:
         return next(f for f in self.functions if f.key == key)
@@ -140,6 +152,16 @@ def build_definition(config: ClientConfig) -> StackDefinition:
         visibility_timeout_s=180,  # six times the intake function's timeout, as AWS advises
         max_receive_count=5,
     )
+    routing = QueueSpec(
+        key="routing",
+        name=f"{prefix}-routing.fifo",
+        dead_letter_name=f"{prefix}-routing-dlq.fifo",
+        fifo=True,
+        fifo_high_throughput=True,
+        visibility_timeout_s=180,
+        max_receive_count=5,
+    )
+    events = EventBusSpec(key="events", name=f"{prefix}-events")
     common_env: dict[str, EnvValue] = {
         "LEADFLOW_CLIENT": config.name,
         "POWERTOOLS_SERVICE_NAME": "leadflow",
@@ -158,18 +180,29 @@ def build_definition(config: ClientConfig) -> StackDefinition:
     )
     intake_fn = FunctionSpec(
         key="intake",
-        description="Store each captured inquiry and merge it into one lead per person",
+        description="Store each inquiry on one lead per person, qualify the lead, hand sales-ready leads to routing",
         source_dir=FUNCTIONS_DIR / "intake",
         memory_mb=512,
         timeout_s=30,
-        environment={**common_env, "LEADS_TABLE": ResourceRef("table_name", "leads")},
-        grants=(Grant("leads", "read_write"), Grant("intake", "consume")),
+        environment={
+            **common_env,
+            "LEADS_TABLE": ResourceRef("table_name", "leads"),
+            "ROUTING_QUEUE_URL": ResourceRef("queue_url", "routing"),
+            "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
+        },
+        grants=(
+            Grant("leads", "read_write"),
+            Grant("intake", "consume"),
+            Grant("routing", "send"),
+            Grant("events", "publish"),
+        ),
     )
     return StackDefinition(
         client=config.name,
         stack_name=config.stack_name,
         tables=(leads,),
-        queues=(intake,),
+        queues=(intake, routing),  # routing's consumer arrives with the routing step; until then leads wait
+        event_buses=(events,),
         functions=(capture, intake_fn),
         routes=(RouteSpec("POST", "/leads", "capture"), RouteSpec("OPTIONS", "/leads", "capture")),
         queue_triggers=(QueueTrigger(queue="intake", function="intake", batch_size=10),),

@@ -53,3 +53,7 @@ def test_every_deployed_table_exists_locally(deployed: DeployedSurface, served: 
 
 def test_every_deployed_queue_exists_locally(deployed: DeployedSurface, served: ServedStack) -> None:
     assert set(deployed.queue_names) == served.queues
+
+
+def test_every_deployed_event_bus_exists_locally(deployed: DeployedSurface, served: ServedStack) -> None:
+    assert set(deployed.event_bus_names) == served.event_buses

@@ -95,10 +95,11 @@ def test_leads_table_has_the_definition_indexes_and_expiry_attribute(
     )
 
 
-def test_intake_queue_is_fifo_and_dead_letters_to_a_fifo_queue_after_max_receives(
-    demo_template: Template, demo_definition: StackDefinition
+@pytest.mark.parametrize("queue_key", ["intake", "routing"])
+def test_queue_is_fifo_and_dead_letters_to_a_fifo_queue_after_max_receives(
+    demo_template: Template, demo_definition: StackDefinition, queue_key: str
 ) -> None:
-    spec = demo_definition.queue("intake")
+    spec = demo_definition.queue(queue_key)
     dead_letter_id = logical_id(demo_template, "AWS::SQS::Queue", QueueName=spec.dead_letter_name, FifoQueue=True)
     demo_template.has_resource_properties(
         "AWS::SQS::Queue",
@@ -140,23 +141,23 @@ def test_intake_queue_trigger_reports_batch_item_failures(
     )
 
 
-def test_dead_letter_queue_alarm_fires_on_its_first_message(
+def test_every_dead_letter_queue_alarm_fires_on_its_first_message(
     demo_template: Template, demo_definition: StackDefinition
 ) -> None:
-    dead_letter_id = logical_id(
-        demo_template, "AWS::SQS::Queue", QueueName=demo_definition.queue("intake").dead_letter_name
-    )
-    demo_template.has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {
-            "Namespace": "AWS/SQS",
-            "MetricName": "ApproximateNumberOfMessagesVisible",
-            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dead_letter_id, "QueueName"]}}],
-            "ComparisonOperator": "GreaterThanThreshold",
-            "Threshold": 0,
-            "AlarmActions": [Match.any_value()],
-        },
-    )
+    assert {spec.key for spec in demo_definition.queues} >= {"intake", "routing"}
+    for spec in demo_definition.queues:
+        dead_letter_id = logical_id(demo_template, "AWS::SQS::Queue", QueueName=spec.dead_letter_name)
+        demo_template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dead_letter_id, "QueueName"]}}],
+                "ComparisonOperator": "GreaterThanThreshold",
+                "Threshold": 0,
+                "AlarmActions": [Match.any_value()],
+            },
+        )
 
 
 def test_every_function_has_an_errors_alarm(demo_template: Template, demo_definition: StackDefinition) -> None:
@@ -203,7 +204,55 @@ def test_capture_role_may_only_send_messages_to_the_intake_queue(
     }
     work = [s for s in statements if not set(actions_of(s)) <= own_logs_and_traces]
     assert work == [{"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": [intake_id, "Arn"]}}]
+    assert len(statements) == 3  # its own logs, that one send, its traces: nothing on routing or the bus
     assert not [action for s in statements for action in actions_of(s) if action.startswith("dynamodb:")]
+
+
+def test_intake_role_may_publish_only_on_its_bus_and_send_only_to_the_routing_queue(
+    demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    bus_id = logical_id(demo_template, "AWS::Events::EventBus", Name=demo_definition.event_bus("events").name)
+    routing_id = logical_id(demo_template, "AWS::SQS::Queue", QueueName=demo_definition.queue("routing").name)
+    statements = role_statements(demo_template, "intake")
+
+    def granting(prefix: str) -> list[dict[str, Any]]:
+        return [s for s in statements if any(action.startswith(prefix) for action in actions_of(s))]
+
+    assert granting("events:") == [
+        {"Action": "events:PutEvents", "Effect": "Allow", "Resource": {"Fn::GetAtt": [bus_id, "Arn"]}}
+    ]
+    assert granting("sqs:SendMessage") == [
+        {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": [routing_id, "Arn"]}}
+    ]
+
+
+def test_intake_finds_its_bus_and_routing_queue_in_its_environment(
+    demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    bus_id = logical_id(demo_template, "AWS::Events::EventBus", Name=demo_definition.event_bus("events").name)
+    routing_id = logical_id(demo_template, "AWS::SQS::Queue", QueueName=demo_definition.queue("routing").name)
+    function = demo_template.to_json()["Resources"][function_logical_id(demo_template, "intake")]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["EVENT_BUS_NAME"] == {"Ref": bus_id}
+    assert variables["ROUTING_QUEUE_URL"] == {"Ref": routing_id}
+
+
+def test_event_bus_has_its_definition_name_and_archives_its_events_for_30_days(
+    demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    bus_id = logical_id(demo_template, "AWS::Events::EventBus", Name=demo_definition.event_bus("events").name)
+    archives = resources_of_type(demo_template.to_json(), "AWS::Events::Archive").values()
+    assert [archive["Properties"]["SourceArn"] for archive in archives] == [{"Fn::GetAtt": [bus_id, "Arn"]}]
+    demo_template.has_resource_properties(
+        "AWS::Events::Archive",
+        {
+            "SourceArn": {"Fn::GetAtt": [bus_id, "Arn"]},
+            "EventPattern": {"account": [{"Ref": "AWS::AccountId"}]},  # everything this account puts on it
+            "RetentionDays": 30,
+            # Not "" (what the CDK construct writes and some regions refuse): an AWS-owned key, as the bus.
+            "KmsKeyIdentifier": Match.absent(),
+        },
+    )
 
 
 def test_no_function_may_scan_a_table(demo_template: Template, demo_definition: StackDefinition) -> None:
@@ -249,7 +298,7 @@ def test_api_routes_are_the_definition_routes_each_a_lambda_proxy(
     assert deployed_surface(synthesized.templates[DEMO_STACK]).routes == expected
 
 
-def test_template_deploys_exactly_the_definition_functions_triggers_tables_and_queues(
+def test_template_deploys_exactly_the_definition_functions_triggers_tables_queues_and_event_buses(
     synthesized, demo_definition: StackDefinition
 ) -> None:
     surface = deployed_surface(synthesized.templates[DEMO_STACK])
@@ -267,16 +316,19 @@ def test_template_deploys_exactly_the_definition_functions_triggers_tables_and_q
     assert surface.queue_names == {
         name for spec in demo_definition.queues for name in (spec.name, spec.dead_letter_name)
     }
+    assert surface.event_bus_names == {spec.name for spec in demo_definition.event_buses}
 
 
-def test_stack_outputs_api_url_table_name_and_intake_queue_url(
+def test_stack_outputs_api_url_table_name_intake_queue_url_and_event_bus_name(
     demo_template: Template, demo_definition: StackDefinition
 ) -> None:
     table_id = logical_id(demo_template, "AWS::DynamoDB::Table", TableName=demo_definition.table("leads").name)
     intake_id = logical_id(demo_template, "AWS::SQS::Queue", QueueName=demo_definition.queue("intake").name)
+    bus_id = logical_id(demo_template, "AWS::Events::EventBus", Name=demo_definition.event_bus("events").name)
     demo_template.has_output("ApiUrl", {"Value": Match.any_value()})
     demo_template.has_output("TableName", {"Value": {"Ref": table_id}})
     demo_template.has_output("IntakeQueueUrl", {"Value": {"Ref": intake_id}})
+    demo_template.has_output("EventBusName", {"Value": {"Ref": bus_id}})
 
 
 def test_alarm_topic_is_encrypted_with_a_rotated_key_that_cloudwatch_may_use(demo_template: Template) -> None:

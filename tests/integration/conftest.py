@@ -15,9 +15,13 @@ import requests
 from leadflow import settings
 from leadflow.config import ClientConfig, config_snapshot
 from leadflow.definition import StackDefinition, build_definition
+from leadflow.event_bus import EventBus
+from leadflow.intake import LeadServices
+from leadflow.leads_store import LeadStore
 from leadflow.local.resources import LocalResources, create_resources
 from leadflow.local.runtime import local_aws_environment
 from leadflow.local.workers import load_handler
+from leadflow.queues import FifoQueue
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -48,6 +52,16 @@ class Stack:
 
     def handler(self, key: str) -> Handler:
         return load_handler(self.definition.function(key), module_name=f"{key}_handler_under_test")
+
+    def services(self) -> LeadServices:
+        """What the intake function works with, on this stack's resources."""
+        return LeadServices(
+            client=self.config.name,
+            settings=self.config.qualify,
+            store=LeadStore(self.definition.table("leads").name, self.session.client("dynamodb")),
+            bus=EventBus(self.resources.bus_names["events"], self.session.client("events")),
+            routing=FifoQueue(self.resources.queue_urls["routing"], self.session.client("sqs")),
+        )
 
     def queue_messages(self, key: str = "intake") -> list[dict[str, Any]]:
         sqs = self.session.client("sqs")

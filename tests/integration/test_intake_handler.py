@@ -10,7 +10,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from leadflow.capture import CaptureRules, WebRequest, handle_capture
-from leadflow.leads_store import LeadStore
+from leadflow.intake import record_inquiry
+from leadflow.leads_store import Conflict, LeadStore
 from tests.integration.conftest import Stack
 from tests.support import load_event
 
@@ -107,9 +108,9 @@ def test_parallel_inquiries_for_one_email_make_one_lead(stack: Stack) -> None:
     def write(body: str) -> None:
         for _ in range(5):  # a conflicting transaction fails and is retried, as SQS redelivers it
             try:
-                LeadStore(leads.table_name, stack.session.client("dynamodb")).record_inquiry(json.loads(body))
+                record_inquiry(json.loads(body), stack.services())
                 return
-            except ClientError:
+            except (Conflict, ClientError):
                 continue
         never_stored.append(body)
 

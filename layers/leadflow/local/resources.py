@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,11 +18,17 @@ class LocalResources:
     queue_arns: dict[str, str] = field(default_factory=dict)
     dead_letter_urls: dict[str, str] = field(default_factory=dict)
     table_names: dict[str, str] = field(default_factory=dict)
+    bus_names: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, value: EnvValue) -> str:
         if isinstance(value, str):
             return value
-        lookup = {"queue_url": self.queue_urls, "queue_arn": self.queue_arns, "table_name": self.table_names}
+        lookup = {
+            "queue_url": self.queue_urls,
+            "queue_arn": self.queue_arns,
+            "table_name": self.table_names,
+            "bus_name": self.bus_names,
+        }
         return lookup[value.kind][value.key]
 
     def environment(self, env: dict[str, EnvValue]) -> dict[str, str]:
@@ -29,7 +36,7 @@ class LocalResources:
 
 
 def create_resources(definition: StackDefinition, session: Any) -> LocalResources:
-    """Create (or find, when they exist already) every table and queue of the definition."""
+    """Create (or find, when they exist already) every table, queue and event bus of the definition."""
     created = LocalResources()
     dynamodb = session.client("dynamodb")
     sqs = session.client("sqs")
@@ -41,6 +48,11 @@ def create_resources(definition: StackDefinition, session: Any) -> LocalResource
         created.queue_urls[queue.key] = url
         created.queue_arns[queue.key] = arn
         created.dead_letter_urls[queue.key] = dlq_url
+    events = session.client("events")
+    for bus in definition.event_buses:
+        with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+            events.create_event_bus(Name=bus.name)
+        created.bus_names[bus.key] = bus.name
     return created
 
 

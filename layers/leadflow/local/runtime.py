@@ -50,6 +50,7 @@ class ServedStack:
     queue_triggers: set[tuple[str, str, int]] = field(default_factory=set)  # queue name, function, batch size
     tables: set[str] = field(default_factory=set)
     queues: set[str] = field(default_factory=set)
+    event_buses: set[str] = field(default_factory=set)
 
 
 class LocalStack:
@@ -148,6 +149,7 @@ class LocalStack:
             queue_triggers={(p.queue_url.rsplit("/", 1)[-1], p.function, p.batch_size) for p in self.pollers},
             tables=set(session.client("dynamodb").list_tables()["TableNames"]),
             queues={url.rsplit("/", 1)[-1] for url in queue_urls},
+            event_buses={b["Name"] for b in session.client("events").list_event_buses()["EventBuses"]} - {"default"},
         )
 
     def describe(self) -> str:
@@ -160,6 +162,7 @@ class LocalStack:
         lines += [f"          {r.method:7} {r.path}  -> {r.function}" for r in d.routes]
         lines.append(f"  AWS     {self.endpoint}  (moto; set AWS_ENDPOINT_URL to this for boto3 or the aws CLI)")
         lines += [f"  table   {t.name}" for t in d.tables]
+        lines += [f"  events  {b.name} (EventBridge bus: every lead's state change)" for b in d.event_buses]
         for q in d.queues:
             consumers = [t for t in d.queue_triggers if t.queue == q.key]
             feed = ", ".join(f"-> {t.function} (batch {t.batch_size})" for t in consumers)

@@ -1,9 +1,8 @@
-"""Data access for the intake queue: the one place capture talks to SQS.
+"""Data access for the stack's FIFO queues (intake, routing): the one place that sends to SQS.
 
-The queue is FIFO: the message group is the lead (one person's inquiries are stored in
-order, never in parallel) and the deduplication id is the inquiry, so a website retrying
-the same submission within SQS's five-minute window enqueues nothing new. Beyond that
-window the intake consumer drops an inquiry it has already stored.
+Messages are grouped by lead, so one person's messages are handled in order and never in
+parallel, and carry a deduplication id, so a retry within SQS's five-minute window enqueues
+nothing new. Beyond that window the consumers drop what they have already handled.
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ import json
 from typing import Any
 
 
-class IntakeUnavailable(Exception):
-    """The inquiry could not be made durable; the caller must not answer 2xx."""
+class QueueUnavailable(Exception):
+    """The message could not be made durable: the caller must not report success."""
 
 
-class IntakeQueue:
+class FifoQueue:
     def __init__(self, queue_url: str, client: Any = None):
         self.queue_url = queue_url
         self._client = client
@@ -40,4 +39,4 @@ class IntakeQueue:
                 MessageDeduplicationId=deduplication_id,
             )
         except (BotoCoreError, ClientError) as exc:
-            raise IntakeUnavailable(type(exc).__name__) from exc
+            raise QueueUnavailable(type(exc).__name__) from exc
