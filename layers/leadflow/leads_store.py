@@ -80,7 +80,7 @@ class LeadStore:
         """
         from botocore.exceptions import ClientError
 
-        items, profile_at = _change_transaction(self.table_name, change, read_version, inquiry_id)
+        items, profile_at = change_transaction(self.table_name, change, read_version, inquiry_id)
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -169,7 +169,7 @@ class LeadStore:
         return items
 
 
-def _change_transaction(
+def change_transaction(
     table: str, change: LeadChange, read_version: int | None, inquiry_id: str | None
 ) -> tuple[list[dict[str, Any]], int]:
     """The TransactItems for a change, and the position of the profile's Put among them."""

@@ -1,0 +1,77 @@
+"""Contract: the domain events that leave the stack match their schemas in events/schemas/."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from leadflow.intake import record_inquiry
+from leadflow.lifecycle import STAGES
+from tests.integration.conftest import Stack
+from tests.integration.test_intake_handler import captured_record
+from tests.support import EVENTS
+
+SCHEMAS = {path.name.removesuffix(".schema.json"): path for path in (EVENTS / "schemas").glob("*.schema.json")}
+
+
+@pytest.fixture
+def tap(stack: Stack) -> Any:
+    """Every event on the stack's bus, copied to a queue by an EventBridge rule, as a consumer would."""
+    sqs, events = stack.session.client("sqs"), stack.session.client("events")
+    url = sqs.create_queue(QueueName="event-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = stack.resources.bus_names["events"]
+    events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": "leadflow."}]}))
+    events.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
+
+    def received() -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            out += [json.loads(m["Body"]) for m in batch]
+            sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+            )
+        return out
+
+    return received
+
+
+def validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCHEMAS[name].read_text()), format_checker=FormatChecker())
+
+
+def test_every_schema_is_a_valid_json_schema() -> None:
+    assert set(SCHEMAS) == {"LeadQualified", "LeadStageChanged"}
+    for path in SCHEMAS.values():
+        Draft202012Validator.check_schema(json.loads(path.read_text()))
+
+
+def test_schemas_list_exactly_the_lifecycle_stages() -> None:
+    stage_enum = json.loads(SCHEMAS["LeadStageChanged"].read_text())["$defs"]["stage"]["enum"]
+    assert tuple(stage_enum) == STAGES
+
+
+def test_a_new_lead_publishes_events_that_match_their_schemas(stack: Stack, tap: Any) -> None:
+    record = captured_record(stack, {"email": "dana@northwind-logistics.com", "inquiry_type": "demo_request"})
+    record_inquiry(json.loads(record["body"]), stack.services())
+    published = tap()
+    assert sorted(e["detail-type"] for e in published) == ["LeadQualified", "LeadStageChanged"]
+    for event in published:
+        assert event["source"] == "leadflow.demo"
+        errors = [e.message for e in validator(event["detail-type"]).iter_errors(event["detail"])]
+        assert errors == [], event["detail-type"]
+
+
+def test_qualified_event_reasons_sum_to_its_score(stack: Stack, tap: Any) -> None:
+    record = captured_record(stack, {"email": "sam@gmail.com", "job_title": "Student"})
+    record_inquiry(json.loads(record["body"]), stack.services())
+    [qualified] = [e["detail"] for e in tap() if e["detail-type"] == "LeadQualified"]
+    assert round(sum(r["points"] for r in qualified["reasons"]), 1) == qualified["score"]
+
+
+def test_a_schema_rejects_an_event_missing_a_field() -> None:
+    detail = {"client": "demo", "lead_id": "ld_" + "a" * 24, "from_stage": "new", "to_stage": "nurture", "at": "x"}
+    assert list(validator("LeadStageChanged").iter_errors(detail))
