@@ -82,3 +82,62 @@ def test_log_retention_must_be_a_value_cloudwatch_offers(tmp_path: Path) -> None
 def test_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="the file does not exist"):
         load_client_config(tmp_path / "nobody.toml")
+
+
+RULES = (
+    GOOD
+    + """
+[[qualify.fit]]
+name = "Decision maker"
+field = "job_seniority"
+in = ["executive", "vp"]
+points = 20
+
+[[qualify.negative]]
+name = "Students"
+field = "job_title"
+matches = "(?i)student"
+points = -30
+"""
+)
+
+
+def test_rule_on_an_unknown_field_names_the_rule_and_suggests_the_fix(tmp_path: Path) -> None:
+    path = write(tmp_path, RULES.replace('field = "job_title"', 'field = "job_titel"'))
+    with pytest.raises(ConfigError) as caught:
+        load_client_config(path)
+    [problem] = caught.value.problems
+    assert problem.startswith("line 13, qualify.negative[0]: rule 'Students': unknown field 'job_titel'")
+    assert "did you mean 'job_title'?" in problem
+
+
+def test_rule_with_a_bad_regular_expression_says_how_to_fix_it(tmp_path: Path) -> None:
+    path = write(tmp_path, RULES.replace('"(?i)student"', '"(?i)student|(intern"'))
+    with pytest.raises(ConfigError, match=r"rule 'Students': matches = .* is not a valid regular expression .* escape"):
+        load_client_config(path)
+
+
+def test_rule_points_of_the_wrong_type_name_the_rule_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, RULES.replace("points = 20", 'points = "twenty"'))
+    with pytest.raises(ConfigError, match=r"line 11, qualify.fit\[0\].points = 'twenty': rule 'Decision maker'"):
+        load_client_config(path)
+
+
+def test_rule_needs_exactly_one_predicate(tmp_path: Path) -> None:
+    path = write(tmp_path, RULES.replace('in = ["executive", "vp"]', 'in = ["vp"]\nequals = "vp"'))
+    with pytest.raises(ConfigError, match="give exactly one of equals, in, contains, between or matches"):
+        load_client_config(path)
+
+
+def test_fit_rule_that_takes_points_away_belongs_under_negative(tmp_path: Path) -> None:
+    path = write(tmp_path, RULES.replace("points = 20", "points = -20"))
+    with pytest.raises(
+        ConfigError, match=r"put rules that take points away or disqualify under \[\[qualify.negative\]\]"
+    ):
+        load_client_config(path)
+
+
+def test_sales_ready_must_be_above_marketing_qualified(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "\n[qualify]\nmarketing_qualified = 70\nsales_ready = 60\n")
+    with pytest.raises(ConfigError, match="sales_ready must be above marketing_qualified"):
+        load_client_config(path)
