@@ -1,0 +1,199 @@
+"""`leadflow leads ...`: look at the leads of a stack, see why each scored as it did, restore junk."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from leadflow.cli.stack_access import (
+    DEFAULT_CLIENT,
+    DEFAULT_CLIENTS_DIR,
+    DEFAULT_ENDPOINT,
+    ClientOption,
+    ClientsDir,
+    EndpointOption,
+    LocalFlag,
+    StackAccess,
+    console,
+    errors,
+    open_stack,
+)
+from leadflow.event_bus import EventsNotPublished
+from leadflow.intake import requalify_lead
+from leadflow.leads_store import Conflict
+from leadflow.queues import QueueUnavailable
+
+RESTORE_REASON = "restored by ops"
+FIT_KINDS = ("verification", "fit", "negative")  # what the lead is; engagement is what it did
+
+leads_app = typer.Typer(help="Look at the leads of a deployed or local stack, and restore junk.", no_args_is_help=True)
+
+LeadArgument = Annotated[str, typer.Argument(help="A lead id (ld_...) or the person's email.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@leads_app.command("list")
+def leads_list(
+    client: ClientOption = DEFAULT_CLIENT,
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    use_local: LocalFlag = False,
+    endpoint: EndpointOption = DEFAULT_ENDPOINT,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many of the newest leads.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """The newest leads, newest first."""
+    stack = open_stack(client, clients_dir, use_local, endpoint)
+    leads = stack.call(lambda: stack.store.list_leads(limit), "read the leads")
+    if as_json:
+        print(json.dumps(leads, indent=2, default=str))
+        return
+    table = Table("lead", "email", "name", "company", "stage", "inquiries", "created")
+    for lead in leads:
+        name = " ".join(filter(None, (lead.get("first_name"), lead.get("last_name"))))
+        table.add_row(
+            lead["lead_id"],
+            lead.get("email", ""),
+            name,
+            lead.get("company", ""),
+            lead.get("stage", ""),
+            str(lead.get("inquiry_count", 0)),
+            lead.get("created_at", ""),
+        )
+    console.print(table)
+    console.print(f"{len(leads)} lead(s) shown.")
+
+
+@leads_app.command("show")
+def leads_show(
+    id_or_email: LeadArgument,
+    client: ClientOption = DEFAULT_CLIENT,
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    use_local: LocalFlag = False,
+    endpoint: EndpointOption = DEFAULT_ENDPOINT,
+    as_json: JsonFlag = False,
+) -> None:
+    """One lead: its profile, why it scored as it did, and every inquiry on its timeline."""
+    stack = open_stack(client, clients_dir, use_local, endpoint)
+    lead_id = stack.lead_id(id_or_email)
+    lead = stack.call(lambda: stack.store.get_lead(lead_id), f"read lead {lead_id}")
+    if lead is None:
+        no_such_lead(stack, id_or_email)
+    if as_json:
+        print(json.dumps({**lead.profile, "timeline": lead.timeline}, indent=2, default=str))
+        return
+    table = Table(show_header=False, box=None)
+    for key in sorted(lead.profile):
+        if key == "score":
+            continue  # shown below, reason by reason
+        value = lead.profile[key]
+        table.add_row(key, Text(json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)))
+    console.print(table)
+    print_why(lead.profile)
+    console.print(f"\n[bold]{len(lead.inquiries)} inquiry(ies)[/bold]")
+    for entry in lead.inquiries:
+        fields = entry.get("fields", {})
+        console.print(
+            f"  {entry['at']}  {entry['inquiry_id']}  {fields.get('inquiry_type', '')}  via {entry.get('channel', '')}"
+            f"  {fields.get('utm_source', '')}",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+@leads_app.command("restore")
+def leads_restore(
+    id_or_email: LeadArgument,
+    client: ClientOption = DEFAULT_CLIENT,
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    use_local: LocalFlag = False,
+    endpoint: EndpointOption = DEFAULT_ENDPOINT,
+) -> None:
+    """Take a lead out of junk: it is qualified again, and the rules never make it junk again."""
+    stack = open_stack(client, clients_dir, use_local, endpoint)
+    lead_id = stack.lead_id(id_or_email)
+    current = stack.call(lambda: stack.store.get_profile(lead_id), f"read lead {lead_id}")
+    if current is None:
+        no_such_lead(stack, id_or_email)
+    if current.get("stage") != "junk":
+        errors.print(
+            f"Lead {lead_id} is {current.get('stage', 'new')}, not junk: only junk leads are restored. "
+            f"`{stack.command('leads', 'show', lead_id)}` says why it is where it is.",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    services = stack.services
+    try:
+        change = stack.call(
+            lambda: requalify_lead(lead_id, services, reason=RESTORE_REASON, restore=True), f"restore lead {lead_id}"
+        )
+    except Conflict:
+        errors.print(f"Lead {lead_id} kept changing while it was being restored: run the same command again.")
+        raise typer.Exit(1) from None
+    except (EventsNotPublished, QueueUnavailable) as exc:
+        errors.print(
+            f"Lead {lead_id} is restored, but its events could not be sent yet ({type(exc).__name__}: {exc}); "
+            f"they wait in its outbox and go out with its next change. `{stack.command('leads', 'show', lead_id)}` "
+            "shows where it is now.",
+            markup=False,
+        )
+        raise typer.Exit(1) from None
+    profile = change.profile if change is not None else current
+    console.print(
+        Text(f"Restored {lead_id} ({profile.get('email', '')}): {current['stage']} -> {profile['stage']}"),
+        soft_wrap=True,
+    )
+    print_why(profile)
+
+
+def no_such_lead(stack: StackAccess, id_or_email: str) -> NoReturn:
+    errors.print(
+        f"No lead {id_or_email} in client {stack.config.name}. "
+        f"`{stack.command('leads', 'list')}` shows the newest leads with their ids and emails.",
+        markup=False,
+    )
+    raise typer.Exit(1)
+
+
+def print_why(profile: dict[str, Any]) -> None:
+    """The score as reasons that add up: the fit rules to fit, the engagement to engagement, both to the total."""
+    score = profile.get("score")
+    if not score:
+        console.print("\nNot scored yet: `leadflow rescore` scores every open lead.", markup=False)
+        return
+    console.print(f"\n[bold]Why: score {format_points(score['total'], signed=False)}[/bold]")
+    table = Table("kind", "rule", "points", "", box=box.SIMPLE_HEAD, show_edge=False)
+    table.columns[2].justify = "right"
+    reasons = score.get("reasons", [])
+    for part, kinds in (("fit", FIT_KINDS), ("engagement", ("engagement",))):
+        for reason in (r for r in reasons if r["kind"] in kinds):
+            mark = ""
+            if reason.get("disqualify"):
+                mark = "disqualifies (overruled: restored)" if profile.get("restored") else "disqualifies: junk"
+            table.add_row(reason["kind"], Text(str(reason["rule"])), format_points(reason["points"]), mark)
+        table.add_row("", Text(f"= {part}", style="bold"), Text(format_points(score[part]), style="bold"), "")
+        table.add_section()
+    table.add_row(
+        "",
+        Text("= total (fit + engagement)", style="bold"),
+        Text(format_points(score["total"]), style="bold"),
+        "",
+    )
+    console.print(table)
+    console.print(
+        Text(
+            f"fit {format_points(score['fit'])} + engagement {format_points(score['engagement'])}"
+            f" = total {format_points(score['total'], signed=False)}"
+        )
+    )
+
+
+def format_points(points: float, signed: bool = True) -> str:
+    value = round(float(points), 1) + 0.0  # + 0.0 turns -0.0 into 0.0
+    if not value:
+        return "0.0"
+    return f"{value:+.1f}" if signed else f"{value:.1f}"
