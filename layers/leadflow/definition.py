@@ -140,27 +140,24 @@ def physical_prefix(client: str) -> str:
     return f"leadflow-{client}"
 
 
+def _lead_queue(prefix: str, key: str) -> QueueSpec:
+    """A FIFO queue whose messages are grouped by lead, with its FIFO dead-letter queue."""
+    return QueueSpec(
+        key=key,
+        name=f"{prefix}-{key}.fifo",
+        dead_letter_name=f"{prefix}-{key}-dlq.fifo",
+        fifo=True,
+        fifo_high_throughput=True,
+        visibility_timeout_s=180,  # six times the longest consumer timeout (30 s), as AWS advises
+        max_receive_count=5,
+    )
+
+
 def build_definition(config: ClientConfig) -> StackDefinition:
     prefix = physical_prefix(config.name)
     leads = TableSpec(key="leads", name=f"{prefix}-leads", indexes=(LEADS_BY_CREATED,), ttl_attribute="expires_at")
-    intake = QueueSpec(
-        key="intake",
-        name=f"{prefix}-intake.fifo",
-        dead_letter_name=f"{prefix}-intake-dlq.fifo",
-        fifo=True,
-        fifo_high_throughput=True,
-        visibility_timeout_s=180,  # six times the intake function's timeout, as AWS advises
-        max_receive_count=5,
-    )
-    routing = QueueSpec(
-        key="routing",
-        name=f"{prefix}-routing.fifo",
-        dead_letter_name=f"{prefix}-routing-dlq.fifo",
-        fifo=True,
-        fifo_high_throughput=True,
-        visibility_timeout_s=180,
-        max_receive_count=5,
-    )
+    intake = _lead_queue(prefix, "intake")
+    routing = _lead_queue(prefix, "routing")
     events = EventBusSpec(key="events", name=f"{prefix}-events")
     common_env: dict[str, EnvValue] = {
         "LEADFLOW_CLIENT": config.name,

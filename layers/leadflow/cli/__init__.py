@@ -115,6 +115,61 @@ max_message_chars = 5000
 # How many custom.* fields one inquiry may carry (0 to 30).
 max_custom_fields = 30
 
+# What a good lead is: who fits the ideal customer profile, who does not, and what they do.
+# Each rule tests one fact with exactly one of: equals, in, contains, between = [min, max],
+# matches (a regular expression; start with (?i) to ignore case). Facts: email, email_domain,
+# email_kind (corporate, free, disposable), email_is_role, first_name, last_name, company,
+# job_title, job_seniority (executive, vp, director, manager, individual, student), phone,
+# phone_country, phone_valid, inquiry_type, inquiry_count, message, page_url, referrer,
+# utm_source, utm_medium, utm_campaign, marketing_consent, and custom.<name> for custom fields.
+[qualify]
+# Score at which a lead counts as marketing-qualified, and at which it goes to sales.
+marketing_qualified = 30
+sales_ready = 60
+# Inquiry types that go to sales whatever the score: the visitor asked for it.
+hand_raise = ["demo_request", "contact_sales"]
+
+[qualify.verification]
+# Disposable addresses and test data ("asdf", "Test Test") are junk: kept, never sent to sales.
+junk_disposable_email = true
+junk_test_data = true
+# Region for phone numbers sent without a country code.
+default_phone_region = "US"
+
+[qualify.engagement]
+# Engagement points fade by half every half_life_days.
+half_life_days = 30
+repeat_inquiry = 10
+email_click = 5
+
+[qualify.engagement.pages]
+# A page URL path an inquiry was sent from, and its points.
+"/pricing" = 10
+
+[[qualify.fit]]
+name = "Company email"
+field = "email_kind"
+equals = "corporate"
+points = 20
+
+[[qualify.fit]]
+name = "Decision maker"
+field = "job_seniority"
+in = ["executive", "vp", "director"]
+points = 25
+
+[[qualify.negative]]
+name = "Student"
+field = "job_seniority"
+equals = "student"
+points = -40
+
+# [[qualify.negative]]
+# name = "Competitor"
+# field = "email_domain"
+# in = ["competitor.example"]
+# disqualify = true
+
 [monitoring]
 # Who hears about dead-lettered inquiries and function errors.
 # alarm_email = "ops@example.com"
