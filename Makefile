@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.installed
 CLIENT ?= demo
+CHROMIUM ?= /usr/bin/chromium
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .PHONY: run test test-fast lint bench layers synth deploy diff destroy clean
@@ -11,8 +12,8 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 run: $(READY)  ## start the whole stack locally (moto-backed): API on http://127.0.0.1:3000
 	$(BIN)/leadflow local --client $(CLIENT)
 
-test: $(READY) layers  ## every test tier: unit, integration, infra (synth + cdk-nag), e2e
-	$(BIN)/pytest
+test: $(READY) layers $(CHROMIUM)  ## every test tier: unit, integration, infra (synth + cdk-nag), e2e, browser
+	LEADFLOW_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
 test-fast: $(READY)  ## unit and integration tests only
 	$(BIN)/pytest tests/unit tests/integration
@@ -42,6 +43,13 @@ destroy: $(READY) node_modules/.installed
 
 clean:
 	rm -rf .build cdk.out .leadflow .pytest_cache .mypy_cache .ruff_cache
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+$(CHROMIUM):
+	@echo "The browser tests need Chromium at $(CHROMIUM); installing Debian's package..."
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "Install Chromium (apt-get install chromium), or point CHROMIUM=/path/to/chrome at one, then run make test again."; exit 1; fi
 
 $(READY): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "leadflow needs Python 3.11 or newer: set PYTHON=python3.11 (or newer)")'

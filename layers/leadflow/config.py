@@ -188,6 +188,16 @@ class QualifySettings(_Strict):
         return self
 
 
+class WebsiteSettings(_Strict):
+    """What `leadflow client snippet` puts in the form a web developer pastes."""
+
+    consent_text: str = Field(
+        default="Yes, send me news and offers by email. I can unsubscribe at any time.", min_length=10, max_length=500
+    )
+    inquiry_type: str = Field(default="contact", pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    submit_label: str = Field(default="Send", min_length=1, max_length=40)
+
+
 class Monitoring(_Strict):
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     log_retention_days: int = Field(default=30)
@@ -206,6 +216,7 @@ class ClientConfig(_Strict):
     aws: AwsTarget = AwsTarget()
     capture: CaptureSettings
     qualify: QualifySettings = QualifySettings()
+    website: WebsiteSettings = WebsiteSettings()
     monitoring: Monitoring = Monitoring()
 
     @property

@@ -194,13 +194,25 @@ def build_definition(config: ClientConfig) -> StackDefinition:
             Grant("events", "publish"),
         ),
     )
+    script = FunctionSpec(
+        key="script",
+        description="GET /leadflow.js: the script websites embed to enhance their leadflow forms",
+        source_dir=FUNCTIONS_DIR / "script",
+        memory_mb=128,
+        timeout_s=5,
+        environment=common_env,
+    )
     return StackDefinition(
         client=config.name,
         stack_name=config.stack_name,
         tables=(leads,),
         queues=(intake, routing),  # routing's consumer arrives with the routing step; until then leads wait
         event_buses=(events,),
-        functions=(capture, intake_fn),
-        routes=(RouteSpec("POST", "/leads", "capture"), RouteSpec("OPTIONS", "/leads", "capture")),
+        functions=(capture, intake_fn, script),
+        routes=(
+            RouteSpec("POST", "/leads", "capture"),
+            RouteSpec("OPTIONS", "/leads", "capture"),
+            RouteSpec("GET", "/leadflow.js", "script"),
+        ),
         queue_triggers=(QueueTrigger(queue="intake", function="intake", batch_size=10),),
     )

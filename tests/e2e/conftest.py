@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import free_port
-from tests.support import ROOT
+from tests.support import CLIENTS, ROOT
 
 LEADFLOW = str(Path(sys.executable).with_name("leadflow"))
 
@@ -55,10 +55,24 @@ class RunningStack:
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     api_port, moto_port = free_port(), free_port()
-    log = tmp_path_factory.mktemp("local") / "leadflow-local.log"
+    scratch = tmp_path_factory.mktemp("local")
+    log = scratch / "leadflow-local.log"
+    # The demo client, with its origins and thank-you/error pages on this test's port.
+    clients = scratch / "clients"
+    clients.mkdir()
+    (clients / "demo.toml").write_text((CLIENTS / "demo.toml").read_text().replace(":3000", f":{api_port}"))
     with log.open("w") as out:
         process = subprocess.Popen(
-            [LEADFLOW, "local", "--api-port", str(api_port), "--moto-port", str(moto_port)],
+            [
+                LEADFLOW,
+                "local",
+                "--api-port",
+                str(api_port),
+                "--moto-port",
+                str(moto_port),
+                "--clients-dir",
+                str(clients),
+            ],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

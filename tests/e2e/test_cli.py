@@ -45,3 +45,10 @@ def test_local_with_a_bad_client_file_stops_naming_file_line_field_and_rule(tmp_
     assert str(tmp_path / "demo.toml") in done.stderr
     assert "capture.allowed_origins[1] = 'localhost:3000/form': must be an origin" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_client_snippet_prints_the_form_for_the_local_stack() -> None:
+    done = run("client", "snippet", "demo", "--local", "--api-port", "3999")
+    assert done.returncode == 0, done.stderr
+    assert '<form action="http://127.0.0.1:3999/leads" method="post" data-leadflow' in done.stdout
+    assert '<script src="http://127.0.0.1:3999/leadflow.js" defer></script>' in done.stdout

@@ -32,7 +32,7 @@ def test_form_post_gets_303_to_thank_you_and_the_lead_is_stored(local_stack: Run
         f"{local_stack.api}/leads", data={"email": email, "utm_source": "google"}, allow_redirects=False, timeout=10
     )
     assert answer.status_code == 303
-    assert answer.headers["Location"] == "http://127.0.0.1:3000/thank-you"
+    assert answer.headers["Location"] == f"{local_stack.api}/thank-you"
     assert local_stack.lead(email)["first_touch"]["utm_source"] == "google"
 
 

@@ -12,7 +12,7 @@ import typer
 from leadflow.cli.lead_commands import leads_app
 from leadflow.cli.rescore import rescore
 from leadflow.cli.stack_access import DEFAULT_CLIENT, DEFAULT_CLIENTS_DIR, ClientOption, ClientsDir, console, errors
-from leadflow.config import CLIENT_NAME, ConfigError, load_client_config
+from leadflow.config import CLIENT_NAME, ClientConfig, ConfigError, load_client_config
 
 app = typer.Typer(help="leadflow: open lead management on AWS.", no_args_is_help=True, add_completion=False)
 client_app = typer.Typer(help="Client config files (clients/NAME.toml).", no_args_is_help=True)
@@ -58,6 +58,43 @@ def local(
 
 
 app.command("rescore")(rescore)
+
+
+@client_app.command("snippet")
+def client_snippet(
+    name: Annotated[str, typer.Argument(help="Client name: clients/NAME.toml.")],
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    api_url: Annotated[
+        str | None, typer.Option(help="The stack's API URL (its ApiUrl output). Looked up when left out.")
+    ] = None,
+    use_local: Annotated[bool, typer.Option("--local", help="For the stack `make run` serves.")] = False,
+    api_port: Annotated[int, typer.Option(help="With --local: the local API's port.")] = 3000,
+) -> None:
+    """Print the HTML form (and script tag) a web developer pastes into the client's website."""
+    from leadflow.snippet import form_snippet
+
+    config = load_client_config(clients_dir / f"{name}.toml")
+    if api_url is None:
+        api_url = f"http://127.0.0.1:{api_port}/" if use_local else _deployed_api_url(config)
+    print(form_snippet(config, api_url))
+
+
+def _deployed_api_url(config: ClientConfig) -> str:
+    """The ApiUrl output of the client's deployed stack, read with the user's AWS credentials."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        cloudformation = boto3.Session(region_name=config.aws.region).client("cloudformation")
+        [stack] = cloudformation.describe_stacks(StackName=config.stack_name)["Stacks"]
+    except (BotoCoreError, ClientError) as exc:
+        errors.print(
+            f"Could not read stack {config.stack_name}'s API URL ({exc}). Deploy it with "
+            f"`make deploy CLIENT={config.name}`, check your AWS credentials, or pass --api-url."
+        )
+        raise typer.Exit(1) from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return outputs["ApiUrl"]
 
 
 @client_app.command("new")
@@ -169,6 +206,13 @@ points = -40
 # field = "email_domain"
 # in = ["competitor.example"]
 # disqualify = true
+
+# What `leadflow client snippet {name}` puts in the form for the website.
+[website]
+consent_text = "Yes, send me news and offers by email. I can unsubscribe at any time."
+# The inquiry type the form sends: a hand-raise type (above) makes every lead sales-ready.
+inquiry_type = "contact"
+submit_label = "Send"
 
 [monitoring]
 # Who hears about dead-lettered inquiries and function errors.

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from leadflow.local.workers import InvocationError
 
 Invoke = Callable[[dict[str, Any]], Any]
+Page = Callable[[dict[str, list[str]]], str]  # the query string in, HTML out
 STAGE = "local"
 
 
@@ -79,9 +80,9 @@ def proxy_event(
 
 
 class LocalApi:
-    """Serves the definition's routes; `pages` are plain local pages (thank-you and error)."""
+    """Serves the definition's routes, and `pages`: local-only pages made from the query string."""
 
-    def __init__(self, host: str, port: int, routes: Mapping[tuple[str, str], Invoke], pages: dict[str, str]):
+    def __init__(self, host: str, port: int, routes: Mapping[tuple[str, str], Invoke], pages: Mapping[str, Page]):
         self.routes = routes
         self.pages = pages
         api = self
@@ -120,7 +121,8 @@ class LocalApi:
         invoke = self.routes.get((request.command, path))
         if invoke is None:
             if request.command in ("GET", "HEAD") and path in self.pages:
-                self._send(request, 200, {"Content-Type": "text/html; charset=utf-8"}, self.pages[path].encode())
+                page = self.pages[path](parse_qs(urlsplit(request.path).query))
+                self._send(request, 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode())
                 return
             allowed = sorted(m for (m, p) in self.routes if p == path)
             status, message = (

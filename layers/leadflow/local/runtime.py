@@ -12,15 +12,17 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
-from leadflow.config import config_snapshot, load_client_config
+from leadflow.config import ClientConfig, config_snapshot, load_client_config
 from leadflow.definition import StackDefinition, build_definition
-from leadflow.local.api import LocalApi
+from leadflow.local.api import LocalApi, Page
 from leadflow.local.pollers import QueuePoller
 from leadflow.local.resources import LocalResources, create_resources
 from leadflow.local.workers import FunctionPool
+from leadflow.snippet import form_snippet
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
@@ -104,7 +106,10 @@ class LocalStack:
         self._route_functions = {(r.method, r.path): r.function for r in self.definition.routes}
         routes = {(r.method, r.path): self.pools[r.function].invoke for r in self.definition.routes}
         self.api = LocalApi(
-            self.options.host, self.options.api_port, routes, _pages(self.config.display_name or self.config.name)
+            self.options.host,
+            self.options.api_port,
+            routes,
+            _pages(self.config, f"http://{self.options.host}:{self.options.api_port}/"),
         )
         sqs = session.client("sqs")
         for trigger in self.definition.queue_triggers:
@@ -194,11 +199,39 @@ def _require_free_port(host: str, port: int, what: str) -> None:
             ) from None
 
 
-def _pages(name: str) -> dict[str, str]:
-    style = "<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}</style>"
-    return {
-        "/thank-you": f"<!doctype html><meta charset=utf-8>{style}<title>Thank you</title>"
-        f"<h1>Thank you</h1><p>{name} has your message and will be in touch.</p>",
-        "/form-error": f"<!doctype html><meta charset=utf-8>{style}<title>Please check the form</title>"
-        "<h1>Please check the form</h1><p>Some fields need another look: the page's address lists them.</p>",
-    }
+_STYLE = (
+    "<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}"
+    "label{display:block;font-weight:600}input:not([type=checkbox]),textarea{width:100%;padding:.4rem;font:inherit}"
+    "p label:has(input[type=checkbox]){font-weight:400}.leadflow-error{color:#b00020;display:block}"
+    "button{padding:.5rem 1.2rem;font:inherit}code{background:#f3f3f3;padding:0 .2rem}</style>"
+)
+
+
+def _pages(config: ClientConfig, api_url: str) -> dict[str, Page]:
+    """The local pages: the demo form at /, and the thank-you and error pages the demo client names."""
+    name = escape(config.display_name or config.name)
+
+    def page(title: str, body: str) -> str:
+        return f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>{_STYLE}<body>{body}"
+
+    def demo(query: dict[str, list[str]]) -> str:
+        return page(
+            f"{name}: contact",
+            f"<h1>Talk to {name}</h1>"
+            "<p>This is the form <code>leadflow client snippet</code> prints, served by <code>make run</code>. "
+            "Send it, then see the lead with <code>.venv/bin/leadflow leads show --local EMAIL</code>.</p>"
+            + form_snippet(config, api_url),
+        )
+
+    def thank_you(query: dict[str, list[str]]) -> str:
+        return page("Thank you", f"<h1>Thank you</h1><p>{name} has your message and will be in touch.</p>")
+
+    def form_error(query: dict[str, list[str]]) -> str:
+        fields = [f for f in (query.get("error_fields") or [""])[0].split(",") if f]
+        items = "".join(f"<li><b>{escape(f)}</b> {escape((query.get(f'error.{f}') or [''])[0])}</li>" for f in fields)
+        return page(
+            "Please check the form",
+            f'<h1>Please check the form</h1><ul>{items}</ul><p><a href="/">Back to the form</a></p>',
+        )
+
+    return {"/": demo, "/thank-you": thank_you, "/form-error": form_error}
