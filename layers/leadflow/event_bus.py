@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from leadflow.aws_client import LazyClient
+
 MAX_ENTRIES_PER_CALL = 10
 
 
@@ -16,18 +18,12 @@ class EventsNotPublished(Exception):
     """EventBridge refused some entries; they stay in the lead's outbox for the next try."""
 
 
-class EventBus:
+class EventBus(LazyClient):
+    service = "events"
+
     def __init__(self, bus_name: str, client: Any = None):
+        super().__init__(client)
         self.bus_name = bus_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("events")
-        return self._client
 
     def publish(self, source: str, events: list[dict[str, Any]]) -> None:
         """Publish `{"type": ..., "detail": {...}}` events, ten to a call."""

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from leadflow.aws_client import LazyClient
 from leadflow.definition import LEADS_BY_CREATED
 from leadflow.leads import LeadChange
 
@@ -51,18 +52,12 @@ class Lead:
         return [entry for entry in self.timeline if entry.get("type") == "inquiry"]
 
 
-class LeadStore:
+class LeadStore(LazyClient):
+    service = "dynamodb"
+
     def __init__(self, table_name: str, client: Any = None):
+        super().__init__(client)
         self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
 
     def get_profile(self, lead_id: str) -> dict[str, Any] | None:
         answer = self.client.get_item(

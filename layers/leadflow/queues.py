@@ -10,23 +10,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from leadflow.aws_client import LazyClient
+
 
 class QueueUnavailable(Exception):
     """The message could not be made durable: the caller must not report success."""
 
 
-class FifoQueue:
+class FifoQueue(LazyClient):
+    service = "sqs"
+
     def __init__(self, queue_url: str, client: Any = None):
+        super().__init__(client)
         self.queue_url = queue_url
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
-        return self._client
 
     def send(self, message: dict[str, Any], *, group_id: str, deduplication_id: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

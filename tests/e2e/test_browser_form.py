@@ -56,12 +56,17 @@ def fill(page: Any, email: str) -> None:
     page.fill("#lf-company", "Analytical Engines")
 
 
-def test_js_submit_lands_on_thank_you_with_one_lead_carrying_utm(local_stack: RunningStack, page: Any) -> None:
-    email = f"ada.{uuid.uuid4().hex[:8]}@engines.example"
-    page.goto(demo_url(local_stack, "?utm_source=newsletter&utm_medium=email&utm_campaign=launch"))
+def send_demo_form(stack: RunningStack, page: Any, email: str, query: str = "") -> None:
+    """Open the demo page, fill the form, send it, and wait for the thank-you page."""
+    page.goto(demo_url(stack, query))
     fill(page, email)
     page.click("button[type=submit]")
     page.wait_for_url("**/thank-you")
+
+
+def test_js_submit_lands_on_thank_you_with_one_lead_carrying_utm(local_stack: RunningStack, page: Any) -> None:
+    email = f"ada.{uuid.uuid4().hex[:8]}@engines.example"
+    send_demo_form(local_stack, page, email, "?utm_source=newsletter&utm_medium=email&utm_campaign=launch")
     lead = local_stack.lead(email)
     assert lead["first_touch"]["utm_source"] == "newsletter"
     assert lead["first_touch"]["utm_campaign"] == "launch"
@@ -74,10 +79,7 @@ def test_without_javascript_the_form_posts_and_follows_the_303(local_stack: Runn
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     email = f"grace.{uuid.uuid4().hex[:8]}@navy.example"
-    page.goto(demo_url(local_stack))
-    fill(page, email)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/thank-you")
+    send_demo_form(local_stack, page, email)
     context.close()
     [inquiry] = [e for e in local_stack.lead(email)["timeline"] if e["type"] == "inquiry"]
     assert inquiry["channel"] == "form"
@@ -130,10 +132,7 @@ def test_503_after_the_inquiry_was_stored_is_retried_with_the_same_key_and_makes
             route.continue_()
 
     page.route("**/leads", first_answer_lost)
-    page.goto(demo_url(local_stack))
-    fill(page, email)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/thank-you")
+    send_demo_form(local_stack, page, email)
     assert len(keys) == 2
     assert keys[0] == keys[1]
     assert local_stack.settled_lead(email, inquiries=1)["inquiry_count"] == 1
@@ -152,10 +151,7 @@ def test_network_failure_is_retried(local_stack: RunningStack, page: Any) -> Non
         route.continue_()
 
     page.route("**/leads", drop_first)
-    page.goto(demo_url(local_stack))
-    fill(page, email)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/thank-you")
+    send_demo_form(local_stack, page, email)
     assert len(attempts) == 2
     assert local_stack.lead(email)["inquiry_count"] == 1
 

@@ -162,6 +162,7 @@ class LocalStack:
         api_url = self.api.url if self.api else "-"
         lines = [
             f"leadflow local: client {self.config.name} ({self.options.client_file}), stack {d.stack_name}",
+            f"  demo    {api_url}/  (the demo client's form: open it in a browser)",
             f"  API     {api_url}",
         ]
         lines += [f"          {r.method:7} {r.path}  -> {r.function}" for r in d.routes]
