@@ -41,7 +41,7 @@ def create_resources(definition: StackDefinition, session: Any) -> LocalResource
     dynamodb = session.client("dynamodb")
     sqs = session.client("sqs")
     for table in definition.tables:
-        _create_table(dynamodb, table)
+        create_table(dynamodb, table)
         created.table_names[table.key] = table.name
     for queue in definition.queues:
         url, arn, dlq_url = _create_queue(sqs, queue)
@@ -56,7 +56,7 @@ def create_resources(definition: StackDefinition, session: Any) -> LocalResource
     return created
 
 
-def _create_table(dynamodb: Any, table: TableSpec) -> None:
+def create_table(dynamodb: Any, table: TableSpec) -> None:
     keys = {table.partition_key, table.sort_key} | {a for i in table.indexes for a in (i.partition_key, i.sort_key)}
     try:
         dynamodb.create_table(
