@@ -171,7 +171,7 @@ class LocalStack:
         lines += [f"  events  {b.name} (EventBridge bus: every lead's state change)" for b in d.event_buses]
         for q in d.queues:
             consumers = [t for t in d.queue_triggers if t.queue == q.key]
-            feed = ", ".join(f"-> {t.function} (batch {t.batch_size})" for t in consumers)
+            feed = ", ".join(f"-> {t.function} (batch {t.batch_size})" for t in consumers) or "(no consumer yet: waits)"
             lines.append(
                 f"  queue   {q.name} {feed}; dead letters: {q.dead_letter_name} after {q.max_receive_count} tries"
             )
