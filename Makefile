@@ -6,6 +6,8 @@ READY  := $(VENV)/.installed
 CLIENT ?= demo
 CHROMIUM ?= /usr/bin/chromium
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+CDK := npx --no-install cdk --no-notices
 
 .PHONY: run test test-fast lint bench layers synth deploy diff destroy clean
 
@@ -30,16 +32,16 @@ layers: $(READY)  ## build the Lambda layers into .build/ (Docker-free; rebuilt 
 	$(BIN)/python infra/layer_build.py
 
 synth: $(READY) layers node_modules/.installed  ## CLIENT=name or CLIENT=all
-	npx --no-install cdk synth -c client=$(CLIENT) --quiet
+	$(CDK) synth -c client=$(CLIENT) --quiet
 
 deploy: $(READY) layers node_modules/.installed  ## CLIENT=name: deploys stack Leads-name with your AWS credentials
-	npx --no-install cdk deploy -c client=$(CLIENT) Leads-$(CLIENT)
+	$(CDK) deploy -c client=$(CLIENT) Leads-$(CLIENT)
 
 diff: $(READY) layers node_modules/.installed
-	npx --no-install cdk diff -c client=$(CLIENT) Leads-$(CLIENT)
+	$(CDK) diff -c client=$(CLIENT) Leads-$(CLIENT)
 
 destroy: $(READY) node_modules/.installed
-	npx --no-install cdk destroy -c client=$(CLIENT) Leads-$(CLIENT)
+	$(CDK) destroy -c client=$(CLIENT) Leads-$(CLIENT)
 
 clean:
 	rm -rf .build cdk.out .leadflow .pytest_cache .mypy_cache .ruff_cache
