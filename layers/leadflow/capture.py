@@ -34,6 +34,20 @@ FORM = "application/x-www-form-urlencoded"
 MESSAGE_VERSION = 1
 
 
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def normalize_origin(origin: str) -> str:
+    """An origin as browsers send it: lower case, no default port, no trailing dot on the host."""
+    scheme, sep, rest = origin.strip().partition("://")
+    if not sep:
+        return origin
+    host, _, port = rest.lower().partition(":")
+    host = host.rstrip(".")
+    scheme = scheme.lower()
+    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS.get(scheme) else "")
+
+
 @dataclass(frozen=True)
 class CaptureRules:
     """The [capture] settings as capture reads them at cold start.
@@ -100,27 +114,18 @@ def handle_capture(
 ) -> CaptureResult:
     """Decide the answer to a request; the caller enqueues `captured` before sending it."""
     cors = _cors_headers(request.origin, settings)
+    is_form = request.content_type == FORM
     if request.origin is not None and not cors:
-        return CaptureResult(
-            _json(
-                403,
-                {
-                    "errors": [
-                        {
-                            "field": "Origin",
-                            "message": f"{request.origin} may not post to this endpoint: add it to "
-                            "capture.allowed_origins in the client config",
-                        }
-                    ]
-                },
-            )
+        refused = FieldError(
+            "Origin",
+            f"{request.origin} may not post to this endpoint: add it to capture.allowed_origins in the client config",
         )
+        return CaptureResult(_form_error([refused], settings, {}) if is_form else _json(403, _errors([refused])))
     if request.method == "OPTIONS":
         return CaptureResult(WebResponse(204, {**cors, **_PREFLIGHT}))
     if request.method != "POST":
         return CaptureResult(_json(405, _error("method", "use POST"), {**cors, "Allow": "POST, OPTIONS"}))
 
-    is_form = request.content_type == FORM
     limit = settings.max_body_kb * 1024
     if len(request.body) > limit:
         problem = FieldError("body", f"is {len(request.body)} bytes; the limit is {limit} bytes")
@@ -131,7 +136,9 @@ def handle_capture(
 
     flat, body_errors = _parse_body(request.body, is_form)
     if flat is None:
-        return CaptureResult(_json(400, _errors(body_errors), cors))
+        return CaptureResult(
+            _form_error(body_errors, settings, cors) if is_form else _json(400, _errors(body_errors), cors)
+        )
 
     now = now or datetime.now(UTC)
     if is_bot(flat, settings.honeypot_field):
@@ -151,7 +158,8 @@ def handle_capture(
 
     key = key or inquiry.submission_id
     lead_id = lead_id_for(client, inquiry.email)
-    inquiry_id = inquiry_id_for_key(client, key) if key else new_inquiry_id(int(now.timestamp() * 1000))
+    # One key, one person: the same key with another email is that person's own inquiry, never a lost one.
+    inquiry_id = inquiry_id_for_key(client, lead_id, key) if key else new_inquiry_id(int(now.timestamp() * 1000))
     message = {
         "version": MESSAGE_VERSION,
         "client": client,
@@ -183,9 +191,9 @@ _PREFLIGHT = {
 
 
 def _cors_headers(origin: str | None, settings: CaptureRules) -> dict[str, str]:
-    if origin is None or origin not in settings.allowed_origins:
+    if origin is None or normalize_origin(origin) not in settings.allowed_origins:
         return {}
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": "Retry-After", "Vary": "Origin"}
 
 
 def _parse_body(body: bytes, is_form: bool) -> tuple[dict[str, Any] | None, list[FieldError]]:
@@ -203,6 +211,8 @@ def _parse_body(body: bytes, is_form: bool) -> tuple[dict[str, Any] | None, list
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, [FieldError("body", f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+    except (ValueError, RecursionError):  # numbers too long to convert, nesting too deep to parse
+        return None, [FieldError("body", "is JSON leadflow cannot read: send a flat object of field: value pairs")]
     if not isinstance(data, dict):
         return None, [FieldError("body", "must be a JSON object of field: value pairs")]
     return flatten_json_body(data)

@@ -17,18 +17,20 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CLIENT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+_ORIGIN = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 _URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s]*)?$")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 def _origin(value: str) -> str:
-    if not _ORIGIN.match(value):
+    from leadflow.capture import normalize_origin
+
+    if not _ORIGIN.match(value.rstrip(".")):
         raise ValueError(
             "must be an origin: scheme and host with an optional port and no path, "
             "like https://www.example.com or http://localhost:8080"
         )
-    return value
+    return normalize_origin(value)  # as browsers send it, so that the comparison holds
 
 
 def _url(value: str) -> str:
@@ -218,6 +220,16 @@ class ClientConfig(_Strict):
     qualify: QualifySettings = QualifySettings()
     website: WebsiteSettings = WebsiteSettings()
     monitoring: Monitoring = Monitoring()
+
+    @model_validator(mode="after")
+    def _consent_text_fits_the_capture_limit(self) -> ClientConfig:
+        if len(self.website.consent_text) > self.capture.max_field_chars:
+            raise ValueError(
+                f"website.consent_text is {len(self.website.consent_text)} characters but capture.max_field_chars "
+                f"is {self.capture.max_field_chars}: every consenting post would be refused; shorten the text or "
+                "raise the limit"
+            )
+        return self
 
     @property
     def stack_name(self) -> str:

@@ -65,44 +65,40 @@ ROLE_LOCAL_PARTS = frozenset(
         "webmaster",
     ]
 )
+# Placeholders people type into forms they are testing. Only whole values made of these count,
+# and no word here is a real name or company ("Na", "Foo" and "XYZ" are, so they are not here).
 TEST_VALUES = frozenset(
     [
         "test",
         "tester",
         "testing",
         "asdf",
+        "asdfg",
         "asdfgh",
         "qwerty",
         "qwertz",
-        "abc",
-        "abcd",
-        "xxx",
-        "xyz",
-        "foo",
-        "bar",
-        "foobar",
-        "none",
-        "null",
-        "n/a",
-        "na",
         "dummy",
         "fake",
-        "sample",
-        "example",
-        "aaa",
-        "zzz",
-        "123",
-        "1234",
-        "12345",
         "lorem",
         "ipsum",
+        "n/a",
+        "null",
+        "none",
     ]
 )
 KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890", "qwertzuiop", "yxcvbnm", "azertyuiop")
-SENIORITY = (
-    ("student", re.compile(r"\b(student|intern|trainee|apprentice|graduate)\b", re.I)),
-    ("executive", re.compile(r"\b(ceo|cfo|cto|coo|cmo|cio|chief|founder|co-founder|owner|president)\b", re.I)),
-    ("vp", re.compile(r"\b(vp|vice president|svp|evp)\b", re.I)),
+SENIORITY = (  # first match wins: "Executive Assistant to the CEO" is not an executive
+    ("student", re.compile(r"\b(student|intern|internship|trainee|apprentice)\b", re.I)),
+    ("individual", re.compile(r"\b(assistant|associate|coordinator|recruiter)\b", re.I)),
+    ("vp", re.compile(r"\b(vp|vice[- ]president|svp|evp)\b", re.I)),
+    (
+        "executive",
+        re.compile(
+            r"\b(ceo|cfo|cto|coo|cmo|cio|cro|chief|founder|co-founder|president)\b"
+            r"|(?<!product )(?<!process )\bowner\b",
+            re.I,
+        ),
+    ),
     ("director", re.compile(r"\b(director|head of)\b", re.I)),
     ("manager", re.compile(r"\b(manager|lead|supervisor)\b", re.I)),
 )
@@ -148,11 +144,9 @@ def looks_like_test_data(value: str) -> bool:
     if all(word in TEST_VALUES for word in words if word):
         return True
     letters = re.sub(r"[^a-z0-9]", "", text)
-    if len(letters) >= 4 and len(set(letters)) <= 2:
+    if len(letters) >= 3 and len(set(letters)) == 1:  # "xxx", "aaaa", "11111"
         return True
-    if len(letters) >= 5 and any(letters in row or letters[:5] in row for row in KEYBOARD_ROWS):
-        return True
-    return len(letters) >= 6 and letters.isalpha() and not re.search(r"[aeiouy]", letters)
+    return len(letters) >= 5 and any(letters in row or letters[:5] in row for row in KEYBOARD_ROWS)
 
 
 def job_seniority(title: str | None) -> str | None:

@@ -25,8 +25,8 @@ def lead_id_for(client: str, normalized_email: str) -> str:
     return "ld_" + _digest("lead", client, normalized_email, length=24)
 
 
-def inquiry_id_for_key(client: str, idempotency_key: str) -> str:
-    return "iq_" + _digest("inquiry", client, idempotency_key, length=24)
+def inquiry_id_for_key(client: str, lead_id: str, idempotency_key: str) -> str:
+    return "iq_" + _digest("inquiry", client, lead_id, idempotency_key, length=24)
 
 
 def new_inquiry_id(now_ms: int | None = None) -> str:

@@ -13,9 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+# Addresses as RFC 5321 allows them (dot-atom local part, with internationalised characters),
+# checked without a network lookup; intake verifies and normalises further (email-validator).
+EMAIL_LOCAL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+)*$"
 )
+EMAIL_LABEL = re.compile(r"^(?!-)[A-Za-z0-9\u0080-\U0010ffff-]{1,63}(?<!-)$")
+# What SQS accepts in a message (#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF).
+NOT_SQS_SAFE = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+URL_MAX_CHARS = 2048  # page URLs and referrers come from the browser, not the visitor: generous
 PHONE = re.compile(r"^\+?[0-9 ().\-/]{5,30}(?:\s*(?:x|ext\.?)\s*\d{1,6})?$", re.IGNORECASE)
 SLUG = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 URL = re.compile(r"^https?://\S+$")
@@ -102,11 +108,13 @@ def check_inquiry(flat: Mapping[str, Any], settings: CaptureRules) -> tuple[Chec
     if email is None or email == "":
         if not any(e.field == "email" for e in errors):
             errors.append(FieldError("email", "is required"))
-    elif not EMAIL.match(email):
+    elif not is_email(email):
         errors.append(FieldError("email", "is not a valid email address (expected name@example.com)"))
 
     for name in TEXT_FIELDS:
-        limit = settings.max_message_chars if name == "message" else settings.max_field_chars
+        limit = {"message": settings.max_message_chars, "page_url": URL_MAX_CHARS, "referrer": URL_MAX_CHARS}.get(
+            name, settings.max_field_chars
+        )
         value = _text(flat, name, limit, errors)
         if value:
             fields[name] = value
@@ -158,6 +166,9 @@ def check_inquiry(flat: Mapping[str, Any], settings: CaptureRules) -> tuple[Chec
         if len(value) > settings.max_field_chars:
             errors.append(FieldError(name, f"is {len(value)} characters; the limit is {settings.max_field_chars}"))
             continue
+        if NOT_SQS_SAFE.search(value):
+            errors.append(FieldError(name, "contains a control or unpaired surrogate character; send plain text"))
+            continue
         custom[short] = value.strip()
 
     if errors or email is None:
@@ -176,10 +187,24 @@ def _text(flat: Mapping[str, Any], name: str, limit: int, errors: list[FieldErro
     if len(value) > limit:
         errors.append(FieldError(name, f"is {len(value)} characters; the limit is {limit}"))
         return None
-    if "\x00" in value:
-        errors.append(FieldError(name, "contains a NUL character"))
+    if NOT_SQS_SAFE.search(value):
+        errors.append(FieldError(name, "contains a control or unpaired surrogate character; send plain text"))
         return None
     return value
+
+
+def is_email(address: str) -> bool:
+    """name@example.com as mail servers take it: no leading, trailing or doubled dots, sane lengths."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or len(local) > 64 or len(address) > 254:
+        return False
+    labels = domain.split(".")
+    return (
+        EMAIL_LOCAL.match(local) is not None
+        and len(labels) >= 2
+        and all(EMAIL_LABEL.match(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
 
 
 def _consent(value: Any, errors: list[FieldError]) -> bool:

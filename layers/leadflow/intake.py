@@ -61,6 +61,7 @@ def requalify_lead(
             and change.profile["score"] == current.get("score")
         )
         if unchanged:
+            publish_outbox(current, services)  # what an earlier change could not publish goes now
             return None
         try:
             services.store.save_change(change, _version(current))

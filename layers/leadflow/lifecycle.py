@@ -5,7 +5,8 @@
     accepted -> contacted -> meeting -> opportunity -> won | lost
 
 Qualification moves leads among new, junk, nurture and sales_ready; routing and the reps
-move them on. Junk is left only when ops restore a lead.
+move them on. A lead leaves junk when ops restore it, or when requalified without a
+disqualifying reason.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ STAGES = (
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"junk", "nurture", "sales_ready"}),
-    "junk": frozenset({"nurture", "sales_ready"}),  # restored by ops
+    "junk": frozenset({"nurture", "sales_ready"}),  # restored by ops, or its reasons no longer hold
     "nurture": frozenset({"sales_ready", "junk"}),
     "sales_ready": frozenset({"assigned"}),
     "assigned": frozenset({"accepted", "rejected"}),

@@ -1,7 +1,8 @@
 """Qualification: verify a lead, score it against the client's definition, and decide its stage.
 
 Pure: the lead's profile and engagement in, a `Qualification` out. Junk is kept and marked
-with its reasons; a lead ops restored is not made junk again by the rules.
+with its reasons, and stays junk while a disqualifying reason holds; a lead ops restored is
+not made junk again by the rules.
 """
 
 from __future__ import annotations
@@ -39,14 +40,15 @@ def qualify(
     score = score_lead(facts, settings.fit, settings.negative, events, settings.engagement, now, verification)
     current = str(profile.get("stage", "new"))
     stage = _stage(current, score, facts, settings, restored)
-    return Qualification(score, stage, score.total >= settings.marketing_qualified, facts)
+    return Qualification(score, stage, stage != "junk" and score.total >= settings.marketing_qualified, facts)
 
 
 def _stage(current: str, score: Score, facts: dict[str, Any], settings: QualifySettings, restored: bool) -> str:
     if current not in QUALIFYING_STAGES:
         return current  # routing and the reps move it from here
-    if not restored and (current == "junk" or score.disqualified):
+    if score.disqualified and not restored:
         return "junk"  # a restored lead is never made junk again by the rules: ops decided
+    # A junk lead whose reasons no longer hold (a rule was dropped, a rescore) qualifies again.
     if facts.get("inquiry_type") in settings.hand_raise or score.total >= settings.sales_ready:
         return "sales_ready"
     return "nurture"

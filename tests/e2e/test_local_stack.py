@@ -97,3 +97,13 @@ def test_leads_list_shows_the_newest_leads(local_stack: RunningStack) -> None:
     local_stack.lead(email)
     listed = local_stack.cli("leads", "list", "--json")
     assert email in listed.stdout
+
+
+def test_chunked_request_body_is_read_as_api_gateway_reads_it(local_stack: RunningStack) -> None:
+    email = unique_email("chunked")
+    body = iter([b'{"email": "', email.encode(), b'"}'])  # a generator makes requests send it chunked
+    answer = requests.post(
+        f"{local_stack.api}/leads", data=body, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert answer.status_code == 202
+    assert local_stack.lead(email)["email"] == email

@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from leadflow.capture import CaptureRules, WebRequest, handle_capture
 from leadflow.intake import record_inquiry
+from leadflow.leads import plan_inquiry
 from leadflow.leads_store import Conflict, LeadStore
 from tests.integration.conftest import Stack
 from tests.support import load_event
@@ -73,11 +76,23 @@ def test_redelivered_message_is_stored_once(stack: Stack, lambda_context: Any) -
     assert lead.profile["inquiry_count"] == 1
 
 
-def test_same_idempotency_key_for_another_email_is_not_a_second_inquiry(stack: Stack, lambda_context: Any) -> None:
+def test_same_idempotency_key_for_another_email_is_that_persons_own_inquiry(stack: Stack, lambda_context: Any) -> None:
     first = captured_record(stack, {"email": "ada@example.com"}, key="form-fill-00001")
-    second = captured_record(stack, {"email": "ada.typo@example.com"}, key="form-fill-00001", n=1)
+    second = captured_record(stack, {"email": "grace@example.com"}, key="form-fill-00001", n=1)
     stack.handler("intake")({"Records": [first, second]}, lambda_context)
-    assert [lead["email"] for lead in store(stack).list_leads()] == ["ada@example.com"]
+    assert sorted(lead["email"] for lead in store(stack).list_leads()) == ["ada@example.com", "grace@example.com"]
+
+
+def test_writing_a_lead_changed_since_it_was_read_is_a_conflict(stack: Stack) -> None:
+    services = stack.services()
+    message = json.loads(captured_record(stack, {"email": "ada@example.com"})["body"])
+    record_inquiry(message, services)
+    stale = services.store.get_profile(message["lead_id"])
+    later = json.loads(captured_record(stack, {"email": "ada@example.com"}, n=1)["body"])
+    record_inquiry(later, services)  # the lead moves on to version 2
+    change = plan_inquiry(stale, message | {"inquiry_id": "iq_other"}, stack.config.qualify, datetime.now(UTC))
+    with pytest.raises(Conflict):
+        services.store.save_change(change, stale["version"], "iq_other")
 
 
 def test_malformed_message_fails_alone_and_others_are_stored(stack: Stack, lambda_context: Any) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from leadflow.intake import record_inquiry, requalify_lead
+from leadflow.queues import FifoQueue
 from tests.integration.conftest import Stack
 from tests.integration.test_intake_handler import captured_record
 
@@ -37,14 +38,25 @@ def test_stage_change_is_a_timeline_entry(stack: Stack) -> None:
     assert changes == [("new", "nurture")]
 
 
-def test_lead_crossing_the_threshold_later_is_handed_off_then_and_only_once(stack: Stack) -> None:
+def test_lead_crossing_the_threshold_later_is_handed_off_then_and_only_once(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[dict[str, Any]] = []
+    original = FifoQueue.send
+
+    def spy(self: FifoQueue, message: dict[str, Any], **ids: str) -> None:
+        sent.append(message)
+        original(self, message, **ids)
+
+    monkeypatch.setattr(FifoQueue, "send", spy)
     first = inquire(stack, email="dana@northwind-logistics.com", job_title="VP Operations")
     assert (first["stage"], first["score"]["total"]) == ("nurture", 50)
-    assert handoffs(stack) == []
+    assert sent == []
     second = inquire(stack, n=1, email="dana@northwind-logistics.com")  # repeat inquiry: +15 engagement
     assert second["stage"] == "sales_ready"
     inquire(stack, n=2, email="dana@northwind-logistics.com", inquiry_type="demo_request")
-    assert len(handoffs(stack)) == 1
+    inquire(stack, n=3, email="dana@northwind-logistics.com")
+    assert [m["lead_id"] for m in sent] == [second["lead_id"]]  # sent once, not merely deduplicated by SQS
 
 
 def test_disposable_address_is_junk_kept_with_its_reasons_and_not_handed_off(stack: Stack) -> None:

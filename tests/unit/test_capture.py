@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from leadflow.capture import CaptureResult, CaptureRules, WebRequest, handle_capture, unavailable
+from leadflow.capture import CaptureResult, CaptureRules, WebRequest, handle_capture
 from leadflow.config import CaptureSettings, ClientConfig
 
 JSON = {"content-type": "application/json"}
@@ -209,10 +209,59 @@ def test_preflight_from_other_origin_gets_no_cors_headers(demo_config: ClientCon
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
-def test_unavailable_intake_answers_503_with_retry_after(demo_config: ClientConfig) -> None:
-    response = unavailable(WebRequest("POST", JSON, b"{}"), CaptureRules.of(demo_config))
-    assert response.status == 503
-    assert response.headers["Retry-After"] == "2"
+def test_json_nested_too_deep_to_parse_is_a_400_not_a_crash(demo_config: ClientConfig) -> None:
+    result = post(demo_config, "[" * 15_000 + "]" * 15_000)  # within the size limit, too deep for the parser
+    assert result.response.status == 400
+    assert "cannot read" in errors_of(result)["body"]
+
+
+def test_json_number_too_long_to_convert_is_a_400_not_a_crash(demo_config: ClientConfig) -> None:
+    assert post(demo_config, '{"email": "a@b.co", "n": ' + "9" * 5000 + "}").response.status == 400
+
+
+@pytest.mark.parametrize("bad", [r"\ud800", r"\u0001", r"\uffff"])  # JSON escapes
+def test_text_sqs_cannot_carry_is_a_422_naming_the_field(demo_config: ClientConfig, bad: str) -> None:
+    result = post(demo_config, '{"email": "a@b.co", "company": "Acme' + bad + '"}')
+    assert result.response.status == 422
+    assert "control or unpaired surrogate" in errors_of(result)["company"]
+
+
+@pytest.mark.parametrize("address", ["a..b@example.com", ".ada@example.com", "ada.@example.com", "x" * 65 + "@x.com"])
+def test_addresses_mail_servers_refuse_are_refused_at_capture(demo_config: ClientConfig, address: str) -> None:
+    assert "email" in errors_of(post(demo_config, {"email": address}))
+
+
+def test_internationalised_address_is_accepted(demo_config: ClientConfig) -> None:
+    assert post(demo_config, {"email": "jürgen@müller.de"}).response.status == 202
+
+
+def test_long_landing_page_url_is_accepted_beyond_the_field_limit(demo_config: ClientConfig) -> None:
+    url = "https://www.example.com/landing?fbclid=" + "x" * 1500
+    assert post(demo_config, {"email": "a@b.co", "page_url": url}).response.status == 202
+
+
+def test_unparseable_form_redirects_to_the_error_page(demo_config: ClientConfig) -> None:
+    result = post(demo_config, b"email=a%40b.co&\xff", FORM)
+    assert result.response.status == 303
+    assert "error_fields=body" in result.response.headers["Location"]
+
+
+def test_form_post_from_another_origin_redirects_to_the_error_page(demo_config: ClientConfig) -> None:
+    result = post(demo_config, "email=a@b.co", {**FORM, "origin": "https://evil.example"})
+    assert result.response.status == 303
+    assert result.captured is None
+    assert "error_fields=Origin" in result.response.headers["Location"]
+
+
+def test_origin_is_compared_as_browsers_send_it(demo_config: ClientConfig) -> None:
+    capture = demo_config.capture.model_copy(update={"allowed_origins": ["https://www.acme.com"]})
+    config = demo_config.model_copy(update={"capture": capture})
+    assert post(config, {"email": "a@b.co"}, {"origin": "https://www.acme.com"}).response.status == 202
+
+
+def test_cors_answers_let_the_script_read_retry_after(demo_config: ClientConfig) -> None:
+    result = post(demo_config, {"email": "a@b.co"}, {"origin": "http://localhost:3000"})
+    assert "Retry-After" in result.response.headers["Access-Control-Expose-Headers"]
 
 
 def test_capture_reads_exactly_the_settings_the_config_model_checks() -> None:

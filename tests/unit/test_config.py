@@ -141,3 +141,14 @@ def test_sales_ready_must_be_above_marketing_qualified(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + "\n[qualify]\nmarketing_qualified = 70\nsales_ready = 60\n")
     with pytest.raises(ConfigError, match="sales_ready must be above marketing_qualified"):
         load_client_config(path)
+
+
+def test_origins_are_stored_as_browsers_send_them(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace('"https://www.acme.com"]', '"https://WWW.Acme.com:443", "https://acme.com."]'))
+    assert load_client_config(path).capture.allowed_origins == ["https://www.acme.com", "https://acme.com"]
+
+
+def test_consent_text_longer_than_the_field_limit_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "max_field_chars = 50\n\n[website]\nconsent_text = '" + "y" * 60 + "'\n")
+    with pytest.raises(ConfigError, match="every consenting post would be refused"):
+        load_client_config(path)

@@ -37,12 +37,16 @@ def test_unparseable_phone_is_a_flag_not_a_silent_change() -> None:
     assert "phone_invalid" in flags
 
 
-@pytest.mark.parametrize("value", ["asdf", "Test Test", "xxxxx", "qwerty", "sdfghjk", "n/a", "bcdfgh"])
+@pytest.mark.parametrize("value", ["asdf", "Test Test", "xxxxx", "qwerty", "sdfghjk", "n/a", "aaa"])
 def test_keyboard_mash_and_placeholders_look_like_test_data(value: str) -> None:
     assert looks_like_test_data(value)
 
 
-@pytest.mark.parametrize("value", ["Dana", "Northwind Logistics", "Ng", "Wu", "Bjørn", "IBM", "Krzysztof"])
+@pytest.mark.parametrize(
+    "value",
+    ["Dana", "Northwind Logistics", "Ng", "Wu", "Bjørn", "IBM", "Krzysztof", "KPMG LLP", "PwC GmbH", "Čtvrtník",
+     "Anna", "Otto", "Lili", "Na", "Foo"],
+)  # fmt: skip
 def test_real_names_do_not_look_like_test_data(value: str) -> None:
     assert not looks_like_test_data(value)
 
@@ -54,8 +58,10 @@ def test_test_data_name_is_a_junk_flag() -> None:
 
 @pytest.mark.parametrize(
     ("title", "level"),
-    [("CEO", "executive"), ("VP Sales", "vp"), ("Head of Operations", "director"), ("Ops Manager", "manager"),
-     ("Computer Science Student", "student"), ("Analyst", "individual")],
+    [("CEO", "executive"), ("VP Sales", "vp"), ("Vice President, Sales", "vp"), ("Head of Operations", "director"),
+     ("Ops Manager", "manager"), ("Computer Science Student", "student"), ("Analyst", "individual"),
+     ("Owner", "executive"), ("Product Owner", "individual"), ("Executive Assistant to the CEO", "individual"),
+     ("Graduate Recruiter", "individual")],
 )  # fmt: skip
 def test_job_seniority_from_title(title: str, level: str) -> None:
     assert job_seniority(title) == level

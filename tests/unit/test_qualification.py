@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from leadflow.config import ClientConfig
+from leadflow.config import ClientConfig, NegativeRule
 from leadflow.qualification import qualify
 from leadflow.scoring import EngagementEvent
 
@@ -47,10 +47,27 @@ def test_disposable_address_is_junk_and_says_why(demo_config: ClientConfig) -> N
     assert any(r.kind == "verification" and "disposable" in r.rule for r in result.score.reasons)
 
 
-def test_junk_stays_junk_until_ops_restore_it(demo_config: ClientConfig) -> None:
+def test_junk_stays_junk_while_its_reason_holds_until_ops_restore_it(demo_config: ClientConfig) -> None:
     junk = lead(email="x@mailinator.com", stage="junk")
     assert qualify(junk, [], demo_config.qualify, NOW).stage == "junk"
     assert qualify({**junk, "restored": True}, [], demo_config.qualify, NOW).stage == "nurture"
+
+
+def test_junk_whose_reason_no_longer_holds_qualifies_again(demo_config: ClientConfig) -> None:
+    competitor = NegativeRule(name="Competitor", field="email_domain", **{"in": ["rival.example"]}, disqualify=True)
+    with_rule = demo_config.qualify.model_copy(update={"negative": [competitor]})
+    junk = lead(email="dana@rival.example")
+    assert qualify(junk, [], with_rule, NOW).stage == "junk"
+    assert qualify({**junk, "stage": "junk"}, [], demo_config.qualify, NOW).stage == "nurture"  # the rule is gone
+
+
+def test_junk_is_never_marketing_qualified(demo_config: ClientConfig) -> None:
+    competitor = NegativeRule(name="Competitor", field="email_domain", **{"in": ["rival.example"]}, disqualify=True)
+    with_rule = demo_config.qualify.model_copy(update={"negative": [competitor]})
+    result = qualify(lead(email="dana@rival.example", job_title="VP Sales"), [], with_rule, NOW)
+    assert result.stage == "junk"
+    assert result.score.total >= demo_config.qualify.marketing_qualified
+    assert result.marketing_qualified is False
 
 
 def test_a_lead_past_qualification_keeps_its_stage(demo_config: ClientConfig) -> None:

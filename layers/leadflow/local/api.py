@@ -116,8 +116,7 @@ class LocalApi:
     def serve(self, request: BaseHTTPRequestHandler) -> None:
         started = time.monotonic()
         path = urlsplit(request.path).path
-        length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length) if length else b""
+        body = _read_body(request)
         invoke = self.routes.get((request.command, path))
         if invoke is None:
             if request.command in ("GET", "HEAD") and path in self.pages:
@@ -163,3 +162,19 @@ class LocalApi:
         request.end_headers()
         if request.command != "HEAD":
             request.wfile.write(body)
+
+
+def _read_body(request: BaseHTTPRequestHandler) -> bytes:
+    """The request body, sent with a Content-Length or chunked, as API Gateway takes both."""
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        chunks: list[bytes] = []
+        while True:
+            size = int(request.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while request.rfile.readline().strip():  # trailers, then the blank line
+                    pass
+                return b"".join(chunks)
+            chunks.append(request.rfile.read(size))
+            request.rfile.readline()  # the CRLF after each chunk
+    length = int(request.headers.get("Content-Length") or 0)
+    return request.rfile.read(length) if length else b""

@@ -176,6 +176,11 @@ class LocalStack:
                 f"  queue   {q.name} {feed}; dead letters: {q.dead_letter_name} after {q.max_receive_count} tries"
             )
         lines.append(f"  logs    {self.options.log_dir}/<function>.log")
+        if api_url not in self.config.capture.allowed_origins:
+            lines.append(
+                f"  ! {api_url} is not in capture.allowed_origins of {self.options.client_file}, so the demo form's "
+                "posts from it are refused: add it there (and point thank_you_url at this port) to use the demo page"
+            )
         lines += [
             "Try:",
             f"  curl -i -X POST {api_url}/leads -H 'Content-Type: application/json' \\\n"
