@@ -32,10 +32,6 @@ class LeadChange:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     qualification: Qualification | None = None
 
-    @property
-    def stage_changed(self) -> bool:
-        return any(entry["type"] == "stage_changed" for entry in self.timeline)
-
 
 def plan_inquiry(
     current: dict[str, Any] | None, message: dict[str, Any], settings: QualifySettings, now: datetime

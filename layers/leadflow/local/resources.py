@@ -16,7 +16,6 @@ class LocalResources:
 
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
-    dead_letter_urls: dict[str, str] = field(default_factory=dict)
     table_names: dict[str, str] = field(default_factory=dict)
     bus_names: dict[str, str] = field(default_factory=dict)
 
@@ -44,10 +43,9 @@ def create_resources(definition: StackDefinition, session: Any) -> LocalResource
         create_table(dynamodb, table)
         created.table_names[table.key] = table.name
     for queue in definition.queues:
-        url, arn, dlq_url = _create_queue(sqs, queue)
+        url, arn = _create_queue(sqs, queue)
         created.queue_urls[queue.key] = url
         created.queue_arns[queue.key] = arn
-        created.dead_letter_urls[queue.key] = dlq_url
     events = session.client("events")
     for bus in definition.event_buses:
         with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
@@ -87,7 +85,7 @@ def create_table(dynamodb: Any, table: TableSpec) -> None:
         )
 
 
-def _create_queue(sqs: Any, queue: QueueSpec) -> tuple[str, str, str]:
+def _create_queue(sqs: Any, queue: QueueSpec) -> tuple[str, str]:
     fifo = {"FifoQueue": "true"} if queue.fifo else {}
     retention = str(queue.retention_days * 86400)
     dlq_url = sqs.create_queue(
@@ -103,7 +101,7 @@ def _create_queue(sqs: Any, queue: QueueSpec) -> tuple[str, str, str]:
     if queue.fifo_high_throughput:
         attributes |= {"DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}
     url = sqs.create_queue(QueueName=queue.name, Attributes=attributes)["QueueUrl"]
-    return url, _arn(sqs, url), dlq_url
+    return url, _arn(sqs, url)
 
 
 def _arn(sqs: Any, url: str) -> str:
