@@ -26,6 +26,7 @@ class RunningStack:
     api: str
     aws: str
     process: subprocess.Popen[str]
+    log: Path
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -52,45 +53,49 @@ class RunningStack:
             time.sleep(0.3)
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    api_port, moto_port = free_port(), free_port()
-    scratch = tmp_path_factory.mktemp("local")
-    log = scratch / "leadflow-local.log"
+def start_local_stack(scratch: Path, *extra: str, api_port: int | None = None) -> RunningStack:
+    """`leadflow local` for the demo client, its data in scratch/state, on free ports."""
+    api_port, moto_port = api_port or free_port(), free_port()
+    log = scratch / f"leadflow-local-{api_port}.log"
     # The demo client, with its origins and thank-you/error pages on this test's port.
     clients = scratch / "clients"
-    clients.mkdir()
+    clients.mkdir(exist_ok=True)
     (clients / "demo.toml").write_text((CLIENTS / "demo.toml").read_text().replace(":3000", f":{api_port}"))
     with log.open("w") as out:
         process = subprocess.Popen(
             [
-                LEADFLOW,
-                "local",
-                "--api-port",
-                str(api_port),
-                "--moto-port",
-                str(moto_port),
-                "--clients-dir",
-                str(clients),
+                LEADFLOW, "local", "--api-port", str(api_port), "--moto-port", str(moto_port),
+                "--clients-dir", str(clients), "--state-dir", str(scratch / "state"), *extra,
             ],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    stack = RunningStack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}", process)
+        )  # fmt: skip
+    stack = RunningStack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}", process, log)
     deadline = time.monotonic() + 90
     while "Ctrl-C stops." not in log.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise AssertionError(f"leadflow local did not start:\n{log.read_text()}")
         time.sleep(0.2)
-    yield stack
-    process.send_signal(signal.SIGINT)  # Ctrl-C
+    return stack
+
+
+def stop_local_stack(stack: RunningStack) -> None:
+    """Ctrl-C, as a person stops `make run`; it must stop cleanly and soon."""
+    stack.process.send_signal(signal.SIGINT)
     try:
-        process.wait(timeout=20)
+        stack.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        process.kill()
+        stack.process.kill()
         raise
-    assert "Stopped." in log.read_text()
+    assert "Stopped." in stack.log.read_text()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    stack = start_local_stack(tmp_path_factory.mktemp("local"))
+    yield stack
+    stop_local_stack(stack)

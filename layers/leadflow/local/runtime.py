@@ -18,9 +18,11 @@ from typing import Any
 
 from leadflow.config import ClientConfig, config_snapshot, load_client_config
 from leadflow.definition import StackDefinition, build_definition
+from leadflow.local import moto_dynamodb
 from leadflow.local.api import LocalApi, Page
 from leadflow.local.pollers import QueuePoller
 from leadflow.local.resources import LocalResources, create_resources
+from leadflow.local.state import LocalState
 from leadflow.local.workers import FunctionPool
 from leadflow.snippet import form_snippet
 
@@ -35,7 +37,13 @@ class LocalOptions:
     api_port: int = 3000
     region: str = "us-east-1"
     log_dir: Path = Path(".leadflow/logs")
+    state_dir: Path = Path(".leadflow/state")  # <client>.sqlite: the tables' items and the queues' messages
+    fresh: bool = False  # start empty: delete the client's state file first
     workers_per_function: int = 2
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / f"{self.client_file.stem}.sqlite"
 
 
 def local_aws_environment(endpoint: str, region: str) -> dict[str, str]:
@@ -68,6 +76,7 @@ class LocalStack:
         self._moto: Any = None
         self._api_thread: threading.Thread | None = None
         self._route_functions: dict[tuple[str, str], str] = {}
+        self.state: LocalState | None = None
 
     def start(self, warm: bool = True) -> None:
         for port, what in ((self.options.moto_port, "moto"), (self.options.api_port, "API")):
@@ -77,6 +86,7 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the useful output
+        moto_dynamodb.install()  # writes that cost the same at 100,000 leads as at 1,000
         self._moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
         self._moto.start()
         aws_env = local_aws_environment(self.endpoint, self.options.region)
@@ -85,6 +95,7 @@ class LocalStack:
 
         session = boto3.Session(region_name=self.options.region)
         self.resources = create_resources(self.definition, session)
+        self._restore_state()
         self.options.log_dir.mkdir(parents=True, exist_ok=True)
         snapshot = self.options.log_dir.parent / f"{self.config.name}.client.json"
         snapshot.write_text(config_snapshot(self.config), encoding="utf-8")
@@ -112,19 +123,22 @@ class LocalStack:
             _pages(self.config, f"http://{self.options.host}:{self.options.api_port}/"),
         )
         sqs = session.client("sqs")
+        # As Lambda scales a queue trigger out, one poller per warm environment of the function: a FIFO
+        # queue hands out one message group to one poller at a time, so a person's inquiries stay in order.
         for trigger in self.definition.queue_triggers:
-            self.pollers.append(
-                QueuePoller(
-                    sqs,
-                    self.resources.queue_urls[trigger.queue],
-                    self.resources.queue_arns[trigger.queue],
-                    self.pools[trigger.function].invoke,
-                    trigger.batch_size,
-                    self.options.region,
-                    name=f"{self.definition.queue(trigger.queue).name} -> {trigger.function}",
-                    function=trigger.function,
+            for _ in range(self.options.workers_per_function):
+                self.pollers.append(
+                    QueuePoller(
+                        sqs,
+                        self.resources.queue_urls[trigger.queue],
+                        self.resources.queue_arns[trigger.queue],
+                        self.pools[trigger.function].invoke,
+                        trigger.batch_size,
+                        self.options.region,
+                        name=f"{self.definition.queue(trigger.queue).name} -> {trigger.function}",
+                        function=trigger.function,
+                    )
                 )
-            )
         for poller in self.pollers:
             poller.start()
         self._api_thread = threading.Thread(target=self.api.serve_forever, name="local-api", daemon=True)
@@ -137,8 +151,26 @@ class LocalStack:
             poller.stop()
         for pool in self.pools.values():
             pool.stop()
+        if self.state is not None:
+            self.state.stop()
+            self.state = None
         if self._moto is not None:
             self._moto.stop()
+
+    def _restore_state(self) -> None:
+        path = self.options.state_file
+        if self.options.fresh:
+            for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                stale.unlink(missing_ok=True)
+        self.state = LocalState(path, self.options.region)
+        self.state.open()
+        stored = self.state.count_items()
+        if stored:
+            print(f"Restoring {stored:,} stored items from {path} (--fresh starts empty)...", flush=True)
+        restored = self.state.restore(lambda n: print(f"  {n:,} of {stored:,}", flush=True))
+        if stored:
+            print(f"Restored {restored.items:,} items and {restored.messages:,} queued messages.", flush=True)
+        self.state.start()
 
     def served(self) -> ServedStack:
         """What is really up: tables and queues as moto lists them, routes and pollers as running."""
@@ -176,6 +208,7 @@ class LocalStack:
                 f"  queue   {q.name} {feed}; dead letters: {q.dead_letter_name} after {q.max_receive_count} tries"
             )
         lines.append(f"  logs    {self.options.log_dir}/<function>.log")
+        lines.append(f"  state   {self.options.state_file}  (kept across restarts; --fresh starts empty)")
         if api_url not in self.config.capture.allowed_origins:
             lines.append(
                 f"  ! {api_url} is not in capture.allowed_origins of {self.options.client_file}, so the demo form's "

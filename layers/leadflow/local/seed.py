@@ -1,0 +1,124 @@
+"""Seed a client's local stack with many leads, fast: the items intake would write, made in process.
+
+Each synthetic lead goes through the same rules as a real inquiry (`plan_inquiry`: merge,
+verify, score, stage) and becomes the same items (`change_transaction`: profile, timeline
+entry, idempotency marker), with the lead counter summed per shard. The items are then
+written straight into the local state file (`leadflow seed`, for `make run` to restore) or
+into moto's tables in this process (`make bench`), never one HTTP request per item.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from leadflow.aws.leads_table import change_transaction
+from leadflow.config import ClientConfig
+from leadflow.lead.ids import inquiry_id_for_key, lead_id_for
+from leadflow.qualify.changes import plan_inquiry
+
+TITLES = ("VP Operations", "Student", "CEO", "Analyst", "Head of Logistics", "Fleet Manager", "Founder")
+TYPES = ("contact", "contact", "contact", "demo_request", "price_list")
+SOURCES = ("google", "newsletter", "linkedin", "", "partner")
+
+
+def synthetic_message(config: ClientConfig, n: int, now: datetime) -> dict[str, Any]:
+    """The n-th synthetic inquiry, as capture would enqueue it (spread over the last 180 days)."""
+    email = f"seed{n}@company{n % 997}.example"
+    lead_id = lead_id_for(config.name, email)
+    received = now - timedelta(minutes=(n * 37) % (180 * 24 * 60))
+    fields: dict[str, Any] = {"job_title": TITLES[n % len(TITLES)], "inquiry_type": TYPES[n % len(TYPES)]}
+    if SOURCES[n % len(SOURCES)]:
+        fields["utm_source"] = SOURCES[n % len(SOURCES)]
+    return {
+        "version": 1,
+        "client": config.name,
+        "lead_id": lead_id,
+        "inquiry_id": inquiry_id_for_key(config.name, lead_id, f"seed-{n}"),
+        "received_at": received.astimezone(UTC).isoformat(timespec="milliseconds"),
+        "channel": "json",
+        "email": email,
+        "fields": fields,
+        "custom": {},
+    }
+
+
+def seed_items(config: ClientConfig, table: str, count: int, first: int = 0) -> Iterator[dict[str, Any]]:
+    """The DynamoDB items (wire format) of `count` synthetic leads, counters last."""
+    now = datetime.now(UTC)
+    counters: Counter[tuple[str, str]] = Counter()
+    for n in range(first, first + count):
+        change = plan_inquiry(None, synthetic_message(config, n, now), config.qualify, now)
+        change.events.clear()  # seeded leads have nothing left to publish
+        change.handoffs.clear()
+        items, _, _ = change_transaction(table, change, None, [])
+        for entry in items:
+            if "Put" in entry:
+                yield entry["Put"]["Item"]
+            else:
+                update = entry["Update"]
+                counters[update["Key"]["pk"]["S"], update["Key"]["sk"]["S"]] += int(
+                    update["ExpressionAttributeValues"][":n"]["N"]
+                )
+    for (pk, sk), total in sorted(counters.items()):
+        yield {"pk": {"S": pk}, "sk": {"S": sk}, "count": {"N": str(total)}}
+
+
+def item_key(item: dict[str, Any]) -> str:
+    """The key the local state journal files an item under (see leadflow.local.state)."""
+    return json.dumps({"pk": item["pk"], "sk": item["sk"]}, sort_keys=True)
+
+
+def seed_state_file(state_file: Path, config: ClientConfig, table: str, count: int, first: int = 0) -> int:
+    """Add the items of `count` leads to a (stopped) local stack's state file; the number of items."""
+    import sqlite3
+
+    from leadflow.local.state import SCHEMA
+
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(state_file)
+    try:
+        db.executescript(SCHEMA)
+        rows = ((table, item_key(item), json.dumps(item)) for item in seed_items(config, table, count, first))
+        with db:
+            written = 0
+            for row in rows:
+                if row[1].startswith('{"pk": {"S": "COUNTER#'):
+                    _add_to_counter(db, row)
+                else:
+                    db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", row)
+                written += 1
+        return written
+    finally:
+        db.close()
+
+
+def load_into_moto(config: ClientConfig, table_name: str, count: int, region: str = "us-east-1") -> int:
+    """Put the items of `count` leads straight into moto's table in this process; the number of items."""
+    from moto.backends import get_backend
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from leadflow.local import moto_dynamodb
+
+    table = get_backend("dynamodb")["123456789012"][region].get_table(table_name)
+    written = 0
+    with moto_dynamodb.write_lock():
+        for attributes in seed_items(config, table_name, count):
+            hash_value, range_value = DynamoType(attributes["pk"]), DynamoType(attributes["sk"])
+            table.items[hash_value][range_value] = Item(hash_value, range_value, attributes)
+            written += 1
+    return written
+
+
+def _add_to_counter(db: Any, row: tuple[str, str, str]) -> None:
+    table, key, attributes = row
+    found = db.execute("SELECT attributes FROM items WHERE table_name = ? AND item_key = ?", (table, key)).fetchone()
+    if found:
+        stored, added = json.loads(found[0]), json.loads(attributes)
+        stored["count"] = {"N": str(int(stored["count"]["N"]) + int(added["count"]["N"]))}
+        attributes = json.dumps(stored)
+    db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", (table, key, attributes))
