@@ -2,19 +2,24 @@
 
 Each request becomes the event API Gateway's Lambda proxy integration sends (headers and
 multi-value headers, query string, request context, body as text or base64), and the
-function's proxy answer becomes the HTTP response. A function error is a 502, as API
-Gateway answers it.
+function's proxy answer becomes the HTTP response. A function error, or an answer that is
+not a proxy response, is a 502, as API Gateway answers it; a request whose body cannot be
+read (a bad Content-Length or chunk size) is a 400; anything else that fails is a 500.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -79,6 +84,40 @@ def proxy_event(
     }
 
 
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_MAX_LINE = 65536  # the longest chunk-size or trailer line read, as http.server bounds its header lines
+_DECIMAL = re.compile(r"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # what an HTTP header name may be
+_FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection"}  # set by the server, not by the function
+
+
+class BadRequest(Exception):
+    """The request cannot be read as HTTP/1.1 says: answered as API Gateway answers it, and the connection closed."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class MalformedProxyResponse(Exception):
+    """The function's answer is not a Lambda proxy response: API Gateway answers 502."""
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default 5 reset connections when a load test opened 20 at once
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line instead of a traceback; nothing when the client went away."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        what = f"{type(error).__name__}: {error}"
+        print(f"  ! local API: a connection from {client_address[0]} failed ({what})", flush=True)
+
+
 class LocalApi:
     """Serves the definition's routes, and `pages`: local-only pages made from the query string."""
 
@@ -98,8 +137,8 @@ class LocalApi:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), Handler)
+        self._serving = threading.Event()
 
     @property
     def url(self) -> str:
@@ -107,74 +146,180 @@ class LocalApi:
         return f"http://{host!s}:{port}"
 
     def serve_forever(self) -> None:
+        self._serving.set()
         self.server.serve_forever(poll_interval=0.2)
 
     def shutdown(self) -> None:
-        self.server.shutdown()
+        if self._serving.is_set():  # `server.shutdown` waits forever for a loop that never ran
+            self.server.shutdown()
         self.server.server_close()
 
     def serve(self, request: BaseHTTPRequestHandler) -> None:
+        """Answer one request; whatever goes wrong becomes an answer (400, 500, 502), never a dropped connection."""
+        try:
+            self._serve(request)
+        except ConnectionError:  # the client went away: nobody to answer
+            request.close_connection = True
+        except Exception as exc:
+            print(f"  ! {request.command} {request.path}: local API error ({type(exc).__name__}: {exc})", flush=True)
+            try:
+                _send_message(request, 500, "Internal server error", close=True)
+            except OSError:
+                request.close_connection = True
+
+    def _serve(self, request: BaseHTTPRequestHandler) -> None:
         started = time.monotonic()
-        path = urlsplit(request.path).path
-        body = _read_body(request)
+        split = urlsplit(request.path)
+        path = split.path
+        try:
+            body = _read_body(request)
+        except BadRequest as exc:
+            print(f"  ! {request.command} {path} -> {exc.status}: {exc.message}", flush=True)
+            _send_message(request, exc.status, exc.message, close=True)  # where the next request starts is unknown
+            return
         invoke = self.routes.get((request.command, path))
         if invoke is None:
-            if request.command in ("GET", "HEAD") and path in self.pages:
-                page = self.pages[path](parse_qs(urlsplit(request.path).query))
-                self._send(request, 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode())
-                return
-            allowed = sorted(m for (m, p) in self.routes if p == path)
-            status, message = (
-                (405, f"{request.command} is not allowed on {path}") if allowed else (404, f"no route for {path}")
-            )
-            self._send(request, status, {"Content-Type": "application/json"}, json.dumps({"message": message}).encode())
+            self._serve_local(request, path, split.query)
             return
-        resource = path
         event = proxy_event(
-            request.command, request.path, list(request.headers.items()), body, resource, request.client_address[0]
+            request.command, request.path, list(request.headers.items()), body, path, request.client_address[0]
         )
         try:
-            answer = invoke(event)
+            status, headers, payload = proxy_response(invoke(event))
         except InvocationError as exc:
             print(f"  ! {request.command} {path}: function error {exc.error_type}\n{exc.trace}", flush=True)
-            self._send(request, 502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}')
+            _send_message(request, 502, "Internal server error")
             return
-        self._send_proxy_answer(request, answer)
-        print(
-            f"  {request.command} {path} -> {answer.get('statusCode')} ({(time.monotonic() - started) * 1000:.0f} ms)",
-            flush=True,
-        )
+        except MalformedProxyResponse as exc:
+            print(f"  ! {request.command} {path}: malformed Lambda proxy response ({exc})", flush=True)
+            _send_message(request, 502, "Internal server error")
+            return
+        _send(request, status, headers, payload)
+        print(f"  {request.command} {path} -> {status} ({(time.monotonic() - started) * 1000:.0f} ms)", flush=True)
 
-    def _send_proxy_answer(self, request: BaseHTTPRequestHandler, answer: dict[str, Any]) -> None:
-        headers = dict(answer.get("headers") or {})
-        for name, values in (answer.get("multiValueHeaders") or {}).items():
-            headers[name] = ", ".join(values)
-        raw = answer.get("body") or ""
-        body = base64.b64decode(raw) if answer.get("isBase64Encoded") else raw.encode("utf-8")
-        self._send(request, int(answer.get("statusCode", 200)), headers, body)
+    def _serve_local(self, request: BaseHTTPRequestHandler, path: str, query: str) -> None:
+        """A local page, or the 404 or 405 API Gateway answers for a path or method it has no route for."""
+        if request.command in ("GET", "HEAD") and path in self.pages:
+            page = self.pages[path](parse_qs(query))
+            _send(request, 200, [("Content-Type", "text/html; charset=utf-8")], page.encode())
+        elif any(p == path for (_, p) in self.routes):
+            _send_message(request, 405, f"{request.command} is not allowed on {path}")
+        else:
+            _send_message(request, 404, f"no route for {path}")
 
-    @staticmethod
-    def _send(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
-        request.send_response(status)
-        for name, value in headers.items():
-            request.send_header(name, value)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(body)
+
+def proxy_response(answer: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The HTTP answer API Gateway makes of a Lambda proxy response: status, headers, body.
+
+    Headers named both in `headers` and `multiValueHeaders` are merged, as API Gateway does.
+    `MalformedProxyResponse` when API Gateway would refuse the answer.
+    """
+    if not isinstance(answer, dict):
+        raise MalformedProxyResponse(f"the answer is a {type(answer).__name__}, not an object")
+    status = answer.get("statusCode", 200)
+    if isinstance(status, str) and _DECIMAL.fullmatch(status):
+        status = int(status)
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise MalformedProxyResponse(f"statusCode {status!r} is not an HTTP status")
+    single = answer.get("headers") or {}
+    multi = answer.get("multiValueHeaders") or {}
+    if not isinstance(single, dict) or not isinstance(multi, dict):
+        raise MalformedProxyResponse("headers and multiValueHeaders must be objects")
+    if any(not isinstance(values, list) for values in multi.values()):
+        raise MalformedProxyResponse("each of multiValueHeaders must be a list")
+    merged: dict[str, list[Any]] = {name: list(values) for name, values in multi.items()}
+    for name, value in single.items():
+        if value not in merged.setdefault(name, []):
+            merged[name].append(value)
+    headers = [
+        (_header_name(name), _header_value(name, value))
+        for name, values in merged.items()
+        if str(name).lower() not in _FRAMING_HEADERS
+        for value in values
+    ]
+    raw = answer.get("body")
+    if raw is not None and not isinstance(raw, str):
+        raise MalformedProxyResponse(f"body is a {type(raw).__name__}, not a string")
+    try:
+        body = base64.b64decode(raw or "", validate=True) if answer.get("isBase64Encoded") else (raw or "").encode()
+    except ValueError as exc:
+        raise MalformedProxyResponse(f"body is not base64 though isBase64Encoded is true ({exc})") from None
+    return status, headers, body
+
+
+def _header_name(name: Any) -> str:
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+        raise MalformedProxyResponse(f"{name!r} is not a header name")
+    return name
+
+
+def _header_value(name: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise MalformedProxyResponse(f"header {name} is a {type(value).__name__}, not a string")
+    text = str(value)
+    if any(character in "\r\n\0" or ord(character) > 255 for character in text):
+        raise MalformedProxyResponse(f"header {name} has characters an HTTP header cannot carry")
+    return text
+
+
+def _send(
+    request: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], body: bytes, close: bool = False
+) -> None:
+    request.send_response(status)
+    for name, value in headers:
+        request.send_header(name, value)
+    request.send_header("Content-Length", str(len(body)))
+    if close:
+        request.send_header("Connection", "close")  # http.server then closes the connection after this answer
+    request.end_headers()
+    if request.command != "HEAD":
+        request.wfile.write(body)
+
+
+def _send_message(request: BaseHTTPRequestHandler, status: int, message: str, close: bool = False) -> None:
+    """An answer in API Gateway's own shape, `{"message": ...}`."""
+    body = json.dumps({"message": message}).encode()
+    _send(request, status, [("Content-Type", "application/json")], body, close)
 
 
 def _read_body(request: BaseHTTPRequestHandler) -> bytes:
-    """The request body, sent with a Content-Length or chunked, as API Gateway takes both."""
+    """The body, sent with a Content-Length or chunked (API Gateway takes both); `BadRequest` if unreadable."""
     if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        chunks: list[bytes] = []
-        while True:
-            size = int(request.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                while request.rfile.readline().strip():  # trailers, then the blank line
-                    pass
-                return b"".join(chunks)
-            chunks.append(request.rfile.read(size))
-            request.rfile.readline()  # the CRLF after each chunk
-    length = int(request.headers.get("Content-Length") or 0)
-    return request.rfile.read(length) if length else b""
+        return _read_chunked(request.rfile)
+    values = {value.strip() for value in request.headers.get_all("Content-Length") or []}
+    if not values:
+        return b""
+    text = values.pop()
+    if values or not _DECIMAL.fullmatch(text):
+        shown = ", ".join(sorted({text, *values}))
+        raise BadRequest(400, f"Invalid Content-Length header: {shown!r} is not one length in bytes")
+    length = int(text)
+    if length > MAX_BODY_BYTES:
+        raise BadRequest(413, "Request Too Long")
+    body = request.rfile.read(length)
+    if len(body) < length:
+        raise BadRequest(400, f"The body ended after {len(body)} of the {length} bytes its Content-Length header gives")
+    return body
+
+
+def _read_chunked(rfile: BufferedIOBase) -> bytes:
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        line = rfile.readline(_MAX_LINE + 1)
+        size = line.split(b";", 1)[0].strip()
+        if not line.endswith(b"\n") or not _HEX.fullmatch(size):
+            shown = size[:32].decode("latin-1")
+            raise BadRequest(400, f"Invalid chunk size {shown!r} in a body sent with Transfer-Encoding: chunked")
+        length = int(size, 16)
+        if length == 0:
+            while rfile.readline(_MAX_LINE + 1).strip():  # trailers, then the blank line
+                pass
+            return b"".join(chunks)
+        received += length
+        if received > MAX_BODY_BYTES:
+            raise BadRequest(413, "Request Too Long")
+        chunk = rfile.read(length)
+        if len(chunk) < length or rfile.readline(3).strip():  # the chunk, then its CRLF
+            raise BadRequest(400, "A chunk ended early in a body sent with Transfer-Encoding: chunked")
+        chunks.append(chunk)

@@ -80,8 +80,13 @@ class QueuePoller:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop polling: waits out the receive under way, not a batch the function is still handling.
+
+        An unfinished batch stays on the queue (its invocation ends when the function pools stop),
+        so Ctrl-C of the local stack takes seconds, not a function's timeout.
+        """
         self._stop.set()
-        self._thread.join(timeout=self.wait_seconds + 5)
+        self._thread.join(timeout=self.wait_seconds + 1)
 
     def poll_once(self) -> int:
         """Receive one batch and hand it to the function; the number of messages handled."""
@@ -122,5 +127,7 @@ class QueuePoller:
             try:
                 self.poll_once()
             except Exception as exc:  # keep polling, as Lambda's pollers do
+                if self._stop.is_set():
+                    return  # moto may already be gone: nothing to report
                 print(f"  ! {self.name}: polling failed ({type(exc).__name__}: {exc}); retrying", flush=True)
                 self._stop.wait(1)
