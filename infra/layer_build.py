@@ -7,7 +7,7 @@ Two layers are shared by every function:
 - deps:   third-party packages from `layers/requirements.txt`, installed by pip as arm64 /
           CPython 3.13 wheels (`--platform manylinux2014_aarch64 --only-binary=:all:`), so no
           Docker and no compiler is needed. Rebuilt when the file's sha256 changes.
-- domain: the `leadflow` package without its developer tools (`cli`, `local`, `bench.py`).
+- domain: the `leadflow` package without its tools (`cli`, `local`, `bench.py`, `definition.py`, `snippet.py`).
           Rebuilt when any file that goes into it changes.
 
 A third, tiny layer per client holds its checked config as JSON (every default filled in),
@@ -47,8 +47,9 @@ LAMBDA_PLATFORM = (
     "--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", "3.13",
 )  # fmt: skip
 
-# Developer tools inside the leadflow package that never run in Lambda.
-DEV_ONLY_ENTRIES = frozenset({"cli", "local", "bench.py"})
+# Tools around the domain inside the leadflow package, which never run in Lambda: the CLI, the local
+# runtime, the bench, the deploy definition (read by infra/ and local/) and the website snippet (CLI).
+DEV_ONLY_ENTRIES = frozenset({"cli", "local", "bench.py", "definition.py", "snippet.py"})
 NEVER_SHIPPED = frozenset({"__pycache__"})
 
 

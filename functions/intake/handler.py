@@ -16,11 +16,12 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from leadflow.event_bus import EventBus
-from leadflow.intake import LeadServices, record_inquiry
-from leadflow.leads_store import LeadStore
+from leadflow.aws.event_bus import EventBus
+from leadflow.aws.leads_table import LeadsTable
+from leadflow.aws.queues import FifoQueue
+from leadflow.lead.change import LeadServices
 from leadflow.observability import MetricUnit, logger, metrics
-from leadflow.queues import FifoQueue
+from leadflow.qualify.changes import record_inquiry
 from leadflow.settings import client_config, required_env
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -28,21 +29,24 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 @cache
 def services() -> LeadServices:
-    config = client_config()
     return LeadServices(
-        client=config.name,
-        settings=config.qualify,
-        store=LeadStore(required_env("LEADS_TABLE")),
+        client=client_config().name,
+        store=LeadsTable(required_env("LEADS_TABLE"), on_retry=_retried),
         bus=EventBus(required_env("EVENT_BUS_NAME")),
-        routing=FifoQueue(required_env("ROUTING_QUEUE_URL")),
+        queues={"routing": FifoQueue(required_env("ROUTING_QUEUE_URL"))},
     )
+
+
+def _retried(error: Exception) -> None:
+    """DynamoDB asked to try again (a transaction conflict, throttling): counted, then retried."""
+    metrics.add_metric(name="WriteRetried", unit=MetricUnit.Count, value=1)
 
 
 def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
-    outcome = record_inquiry(message, services())
+    applied = record_inquiry(message, services(), client_config().qualify)
     ids = {"lead_id": message["lead_id"], "inquiry_id": message["inquiry_id"]}
-    if outcome == "stored":
+    if applied.outcome == "changed":
         metrics.add_metric(name="InquiryStored", unit=MetricUnit.Count, value=1)
         logger.info("inquiry stored and lead qualified", extra=ids)
     else:

@@ -1,6 +1,11 @@
 """`make bench`: leadflow's performance goals, measured against baselines taken in the same run.
 
-Figures are ratios or counts, never wall-clock thresholds:
+Figures are ratios or counts, never wall-clock thresholds (sizes: LEADFLOW_BENCH_STORED, default 100,000;
+LEADFLOW_BENCH_BURST, default 1,000 inquiries):
+- intake throughput with STORED leads already in the table against a fresh table, batch by
+  batch in the same run (goal >= 0.8), and the resident memory each stored lead costs;
+- the drain of a burst of BURST inquiries posted at concurrency 20 to `leadflow local`: the
+  seconds from the last 2xx to the last lead stored (goal <= 60 s);
 - capture's cold start (import + first invocation, in a fresh process) against a bare
   handler that imports boto3 and sends the same SQS message;
 - AWS requests per captured lead, by API, counted from botocore's own events while the
@@ -38,7 +43,15 @@ RUNS = int(os.environ.get("LEADFLOW_BENCH_RUNS", "7"))
 THROUGHPUT_LEADS = int(os.environ.get("LEADFLOW_BENCH_LEADS", "100"))
 LEADS = 40
 REPEATS = 10
-GOALS = {"cold_start_ratio": 1.25, "requests_per_capture": 1, "writes_per_new_lead": 2}
+STORED = int(os.environ.get("LEADFLOW_BENCH_STORED", "100000"))
+BURST = int(os.environ.get("LEADFLOW_BENCH_BURST", "1000"))
+GOALS = {
+    "cold_start_ratio": 1.25,
+    "requests_per_capture": 1,
+    "writes_per_new_lead": 2,
+    "stored_throughput_ratio": 0.8,
+    "burst_drain_s": 60,
+}
 
 _COLD_START = """
 import json, sys, time
@@ -76,10 +89,12 @@ _CONTEXT = (
 def main() -> None:
     from moto.server import ThreadedMotoServer
 
+    from leadflow.local import moto_dynamodb
     from leadflow.local.runtime import _require_free_port
 
     port = int(os.environ.get("LEADFLOW_BENCH_MOTO_PORT", "4599"))
     _require_free_port("127.0.0.1", port, "moto")
+    moto_dynamodb.install()  # as `leadflow local` runs moto
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -106,10 +121,14 @@ def main() -> None:
         os.environ.update(function_env | _QUIET)
         requests = requests_per_lead(definition, resources)
         throughput = qualify_throughput(definition, config, f"http://127.0.0.1:{port}")
+        units = write_units_per_new_lead(config, definition)
+        scale = stored_throughput(definition, config)
     finally:
         server.stop()
-    report(cold, requests)
+    report(cold, requests, units)
     report_throughput(throughput)
+    report_scale(scale)
+    report_burst(burst_drain())
 
 
 def cold_start(capture_dir: Path, env: dict[str, str]) -> dict[str, float]:
@@ -120,7 +139,8 @@ def cold_start(capture_dir: Path, env: dict[str, str]) -> dict[str, float]:
         (bare_dir / "handler.py").write_text(_BARE_HANDLER)
         event = Path(scratch) / "event.json"
         sample = json.loads((REPO_ROOT / "events" / "capture-json-post.json").read_text())
-        sample["headers"].pop("Idempotency-Key", None)  # each run a new inquiry, as a first post is
+        for headers in (sample["headers"], sample["multiValueHeaders"]):
+            headers.pop("Idempotency-Key", None)  # each run a new inquiry, as a first post is
         event.write_text(json.dumps(sample))
         times: dict[str, list[float]] = {"capture": [], "bare": []}
         for _ in range(RUNS):  # interleaved, so drift on the machine touches both alike
@@ -158,7 +178,8 @@ def requests_per_lead(definition: Any, resources: Any) -> dict[str, Counter[str]
     capture = load_handler(definition.function("capture"), "bench_capture")
     intake = load_handler(definition.function("intake"), "bench_intake")
     sample = json.loads((REPO_ROOT / "events" / "capture-json-post.json").read_text())
-    sample["headers"].pop("Idempotency-Key", None)
+    for headers in (sample["headers"], sample["multiValueHeaders"]):
+        headers.pop("Idempotency-Key", None)
     context = LambdaContext("bench", 512, 30, "bench")
     sqs = boto3.client("sqs")
     url, arn = resources.queue_urls["intake"], resources.queue_arns["intake"]
@@ -199,9 +220,9 @@ def qualify_throughput(definition: Any, config: Any, endpoint: str) -> dict[str,
     import boto3
     import requests
 
-    from leadflow.capture import CaptureRules, WebRequest, handle_capture
-    from leadflow.leads import plan_inquiry
-    from leadflow.leads_store import change_transaction
+    from leadflow.aws.leads_table import change_transaction
+    from leadflow.capture.request import CaptureRules, WebRequest, handle_capture
+    from leadflow.qualify.changes import plan_inquiry
 
     session = boto3.Session(region_name="us-east-1")
     rules, table = CaptureRules.of(config), definition.table("leads").name
@@ -222,8 +243,7 @@ def qualify_throughput(definition: Any, config: Any, endpoint: str) -> dict[str,
     create_table(session.client("dynamodb"), floor_table)
     now = datetime.now(UTC)
     writes = [
-        change_transaction(floor_table.name, plan_inquiry(None, m, config.qualify, now), None, m["inquiry_id"])[0]
-        for m in messages
+        change_transaction(floor_table.name, plan_inquiry(None, m, config.qualify, now), None, [])[0] for m in messages
     ]
     dynamodb = session.client("dynamodb")
     intake = load_handler(definition.function("intake"), "bench_intake_throughput")
@@ -267,7 +287,7 @@ def report_throughput(figures: dict[str, float]) -> None:
     )
 
 
-def report(cold: dict[str, float], counts: dict[str, Counter[str]]) -> None:
+def report(cold: dict[str, float], counts: dict[str, Counter[str]], units: float) -> None:
     ratio = cold["capture"] / cold["bare"]
     print("capture cold start (import + first invocation, median)")
     print(
@@ -279,6 +299,7 @@ def report(cold: dict[str, float], counts: dict[str, Counter[str]]) -> None:
     _print_counts("capture, per post", counts["capture"], posts, f"goal {GOALS['requests_per_capture']}")
     _print_counts("intake, per new lead", counts["intake-new"], LEADS, f"goal <= {GOALS['writes_per_new_lead']} writes")
     _print_counts("intake, per repeat inquiry", counts["intake-repeat"], REPEATS, "")
+    print(f"  DynamoDB write units per new lead: {units:.1f} (by DynamoDB's pricing rules, from the items' sizes)")
     print("\nRatios compare runs made here, now, against the same moto server; absolute times are context only.")
 
 
@@ -287,6 +308,215 @@ def _print_counts(title: str, counted: Counter[str], per: int, goal: str) -> Non
     print(f"  {title}: {sum(counted.values()) / per:.2f} AWS requests, {writes / per:.2f} DynamoDB writes  {goal}")
     for api, n in sorted(counted.items()):
         print(f"      {api:34} {n / per:.2f}")
+
+
+def write_units_per_new_lead(config: Any, definition: Any) -> float:
+    """Write capacity units a new lead costs on DynamoDB: its transaction (2 per KB per item) and the outbox clear."""
+    from leadflow.aws.leads_table import OutboxItem, change_transaction
+    from leadflow.local.seed import synthetic_message
+    from leadflow.qualify.changes import plan_inquiry
+
+    now, total, leads = datetime.now(UTC), 0, 50
+    for n in range(leads):
+        change = plan_inquiry(None, synthetic_message(config, n, now), config.qualify, now)
+        items, profile_at, _ = change_transaction("t", change, None, OutboxItem.of(change))
+        for entry in items:
+            item = (entry.get("Put") or {}).get("Item") or entry["Update"]["Key"]
+            total += 2 * -(-_item_bytes(item) // 1024)
+        profile = items[profile_at]["Put"]["Item"]
+        total += -(-_item_bytes({k: v for k, v in profile.items() if k != "outbox"}) // 1024)  # REMOVE outbox
+    return total / leads
+
+
+def _item_bytes(value: Any) -> int:
+    """An item's size as DynamoDB counts it: attribute names plus values (approximately, for nested maps)."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in ("S", "N", "B", "BOOL", "NULL"):
+            return len(str(next(iter(value.values()))).encode())
+        return sum(len(k.encode()) + _item_bytes(v) + 1 for k, v in value.items())
+    if isinstance(value, list):
+        return sum(_item_bytes(v) + 1 for v in value) + 3
+    return len(str(value).encode())
+
+
+def _rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def stored_throughput(definition: Any, config: Any) -> dict[str, float]:
+    """Intake's leads/s on a table holding STORED leads against a fresh one, batch by batch, alternating."""
+    import gc
+
+    import boto3
+
+    from leadflow.local.seed import load_into_moto
+
+    session = boto3.Session(region_name="us-east-1")
+    base = definition.table("leads")
+    fresh, stored = (dataclasses.replace(base, name=f"{base.name}-{kind}") for kind in ("fresh", "stored"))
+    for table in (fresh, stored):
+        create_table(session.client("dynamodb"), table)
+    gc.collect()
+    before = _rss_bytes()
+    started = time.perf_counter()
+    print(f"\nseeding {STORED:,} leads into {stored.name} (in process)...", flush=True)
+    items = load_into_moto(config, stored.name, STORED)
+    seeded_s = time.perf_counter() - started
+    gc.collect()
+    per_lead = (_rss_bytes() - before) / STORED
+    handlers = {}
+    for table in (fresh, stored):
+        os.environ["LEADS_TABLE"] = table.name
+        name = f"bench_intake_{table.name.rsplit('-', 1)[1]}"
+        handlers[table.name] = load_handler(definition.function("intake"), name)
+        sys.modules[name].services()  # bind it to its table now
+    context = LambdaContext("bench", 512, 30, "bench")
+    now = datetime.now(UTC)
+    from leadflow.local.seed import synthetic_message
+
+    spent = {fresh.name: 0.0, stored.name: 0.0}
+    batches, number = 20, STORED + 1_000_000  # new people, never seen by either table
+    with contextlib.redirect_stdout(io.StringIO()):
+        for _ in range(batches):
+            for table in (fresh, stored):
+                records = []
+                for _ in range(10):
+                    message = synthetic_message(config, number, now)
+                    number += 1
+                    records.append(_record(message))
+                started = time.perf_counter()
+                answer = handlers[table.name]({"Records": records}, context)
+                spent[table.name] += time.perf_counter() - started
+                assert answer == {"batchItemFailures": []}, answer
+    leads = batches * 10
+    return {
+        "fresh": leads / spent[fresh.name],
+        "stored": leads / spent[stored.name],
+        "memory_per_lead": per_lead,
+        "items": items,
+        "seed_s": seeded_s,
+    }
+
+
+def _record(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "messageId": message["inquiry_id"],
+        "receiptHandle": message["inquiry_id"],
+        "body": json.dumps(message),
+        "attributes": {"MessageGroupId": message["lead_id"], "ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench.fifo",
+        "awsRegion": "us-east-1",
+    }
+
+
+def burst_drain() -> dict[str, float]:
+    """BURST inquiries (two a person) at concurrency 20 to `leadflow local`: from the last 2xx to the last lead."""
+    import shutil
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+    import requests
+
+    from leadflow.aws.leads_table import LeadsTable
+
+    scratch = Path(tempfile.mkdtemp(prefix="leadflow-bench-burst-"))
+    api_port, moto_port = _free_port(), _free_port()
+    clients = scratch / "clients"
+    clients.mkdir()
+    (clients / "demo.toml").write_text(
+        (REPO_ROOT / "clients" / "demo.toml").read_text().replace(":3000", f":{api_port}")
+    )
+    log = (scratch / "local.log").open("w")
+    leadflow = str(Path(sys.executable).with_name("leadflow"))
+    process = subprocess.Popen(
+        [leadflow, "local", "--api-port", str(api_port), "--moto-port", str(moto_port), "--clients-dir", str(clients),
+         "--state-dir", str(scratch / "state")],
+        stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops." not in (scratch / "local.log").read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"leadflow local did not start: {(scratch / 'local.log').read_text()}")
+            time.sleep(0.2)
+        people = BURST // 2
+        posts = [f"burst{n % people}@company{n % 97}.example" for n in range(BURST)]
+        api = f"http://127.0.0.1:{api_port}/leads"
+        statuses: Counter[int] = Counter()
+
+        def post(email: str) -> None:
+            answer = requests.post(api, json={"email": email, "job_title": "Head of Logistics"}, timeout=60)
+            statuses[answer.status_code] += 1
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            list(pool.map(post, posts))
+        last_2xx = time.monotonic()
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+        store = LeadsTable("leadflow-demo-leads", client)
+        sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+        url = sqs.get_queue_url(QueueName="leadflow-demo-intake.fifo")["QueueUrl"]
+        while True:
+            depth = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            if store.count() >= people and not any(int(v) for v in depth.values()):
+                break
+            if time.monotonic() - last_2xx > 600:
+                raise SystemExit("the burst did not drain within 10 minutes")
+            time.sleep(0.25)
+        stored = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        stopping = time.monotonic()
+        process.wait(timeout=60)
+        return {
+            "posts": float(BURST),
+            "people": float(people),
+            "accepted": float(sum(n for status, n in statuses.items() if 200 <= status < 300)),
+            "post_s": last_2xx - started,
+            "drain_s": stored - last_2xx,
+            "stop_s": time.monotonic() - stopping,
+        }
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def report_scale(figures: dict[str, float]) -> None:
+    ratio = figures["stored"] / figures["fresh"]
+    print(f"\nintake with {STORED:,} leads stored ({figures['items']:,.0f} items, seeded in {figures['seed_s']:.0f} s)")
+    print(
+        f"  {ratio:.2f}x the throughput on a fresh table   (goal >= {GOALS['stored_throughput_ratio']};"
+        f" {figures['stored']:.0f} leads/s against {figures['fresh']:.0f}/s)"
+    )
+    print(f"  resident memory per stored lead: {figures['memory_per_lead'] / 1024:.1f} KiB")
+
+
+def report_burst(figures: dict[str, float]) -> None:
+    print(f"\nburst: {figures['posts']:.0f} inquiries ({figures['people']:.0f} people), concurrency 20, leadflow local")
+    print(
+        f"  {figures['accepted']:.0f} answered 2xx in {figures['post_s']:.1f} s; the last lead stored"
+        f" {figures['drain_s']:.1f} s after the last 2xx (goal <= {GOALS['burst_drain_s']} s);"
+        f" Ctrl-C stopped it in {figures['stop_s']:.1f} s"
+    )
 
 
 # The in-process phase counts requests; the handlers' logs and metrics would only drown the figures.

@@ -23,7 +23,7 @@ _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 def _origin(value: str) -> str:
-    from leadflow.capture import normalize_origin
+    from leadflow.capture.request import normalize_origin
 
     if not _ORIGIN.match(value.rstrip(".")):
         raise ValueError(
@@ -37,6 +37,35 @@ def _url(value: str) -> str:
     if not _URL.match(value):
         raise ValueError("must be an absolute http(s) URL, like https://www.example.com/thank-you")
     return value
+
+
+def _field_names(mapping: dict[str, str]) -> dict[str, str]:
+    """[capture.field_names]: each website field name fills one leadflow field, or custom.<name>."""
+    from leadflow.capture.inquiry import KNOWN_FIELDS, LEADFLOW_FIELDS, SLUG  # a leaf module: the standard library only
+
+    problems = []
+    for name, target in mapping.items():
+        entry = f'"{name}" = "{target}"'
+        if not name.strip() or len(name) > 100 or not name.isprintable():
+            problems.append(f"{entry}: a website's field name is 1 to 100 printable characters")
+        elif name in KNOWN_FIELDS or name.startswith(("custom.", "custom[")):
+            problems.append(f"{entry}: {name} is a leadflow name already, which needs no entry: remove it")
+        if target.startswith("custom."):
+            if not SLUG.match(target.removeprefix("custom.")):
+                problems.append(
+                    f"{entry}: a custom field is custom.<name>, the name in lower-case letters, digits and _, "
+                    "starting with a letter (like custom.fleet_size)"
+                )
+        elif target not in LEADFLOW_FIELDS:
+            near = difflib.get_close_matches(target, LEADFLOW_FIELDS, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            problems.append(
+                f"{entry}: {target!r} is not a leadflow field: {hint}use one of {', '.join(LEADFLOW_FIELDS)}, "
+                "or custom.<name> to keep it as a custom field"
+            )
+    if problems:
+        raise ValueError("; ".join(problems))
+    return mapping
 
 
 Origin = Annotated[str, AfterValidator(_origin)]
@@ -65,6 +94,24 @@ class CaptureSettings(_Strict):
     max_field_chars: int = Field(default=500, ge=50, le=5000)
     max_message_chars: int = Field(default=5000, ge=100, le=20000)
     max_custom_fields: int = Field(default=30, ge=0, le=30)
+    # The website's own field names and the leadflow field each fills ("your-email" = "email").
+    field_names: Annotated[dict[str, str], AfterValidator(_field_names)] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _honeypot_is_no_field_people_fill_in(self) -> CaptureSettings:
+        from leadflow.capture.inquiry import KNOWN_FIELDS
+
+        if self.honeypot_field in KNOWN_FIELDS:
+            raise ValueError(
+                f"honeypot_field {self.honeypot_field!r} is a leadflow field people fill in, so every inquiry "
+                "would be taken for a bot: name a hidden field people never see, like website"
+            )
+        if self.honeypot_field in self.field_names:
+            raise ValueError(
+                f'field_names: "{self.honeypot_field}" is the honeypot_field, which people never fill in: '
+                "remove its entry, or choose another honeypot_field"
+            )
+        return self
 
 
 ScalarValue = str | int | float | bool
@@ -91,7 +138,7 @@ class ScoringRule(_Strict):
 
     @model_validator(mode="after")
     def _one_valid_predicate_on_a_known_fact(self) -> ScoringRule:
-        from leadflow.facts import CUSTOM_FIELD, FACT_FIELDS
+        from leadflow.qualify.facts import CUSTOM_FIELD, FACT_FIELDS
 
         if self.field not in FACT_FIELDS and not CUSTOM_FIELD.match(self.field):
             near = difflib.get_close_matches(self.field, FACT_FIELDS, n=1)
@@ -212,6 +259,22 @@ class Monitoring(_Strict):
         return self
 
 
+def _off_or_wafs_minimum(limit: int) -> int:
+    if 0 < limit < 10:
+        raise ValueError("must be 0 (off) or at least 10, the lowest rate limit AWS WAF takes")
+    return limit
+
+
+class ProtectionSettings(_Strict):
+    """Paid protection of the public endpoint, off unless a client's file switches it on."""
+
+    # Requests one caller (IP address) may send in any 5 minutes before AWS WAF blocks it (403).
+    # 0: off. On, it costs about 6 USD a month (a web ACL and one rule) + 0.60 USD per million requests.
+    rate_limit_per_5_minutes: Annotated[int, AfterValidator(_off_or_wafs_minimum)] = Field(
+        default=0, ge=0, le=2_000_000_000
+    )
+
+
 class ClientConfig(_Strict):
     name: str = Field(pattern=CLIENT_NAME.pattern)
     display_name: str | None = None
@@ -220,6 +283,7 @@ class ClientConfig(_Strict):
     qualify: QualifySettings = QualifySettings()
     website: WebsiteSettings = WebsiteSettings()
     monitoring: Monitoring = Monitoring()
+    protection: ProtectionSettings = ProtectionSettings()
 
     @model_validator(mode="after")
     def _consent_text_fits_the_capture_limit(self) -> ClientConfig:

@@ -9,6 +9,7 @@ runtime does not serve.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,17 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 # The checked client config (leadflow.config.config_snapshot) inside the deployed functions,
 # shipped in the client's config layer.
 DEPLOYED_CLIENT_CONFIG = "/opt/leadflow/client.json"
+
+# A client can be deployed more than once side by side (`cdk deploy -c stage=staging`). The
+# default stage keeps the plain names (stack Leads-acme, leadflow-acme-...); any other stage
+# adds itself to every name (Leads-acme-staging, leadflow-acme-staging-...). No hyphen in a
+# stage, and short, so that queue names stay under SQS's 80 characters.
+DEFAULT_STAGE = "prod"
+STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+
+
+class InvalidStageError(ValueError):
+    """A stage name that would not make valid, unambiguous resource names."""
 
 
 @dataclass(frozen=True)
@@ -72,12 +84,22 @@ class EventBusSpec:
     name: str
 
 
+# What a function may do to one resource, one kind per need; infra/constructs/functions.py
+# turns each kind into the exact IAM actions:
+#   send           a queue: SendMessage
+#   consume        a queue, as Lambda's queue trigger does: ReceiveMessage, DeleteMessage, GetQueueAttributes
+#   apply_changes  a table, as the change applier does: read a lead by key (GetItem) and write a
+#                  change in one transaction (PutItem, UpdateItem), then clear its outbox (UpdateItem)
+#   publish        an event bus: PutEvents
+GrantAccess = Literal["send", "consume", "apply_changes", "publish"]
+
+
 @dataclass(frozen=True)
 class Grant:
     """What a function may do to one resource: least privilege, declared beside it."""
 
     resource: str  # a table, queue or event bus key
-    access: Literal["send", "consume", "read", "read_write", "publish"]
+    access: GrantAccess
 
 
 @dataclass(frozen=True)
@@ -111,7 +133,9 @@ class QueueTrigger:
 @dataclass(frozen=True)
 class StackDefinition:
     client: str
+    stage: str
     stack_name: str
+    name_prefix: str  # every physical name of the stack starts with it: leadflow-<client>[-<stage>]
     tables: tuple[TableSpec, ...]
     queues: tuple[QueueSpec, ...]
     event_buses: tuple[EventBusSpec, ...]
@@ -136,8 +160,25 @@ class StackDefinition:
 LEADS_BY_CREATED = Index("by_created", "gsi1pk", "gsi1sk")
 
 
-def physical_prefix(client: str) -> str:
-    return f"leadflow-{client}"
+def check_stage(stage: str) -> str:
+    if not STAGE_NAME.match(stage):
+        raise InvalidStageError(
+            f"stage {stage!r} is not a valid stage name: use 1 to 12 lower-case letters and digits, "
+            f"starting with a letter (like staging or test2); leave it out for the default stage ({DEFAULT_STAGE})"
+        )
+    return stage
+
+
+def _stage_suffix(stage: str) -> str:
+    return "" if check_stage(stage) == DEFAULT_STAGE else f"-{stage}"
+
+
+def physical_prefix(client: str, stage: str = DEFAULT_STAGE) -> str:
+    return f"leadflow-{client}{_stage_suffix(stage)}"
+
+
+def stack_name_for(client: str, stage: str = DEFAULT_STAGE) -> str:
+    return f"Leads-{client}{_stage_suffix(stage)}"
 
 
 def _lead_queue(prefix: str, key: str) -> QueueSpec:
@@ -153,14 +194,15 @@ def _lead_queue(prefix: str, key: str) -> QueueSpec:
     )
 
 
-def build_definition(config: ClientConfig) -> StackDefinition:
-    prefix = physical_prefix(config.name)
+def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackDefinition:
+    prefix = physical_prefix(config.name, stage)
     leads = TableSpec(key="leads", name=f"{prefix}-leads", indexes=(LEADS_BY_CREATED,), ttl_attribute="expires_at")
     intake = _lead_queue(prefix, "intake")
     routing = _lead_queue(prefix, "routing")
     events = EventBusSpec(key="events", name=f"{prefix}-events")
     common_env: dict[str, EnvValue] = {
         "LEADFLOW_CLIENT": config.name,
+        "LEADFLOW_STAGE": stage,
         "POWERTOOLS_SERVICE_NAME": "leadflow",
         "POWERTOOLS_METRICS_NAMESPACE": "leadflow",
         "LOG_LEVEL": "INFO",
@@ -188,7 +230,7 @@ def build_definition(config: ClientConfig) -> StackDefinition:
             "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
         },
         grants=(
-            Grant("leads", "read_write"),
+            Grant("leads", "apply_changes"),
             Grant("intake", "consume"),
             Grant("routing", "send"),
             Grant("events", "publish"),
@@ -204,7 +246,9 @@ def build_definition(config: ClientConfig) -> StackDefinition:
     )
     return StackDefinition(
         client=config.name,
-        stack_name=config.stack_name,
+        stage=stage,
+        stack_name=stack_name_for(config.name, stage),
+        name_prefix=prefix,
         tables=(leads,),
         queues=(intake, routing),  # routing's consumer arrives with the routing step; until then leads wait
         event_buses=(events,),

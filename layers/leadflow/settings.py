@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from leadflow.capture import CaptureRules
+    from leadflow.capture.request import CaptureRules
     from leadflow.config import ClientConfig
 
 
@@ -39,7 +39,7 @@ def client_config() -> ClientConfig:
 
 @cache
 def capture_rules() -> CaptureRules:
-    from leadflow.capture import CaptureRules
+    from leadflow.capture.request import CaptureRules
 
     return CaptureRules(**client_snapshot()["capture"])
 

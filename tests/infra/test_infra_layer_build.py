@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def domain_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "cli/__init__.py",
         "local/server.py",
         "bench.py",
+        "definition.py",
+        "snippet.py",
         "__pycache__/config.cpython-311.pyc",
         "scoring/__pycache__/rules.cpython-311.pyc",
     ]:
@@ -61,6 +64,22 @@ def test_domain_layer_leaves_out_developer_tools_and_byte_code(build_dir: Path, 
         "python/leadflow/config.py",
         "python/leadflow/scoring/__init__.py",
     }
+
+
+def test_no_module_of_the_domain_layer_imports_a_tool_left_out_of_it() -> None:
+    tools = {f"leadflow.{entry.removesuffix('.py')}" for entry in layer_build.DEV_ONLY_ENTRIES}
+    imported: dict[str, set[str]] = {}
+    for path in layer_build.domain_files():
+        if path.suffix != ".py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            found = {n for n in names if any(n == t or n.startswith(t + ".") for t in tools)}
+            if found:
+                imported[path.name] = found
+    assert imported == {}
 
 
 def test_domain_layer_is_rebuilt_only_when_its_files_change(build_dir: Path, domain_package: Path) -> None:

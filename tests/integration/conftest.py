@@ -13,15 +13,16 @@ import pytest
 import requests
 
 from leadflow import settings
+from leadflow.aws.event_bus import EventBus
+from leadflow.aws.leads_table import LeadsTable
+from leadflow.aws.queues import FifoQueue
 from leadflow.config import ClientConfig, config_snapshot
 from leadflow.definition import StackDefinition, build_definition
-from leadflow.event_bus import EventBus
-from leadflow.intake import LeadServices
-from leadflow.leads_store import LeadStore
+from leadflow.lead.change import LeadServices
+from leadflow.local import moto_dynamodb
 from leadflow.local.resources import LocalResources, create_resources
 from leadflow.local.runtime import local_aws_environment
 from leadflow.local.workers import load_handler
-from leadflow.queues import FifoQueue
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -36,6 +37,7 @@ def free_port() -> int:
 def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    moto_dynamodb.install()  # as `leadflow local` runs it: transactions that cost what they touch
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -57,11 +59,13 @@ class Stack:
         """What the intake function works with, on this stack's resources."""
         return LeadServices(
             client=self.config.name,
-            settings=self.config.qualify,
-            store=LeadStore(self.definition.table("leads").name, self.session.client("dynamodb")),
+            store=self.store(),
             bus=EventBus(self.resources.bus_names["events"], self.session.client("events")),
-            routing=FifoQueue(self.resources.queue_urls["routing"], self.session.client("sqs")),
+            queues={"routing": FifoQueue(self.resources.queue_urls["routing"], self.session.client("sqs"))},
         )
+
+    def store(self) -> LeadsTable:
+        return LeadsTable(self.definition.table("leads").name, self.session.client("dynamodb"))
 
     def queue_messages(self, key: str = "intake") -> list[dict[str, Any]]:
         sqs = self.session.client("sqs")

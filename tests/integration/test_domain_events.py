@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from leadflow.intake import record_inquiry
-from leadflow.lifecycle import STAGES
+from leadflow.lead.lifecycle import STAGES
+from leadflow.qualify.changes import record_inquiry
 from tests.integration.conftest import Stack
 from tests.integration.test_intake_handler import captured_record
 from tests.support import EVENTS
@@ -56,7 +56,7 @@ def test_schemas_list_exactly_the_lifecycle_stages() -> None:
 
 def test_a_new_lead_publishes_events_that_match_their_schemas(stack: Stack, tap: Any) -> None:
     record = captured_record(stack, {"email": "dana@northwind-logistics.com", "inquiry_type": "demo_request"})
-    record_inquiry(json.loads(record["body"]), stack.services())
+    record_inquiry(json.loads(record["body"]), stack.services(), stack.config.qualify)
     published = tap()
     assert sorted(e["detail-type"] for e in published) == ["LeadQualified", "LeadStageChanged"]
     for event in published:
@@ -67,7 +67,7 @@ def test_a_new_lead_publishes_events_that_match_their_schemas(stack: Stack, tap:
 
 def test_qualified_event_reasons_sum_to_its_score(stack: Stack, tap: Any) -> None:
     record = captured_record(stack, {"email": "sam@gmail.com", "job_title": "Student"})
-    record_inquiry(json.loads(record["body"]), stack.services())
+    record_inquiry(json.loads(record["body"]), stack.services(), stack.config.qualify)
     [qualified] = [e["detail"] for e in tap() if e["detail-type"] == "LeadQualified"]
     assert round(sum(r["points"] for r in qualified["reasons"]), 1) == qualified["score"]
 

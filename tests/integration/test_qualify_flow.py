@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from leadflow.intake import record_inquiry, requalify_lead
-from leadflow.queues import FifoQueue
+from leadflow.aws.queues import FifoQueue
+from leadflow.qualify.changes import record_inquiry, requalify_lead
 from tests.integration.conftest import Stack
 from tests.integration.test_intake_handler import captured_record
 
 
 def inquire(stack: Stack, n: int = 0, **body: Any) -> dict[str, Any]:
     message = json.loads(captured_record(stack, body, n=n)["body"])
-    record_inquiry(message, stack.services())
+    record_inquiry(message, stack.services(), stack.config.qualify)
     return stack.services().store.get_profile(message["lead_id"])
 
 
@@ -28,7 +28,7 @@ def test_hand_raise_is_sales_ready_and_handed_to_routing(stack: Stack) -> None:
     lead = inquire(stack, email="dana@northwind-logistics.com", inquiry_type="demo_request")
     assert lead["stage"] == "sales_ready"
     assert [h["lead_id"] for h in handoffs(stack)] == [lead["lead_id"]]
-    assert "outbox" not in lead  # published and cleared
+    assert stack.services().store.read(lead["lead_id"]).outbox == ()  # published and cleared
 
 
 def test_stage_change_is_a_timeline_entry(stack: Stack) -> None:
@@ -68,7 +68,8 @@ def test_disposable_address_is_junk_kept_with_its_reasons_and_not_handed_off(sta
 
 def test_restored_junk_is_qualified_again_and_can_be_handed_off(stack: Stack) -> None:
     lead = inquire(stack, email="someone@mailinator.com", inquiry_type="demo_request")
-    change = requalify_lead(lead["lead_id"], stack.services(), "restored by ops", restore=True)
+    applied = requalify_lead(lead["lead_id"], stack.services(), stack.config.qualify, "restored by ops", restore=True)
+    change = applied.change
     assert change is not None
     assert change.profile["stage"] == "sales_ready"
     assert len(handoffs(stack)) == 1
@@ -77,7 +78,9 @@ def test_restored_junk_is_qualified_again_and_can_be_handed_off(stack: Stack) ->
 def test_requalify_without_any_change_writes_nothing(stack: Stack) -> None:
     lead = inquire(stack, email="dana@northwind-logistics.com")
     now = datetime.fromisoformat(lead["qualified_at"]).astimezone(UTC)
-    assert requalify_lead(lead["lead_id"], stack.services(), "rescore", now=now) is None
+    applied = requalify_lead(lead["lead_id"], stack.services(), stack.config.qualify, "rescore", now=now)
+    assert applied.outcome == "unchanged"
+    assert stack.services().store.read(lead["lead_id"]).version == 1
 
 
 def test_reasons_in_the_stored_score_sum_to_the_total(stack: Stack) -> None:
@@ -91,10 +94,10 @@ def test_outbox_left_by_a_crash_is_published_when_the_message_is_redelivered(
     record = captured_record(stack, {"email": "dana@northwind-logistics.com", "inquiry_type": "demo_request"})
     message = json.loads(record["body"])
     with monkeypatch.context() as crash:
-        crash.setattr("leadflow.intake.publish_outbox", lambda *a: (_ for _ in ()).throw(RuntimeError("crash")))
+        crash.setattr("leadflow.lead.change.publish", lambda *a: (_ for _ in ()).throw(RuntimeError("crash")))
         with pytest.raises(RuntimeError):
-            record_inquiry(message, stack.services())
+            record_inquiry(message, stack.services(), stack.config.qualify)
     assert handoffs(stack) == []
-    assert record_inquiry(message, stack.services()) == "duplicate"
+    assert record_inquiry(message, stack.services(), stack.config.qualify).outcome == "duplicate"
     assert len(handoffs(stack)) == 1
-    assert "outbox" not in stack.services().store.get_profile(message["lead_id"])
+    assert stack.services().store.read(message["lead_id"]).outbox == ()

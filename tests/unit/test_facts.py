@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leadflow.facts import job_seniority, lead_facts, looks_like_test_data
+from leadflow.qualify.facts import job_seniority, lead_facts, looks_like_test_data
 
 
 def facts_of(**profile: object) -> tuple[dict, list[str]]:

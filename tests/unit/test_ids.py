@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from leadflow.ids import inquiry_id_for_key, lead_id_for, new_inquiry_id
+from leadflow.lead.ids import inquiry_id_for_key, lead_id_for, new_inquiry_id
 
 
 def test_one_person_is_one_lead_id_per_client() -> None:

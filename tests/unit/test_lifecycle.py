@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from leadflow.lifecycle import STAGES, TRANSITIONS, InvalidTransition, check_transition
+from leadflow.lead.lifecycle import STAGES, TRANSITIONS, InvalidTransition, check_transition
 
 
 def test_every_stage_has_its_allowed_moves_and_only_known_stages() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from leadflow.config import ClientConfig, NegativeRule
-from leadflow.qualification import qualify
-from leadflow.scoring import EngagementEvent
+from leadflow.qualify.qualification import qualify
+from leadflow.qualify.scoring import EngagementEvent
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -72,3 +72,29 @@ def test_junk_is_never_marketing_qualified(demo_config: ClientConfig) -> None:
 
 def test_a_lead_past_qualification_keeps_its_stage(demo_config: ClientConfig) -> None:
     assert qualify(lead(stage="assigned", email="x@mailinator.com"), [], demo_config.qualify, NOW).stage == "assigned"
+
+
+def test_hand_raise_is_explained_by_a_zero_point_reason_naming_what_was_asked(demo_config: ClientConfig) -> None:
+    result = qualify(lead(last_touch={"inquiry_type": "demo_request"}), [], demo_config.qualify, NOW)
+    [asked] = [r for r in result.score.reasons if r.kind == "hand_raise"]
+    assert (asked.rule, asked.points, asked.disqualify) == ("asked for: demo_request", 0.0, False)
+
+
+def test_reasons_of_a_hand_raise_still_sum_to_the_score(demo_config: ClientConfig) -> None:
+    repeat = EngagementEvent("repeat_inquiry", NOW)
+    profile = lead(job_title="VP Operations", last_touch={"inquiry_type": "contact_sales"})
+    score = qualify(profile, [repeat], demo_config.qualify, NOW).score
+    assert round(sum(r.points for r in score.reasons), 1) == score.total == 65.0
+
+
+def test_a_lead_that_asked_for_no_sales_has_no_hand_raise_reason(demo_config: ClientConfig) -> None:
+    result = qualify(lead(last_touch={"inquiry_type": "contact"}), [], demo_config.qualify, NOW)
+    assert all(r.kind != "hand_raise" for r in result.score.reasons)
+
+
+def test_a_junk_hand_raise_is_not_explained_as_sales_ready(demo_config: ClientConfig) -> None:
+    result = qualify(
+        lead(email="x@mailinator.com", last_touch={"inquiry_type": "demo_request"}), [], demo_config.qualify, NOW
+    )
+    assert result.stage == "junk"
+    assert all(r.kind != "hand_raise" for r in result.score.reasons)

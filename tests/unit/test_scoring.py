@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leadflow.config import EngagementSettings, FitRule, NegativeRule
-from leadflow.scoring import EngagementEvent, rule_matches, score_lead
+from leadflow.qualify.scoring import EngagementEvent, rule_matches, score_lead
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 ENGAGEMENT = EngagementSettings(half_life_days=30, repeat_inquiry=10, email_click=5, pages={"/pricing": 10})

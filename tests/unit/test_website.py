@@ -62,7 +62,7 @@ def test_snippet_consent_checkbox_sends_the_text_it_shows(demo_config: ClientCon
 
 
 def test_snippet_fields_are_leadflow_fields(demo_config: ClientConfig) -> None:
-    from leadflow.inquiry import KNOWN_FIELDS
+    from leadflow.capture.inquiry import KNOWN_FIELDS
 
     names = {a["name"] for t, a in tags_of(form_snippet(demo_config, "http://x/")) if t in ("input", "textarea")}
     assert names - {demo_config.capture.honeypot_field} <= KNOWN_FIELDS

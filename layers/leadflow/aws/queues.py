@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from leadflow.aws_client import LazyClient
+from leadflow.aws.client import LazyClient
 
 
 class QueueUnavailable(Exception):

@@ -6,12 +6,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from leadflow.aws.event_bus import EventsNotPublished
+from leadflow.aws.queues import QueueUnavailable
 from leadflow.cli.stack_access import (
     DEFAULT_CLIENT,
     DEFAULT_CLIENTS_DIR,
@@ -25,12 +27,10 @@ from leadflow.cli.stack_access import (
     errors,
     open_stack,
 )
-from leadflow.event_bus import EventsNotPublished
-from leadflow.intake import requalify_lead
-from leadflow.leads import plan_requalify
-from leadflow.leads_store import Conflict
-from leadflow.lifecycle import TRANSITIONS, InvalidTransition
-from leadflow.queues import QueueUnavailable
+from leadflow.lead.change import Conflict
+from leadflow.lead.lifecycle import TRANSITIONS, InvalidTransition
+from leadflow.lead.profile import LeadProfile
+from leadflow.qualify.changes import plan_requalify, requalify_lead
 
 RESCORE_REASON = "rescored with the current lead definition"
 CLOSED_STAGES = frozenset(stage for stage, onward in TRANSITIONS.items() if not onward)  # won, lost
@@ -49,7 +49,7 @@ class RescoreTally:
         return sum(self.stage_moves.values())
 
 
-RescoreOne = Callable[[dict[str, Any], datetime, RescoreTally], None]
+RescoreOne = Callable[[LeadProfile, datetime, RescoreTally], None]
 
 
 def rescore(
@@ -64,7 +64,7 @@ def rescore(
     Sales-ready leads and beyond get the new score but keep their stage; won and lost leads are left alone.
     """
     stack = open_stack(client, clients_dir, use_local, endpoint)
-    total = stack.call(stack.store.count_leads, "count the leads")
+    total = stack.call(stack.store.count, "count the leads")
     tally = RescoreTally()
     rescore_one = _planner(stack) if dry_run else _writer(stack)
     now = datetime.now(UTC)
@@ -100,11 +100,13 @@ def rescore(
 def _planner(stack: StackAccess) -> RescoreOne:
     """Plan each lead's change from the profile as listed, as intake would, and count; write nothing."""
 
-    def plan(profile: dict[str, Any], now: datetime, tally: RescoreTally) -> None:
+    def plan(profile: LeadProfile, now: datetime, tally: RescoreTally) -> None:
         try:
             change = plan_requalify(profile, stack.config.qualify, now, RESCORE_REASON)
         except InvalidTransition as exc:
             tally.failed.append(f"{profile['lead_id']}: {exc}")
+            return
+        if change is None:
             return
         before, after = profile.get("stage", "new"), change.profile["stage"]
         if change.profile["score"] != profile.get("score"):
@@ -119,10 +121,10 @@ def _writer(stack: StackAccess) -> RescoreOne:
     """Requalify each lead as intake does (fresh read, versioned write, events), and count."""
     services = stack.services
 
-    def write(profile: dict[str, Any], now: datetime, tally: RescoreTally) -> None:
+    def write(profile: LeadProfile, now: datetime, tally: RescoreTally) -> None:
         lead_id = profile["lead_id"]
         try:
-            change = requalify_lead(lead_id, services, RESCORE_REASON, now=now)
+            change = requalify_lead(lead_id, services, stack.config.qualify, RESCORE_REASON, now=now).change
         except LookupError:
             return  # gone since it was listed
         except Conflict:

@@ -18,14 +18,14 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from leadflow.aws.event_bus import EventBus
+from leadflow.aws.leads_table import LeadsTable
+from leadflow.aws.queues import FifoQueue
+from leadflow.capture.inquiry import normalize_email
 from leadflow.config import ClientConfig, load_client_config
 from leadflow.definition import StackDefinition, build_definition
-from leadflow.event_bus import EventBus
-from leadflow.ids import lead_id_for
-from leadflow.inquiry import normalize_email
-from leadflow.intake import LeadServices
-from leadflow.leads_store import LeadStore
-from leadflow.queues import FifoQueue
+from leadflow.lead.change import LeadServices
+from leadflow.lead.ids import lead_id_for
 
 T = TypeVar("T")
 
@@ -59,8 +59,8 @@ class StackAccess:
         return self.session.client(service, endpoint_url=self.endpoint)
 
     @cached_property
-    def store(self) -> LeadStore:
-        return LeadStore(self.definition.table("leads").name, self.aws_client("dynamodb"))
+    def store(self) -> LeadsTable:
+        return LeadsTable(self.definition.table("leads").name, self.aws_client("dynamodb"))
 
     @cached_property
     def services(self) -> LeadServices:
@@ -70,10 +70,9 @@ class StackAccess:
         url = self.call(lambda: sqs.get_queue_url(QueueName=routing_queue)["QueueUrl"], f"find queue {routing_queue}")
         return LeadServices(
             client=self.config.name,
-            settings=self.config.qualify,
             store=self.store,
             bus=EventBus(self.definition.event_bus("events").name, self.aws_client("events")),
-            routing=FifoQueue(url, sqs),
+            queues={"routing": FifoQueue(url, sqs)},
         )
 
     def lead_id(self, id_or_email: str) -> str:

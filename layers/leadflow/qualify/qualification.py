@@ -8,14 +8,14 @@ not made junk again by the rules.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from leadflow.config import QualifySettings
-from leadflow.facts import lead_facts
-from leadflow.lifecycle import QUALIFYING_STAGES
-from leadflow.scoring import EngagementEvent, Reason, Score, score_lead
+from leadflow.lead.lifecycle import QUALIFYING_STAGES
+from leadflow.qualify.facts import lead_facts
+from leadflow.qualify.scoring import EngagementEvent, Reason, Score, score_lead
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,16 @@ def qualify(
     score = score_lead(facts, settings.fit, settings.negative, events, settings.engagement, now, verification)
     current = str(profile.get("stage", "new"))
     stage = _stage(current, score, facts, settings, restored)
+    if stage != "junk" and _is_hand_raise(facts, settings):
+        # Explained like points are, with none: the reasons still add up to the score.
+        asked = Reason("hand_raise", f"asked for: {facts['inquiry_type']}", 0.0)
+        score = replace(score, reasons=(*score.reasons, asked))
     return Qualification(score, stage, stage != "junk" and score.total >= settings.marketing_qualified, facts)
+
+
+def _is_hand_raise(facts: dict[str, Any], settings: QualifySettings) -> bool:
+    """The visitor asked for sales (a demo, a call): sales-ready whatever the score."""
+    return facts.get("inquiry_type") in settings.hand_raise
 
 
 def _stage(current: str, score: Score, facts: dict[str, Any], settings: QualifySettings, restored: bool) -> str:
@@ -49,6 +58,6 @@ def _stage(current: str, score: Score, facts: dict[str, Any], settings: QualifyS
     if score.disqualified and not restored:
         return "junk"  # a restored lead is never made junk again by the rules: ops decided
     # A junk lead whose reasons no longer hold (a rule was dropped, a rescore) qualifies again.
-    if facts.get("inquiry_type") in settings.hand_raise or score.total >= settings.sales_ready:
+    if _is_hand_raise(facts, settings) or score.total >= settings.sales_ready:
         return "sales_ready"
     return "nurture"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Reason:
-    kind: str  # fit, negative, engagement or verification
+    kind: str  # fit, negative, engagement, verification, or hand_raise (0 points: asked for sales)
     rule: str
     points: float = 0.0
     disqualify: bool = False

@@ -1,0 +1,284 @@
+"""Data access for the leads table: the one place that knows its keys and items.
+
+One table per client stack, single-table layout:
+
+| item              | pk                   | sk                           | written                   |
+|-------------------|----------------------|------------------------------|---------------------------|
+| lead profile      | LEAD#<lead_id>       | PROFILE                      | by every change of a lead |
+| timeline entry    | LEAD#<lead_id>       | TIMELINE#<at>#<id>           | once                      |
+| change marker     | MARKER#<marker>      | MARKER                       | once (idempotency)        |
+| counter shard     | COUNTER#<name>       | <yyyy-mm-dd>#<shard>         | by 1 in COUNTER_SHARDS    |
+
+No hot items: nothing is written by every lead. A counter that every new lead moves is
+split over COUNTER_SHARDS items per day (the shard comes from the lead id) and summed on
+read, so concurrent transactions rarely meet on one item; when they do, DynamoDB cancels
+with `TransactionConflict`, which `leadflow.aws.retry` retries with jittered backoff.
+
+Profiles carry `gsi1pk = LEADS#<yyyy-mm>` and `gsi1sk = <created_at>#<lead_id>` so leads
+are listed month by month with a Query, never a Scan. Beside the profile's own keys
+(`leadflow.lead.profile.LeadProfile`) the item holds its `version` (optimistic locking)
+and its `outbox` (what the last change has still to publish); neither reaches the rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from leadflow.aws.client import LazyClient
+from leadflow.aws.retry import cancellation_reasons, with_backoff
+from leadflow.lead.change import AlreadyApplied, Conflict, LeadChange, OutboxItem, StoredLead
+from leadflow.lead.profile import LeadProfile, TimelineEntry
+
+PROFILE = "PROFILE"
+COUNTER_SHARDS = 10
+MAX_LIST_MONTHS = 36
+LEADS_BY_CREATED_INDEX = "by_created"  # leadflow_tools.definition declares it
+STORAGE_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "version", "outbox")
+
+
+def lead_pk(lead_id: str) -> str:
+    return f"LEAD#{lead_id}"
+
+
+def counter_shard(lead_id: str) -> int:
+    return int(hashlib.sha256(lead_id.encode()).hexdigest()[:8], 16) % COUNTER_SHARDS
+
+
+@dataclass
+class Lead:
+    """A lead with its timeline, as people look at it."""
+
+    profile: LeadProfile
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+    @property
+    def inquiries(self) -> list[TimelineEntry]:
+        return [entry for entry in self.timeline if entry.get("type") == "inquiry"]
+
+
+class LeadsTable(LazyClient):
+    service = "dynamodb"
+
+    def __init__(self, table_name: str, client: Any = None, on_retry: Callable[[Exception], None] | None = None):
+        super().__init__(client)
+        self.table_name = table_name
+        self.on_retry = on_retry
+
+    # --- the applier's port (leadflow.lead.change.LeadStore) ---------------------------
+
+    def read(self, lead_id: str) -> StoredLead | None:
+        answer = self._retrying(
+            lambda: self.client.get_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": lead_pk(lead_id)}, "sk": {"S": PROFILE}},
+                ConsistentRead=True,
+            )
+        )
+        item = answer.get("Item")
+        if not item:
+            return None
+        plain = _plain(item)
+        outbox = tuple(OutboxItem(entry["kind"], entry["body"]) for entry in plain.get("outbox") or [])
+        return StoredLead(_profile(plain), int(plain["version"]), outbox)
+
+    def write(self, change: LeadChange, read: StoredLead | None, outbox: list[OutboxItem]) -> int:
+        from botocore.exceptions import ClientError
+
+        items, profile_at, version = change_transaction(self.table_name, change, read, outbox)
+        try:
+            self._retrying(lambda: self.client.transact_write_items(TransactItems=items))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = cancellation_reasons(exc)
+            if change.marker is not None and reasons[:1] == ["ConditionalCheckFailed"]:
+                raise AlreadyApplied(change.marker) from exc
+            if len(reasons) > profile_at and reasons[profile_at] == "ConditionalCheckFailed":
+                raise Conflict(change.profile["lead_id"]) from exc
+            raise
+        return version
+
+    def clear_outbox(self, lead_id: str, version: int) -> bool:
+        """Empty the outbox once published; False if the lead moved on (its writer publishes)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._retrying(
+                lambda: self.client.update_item(
+                    TableName=self.table_name,
+                    Key={"pk": {"S": lead_pk(lead_id)}, "sk": {"S": PROFILE}},
+                    UpdateExpression="REMOVE outbox",
+                    ConditionExpression="version = :v",
+                    ExpressionAttributeValues={":v": {"N": str(version)}},
+                )
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # --- reading for people and tools ---------------------------------------------------
+
+    def get_profile(self, lead_id: str) -> LeadProfile | None:
+        stored = self.read(lead_id)
+        return stored.profile if stored else None
+
+    def count(self, name: str = "leads") -> int:
+        """A counter's total: the sum of its shards over every day (one Query, paginated)."""
+        total = 0
+        for item in self._query_all(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": f"COUNTER#{name}"}}
+        ):
+            total += int(item.get("count", 0))
+        return total
+
+    def get_lead(self, lead_id: str) -> Lead | None:
+        items = self._query_all(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": lead_pk(lead_id)}},
+        )
+        profile = next((i for i in items if i["sk"] == PROFILE), None)
+        if profile is None:
+            return None
+        timeline = sorted((i for i in items if i["sk"].startswith("TIMELINE#")), key=lambda i: i["sk"])
+        return Lead(_profile(profile), [_entry(i) for i in timeline])
+
+    def list_leads(self, limit: int = 20, now: datetime | None = None) -> list[LeadProfile]:
+        """The newest leads first."""
+        found: list[LeadProfile] = []
+        for page in self.pages_of_leads(now=now, page_size=min(limit, 100)):
+            found += page
+            if len(found) >= limit:
+                break
+        return found[:limit]
+
+    def pages_of_leads(self, now: datetime | None = None, page_size: int = 100) -> Iterator[list[LeadProfile]]:
+        """Every lead, newest first, a page at a time: a Query per month partition, never a Scan."""
+        now = now or datetime.now(UTC)
+        year, month = now.year, now.month
+        for _ in range(MAX_LIST_MONTHS):
+            start: dict[str, Any] | None = None
+            while True:
+                kwargs: dict[str, Any] = {
+                    "TableName": self.table_name,
+                    "IndexName": LEADS_BY_CREATED_INDEX,
+                    "KeyConditionExpression": "gsi1pk = :m",
+                    "ExpressionAttributeValues": {":m": {"S": f"LEADS#{year:04d}-{month:02d}"}},
+                    "ScanIndexForward": False,
+                    "Limit": page_size,
+                }
+                if start:
+                    kwargs["ExclusiveStartKey"] = start
+                answer = self.client.query(**kwargs)
+                if answer.get("Items"):
+                    yield [_profile(_plain(i)) for i in answer["Items"]]
+                start = answer.get("LastEvaluatedKey")
+                if not start:
+                    break
+            year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+
+    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(TableName=self.table_name, **kwargs):
+            items += [_plain(i) for i in page.get("Items", [])]
+        return items
+
+    def _retrying(self, call: Callable[[], Any]) -> Any:
+        return with_backoff(call, on_retry=self.on_retry)
+
+
+def change_transaction(
+    table: str, change: LeadChange, read: StoredLead | None, outbox: list[OutboxItem]
+) -> tuple[list[dict[str, Any]], int, int]:
+    """The TransactItems for a change, the position of the profile's Put among them, and the new version."""
+    profile = change.profile
+    lead_id = profile["lead_id"]
+    items: list[dict[str, Any]] = []
+    if change.marker is not None:
+        at = change.timeline[0]["at"] if change.timeline else profile.get("updated_at", "")
+        marker = {"pk": f"MARKER#{change.marker}", "sk": "MARKER", "lead_id": lead_id, "at": at}
+        items.append(
+            {"Put": {"TableName": table, "Item": _item(marker), "ConditionExpression": "attribute_not_exists(pk)"}}
+        )
+    for position, entry in enumerate(change.timeline):
+        entry_id = entry.get("inquiry_id") or f"{entry['type']}{position}"
+        key = {"pk": lead_pk(lead_id), "sk": f"TIMELINE#{entry['at']}#{entry_id}"}
+        items.append({"Put": {"TableName": table, "Item": _item({**key, **entry})}})
+    version = (read.version if read else 0) + 1
+    stored = {
+        **profile,
+        "pk": lead_pk(lead_id),
+        "sk": PROFILE,
+        "gsi1pk": f"LEADS#{profile['created_at'][:7]}",
+        "gsi1sk": f"{profile['created_at']}#{lead_id}",
+        "version": version,
+        "outbox": [{"kind": item.kind, "body": item.body} for item in outbox] or None,
+    }
+    put: dict[str, Any] = {"TableName": table, "Item": _item(stored)}
+    if read is None:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        put["ConditionExpression"] = "version = :v"
+        put["ExpressionAttributeValues"] = {":v": {"N": str(read.version)}}
+    profile_at = len(items)
+    items.append({"Put": put})
+    shard = counter_shard(lead_id)
+    for counter in change.counters:
+        items.append({"Update": {
+            "TableName": table,
+            "Key": {"pk": {"S": f"COUNTER#{counter.name}"}, "sk": {"S": f"{counter.day}#{shard:02d}"}},
+            "UpdateExpression": "ADD #count :n",
+            "ExpressionAttributeNames": {"#count": "count"},
+            "ExpressionAttributeValues": {":n": {"N": str(counter.amount)}},
+        }})  # fmt: skip
+    return items, profile_at, version
+
+
+def _profile(item: dict[str, Any]) -> LeadProfile:
+    return {k: v for k, v in item.items() if k not in STORAGE_ATTRIBUTES}  # type: ignore[return-value]
+
+
+def _entry(item: dict[str, Any]) -> TimelineEntry:
+    return {k: v for k, v in item.items() if k not in ("pk", "sk")}  # type: ignore[return-value]
+
+
+def _item(values: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    serialize = TypeSerializer().serialize
+    return {k: serialize(_decimals(v)) for k, v in values.items() if v is not None}
+
+
+def _decimals(value: Any) -> Any:
+    """DynamoDB numbers are Decimals: floats are converted through their shortest repr."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_decimals(v) for v in value]
+    return value
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserialize = TypeDeserializer().deserialize
+    return {k: _numbers(deserialize(v)) for k, v in item.items()}
+
+
+def _numbers(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""Capture: what websites send, checked and normalised, and the answer each request gets."""

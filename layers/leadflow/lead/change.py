@@ -1,0 +1,177 @@
+"""The one way a lead changes: read, plan, write at the version read, publish.
+
+Every step (an inquiry arriving, a requalification, and routing, follow-up and nurture as
+they come) changes a lead the same way, through `apply_change`:
+
+1. read the lead's profile (and the version it is at) by key;
+2. let the step's pure rules plan a `LeadChange` from that profile: the new profile, the
+   timeline entries, the domain events it implies, the hand-offs to other steps and the
+   counters it moves. The rules see the profile only, never what is still to be published;
+3. write it in one transaction, only if the lead is still at the version read (else read
+   and plan again), together with an idempotency marker when the change has one (so a
+   redelivered message changes nothing), the counters, and an outbox of what it publishes;
+4. publish the events and hand-offs, then clear the outbox. A crash in between leaves the
+   outbox, which the next change of the lead (or the redelivered message) publishes.
+
+The store, bus and queues are ports (Protocols): the AWS implementations are in
+`leadflow.aws`; a simulator can fold leads through the same rules with none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from leadflow.lead.events import DomainEvent
+from leadflow.lead.profile import LeadProfile, TimelineEntry
+
+MAX_ATTEMPTS = 10  # plans made from a fresh read when another change got in first
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A message for another step's queue, grouped by lead and deduplicated by `deduplication_id`."""
+
+    queue: str  # the queue's key in the stack definition, like "routing"
+    message: dict[str, Any]
+    deduplication_id: str
+
+
+@dataclass(frozen=True)
+class CounterDelta:
+    """A report figure the change moves, counted in the same transaction (so never twice)."""
+
+    name: str  # like "leads"
+    day: str  # yyyy-mm-dd, UTC
+    amount: int = 1
+
+
+@dataclass
+class LeadChange:
+    """What a step's rules decided for one lead: pure data, written and published by the applier."""
+
+    profile: LeadProfile
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    events: list[DomainEvent] = field(default_factory=list)
+    handoffs: list[Handoff] = field(default_factory=list)
+    counters: list[CounterDelta] = field(default_factory=list)
+    marker: str | None = None  # an idempotency key: a change with a marker is written once
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """What a written change still has to publish (stored with the profile until published)."""
+
+    kind: Literal["event", "handoff"]
+    body: dict[str, Any]
+
+    @classmethod
+    def of(cls, change: LeadChange) -> list[OutboxItem]:
+        events = [cls("event", {"type": e.type, "detail": e.detail}) for e in change.events]
+        handoffs = [
+            cls("handoff", {"queue": h.queue, "message": h.message, "deduplication_id": h.deduplication_id})
+            for h in change.handoffs
+        ]
+        return events + handoffs
+
+
+@dataclass(frozen=True)
+class StoredLead:
+    profile: LeadProfile
+    version: int
+    outbox: tuple[OutboxItem, ...] = ()
+
+
+class Conflict(Exception):
+    """The lead changed between read and write: read it again and plan again."""
+
+
+class AlreadyApplied(Exception):
+    """The change's marker is stored: this change was written before (a redelivered message)."""
+
+
+class LeadStore(Protocol):
+    def read(self, lead_id: str) -> StoredLead | None: ...
+
+    def write(self, change: LeadChange, read: StoredLead | None, outbox: list[OutboxItem]) -> int:
+        """Write the change if the lead is still as read; the new version. Raises Conflict, AlreadyApplied."""
+        ...
+
+    def clear_outbox(self, lead_id: str, version: int) -> bool: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, source: str, events: list[dict[str, Any]]) -> None: ...
+
+
+class MessageSender(Protocol):
+    def send(self, message: dict[str, Any], *, group_id: str, deduplication_id: str) -> None: ...
+
+
+@dataclass
+class LeadServices:
+    """Where a client's leads are stored and what they publish to."""
+
+    client: str
+    store: LeadStore
+    bus: EventPublisher
+    queues: Mapping[str, MessageSender]  # by the queue's key in the definition
+
+
+Outcome = Literal["changed", "unchanged", "duplicate"]
+
+
+@dataclass(frozen=True)
+class Applied:
+    outcome: Outcome
+    change: LeadChange | None
+    before: LeadProfile | None
+
+
+Planner = Callable[[LeadProfile | None], LeadChange | None]
+
+
+def apply_change(lead_id: str, plan: Planner, services: LeadServices) -> Applied:
+    """Read the lead, plan with `plan` (None: nothing to change), write, publish. See the module doc."""
+    for _ in range(MAX_ATTEMPTS):
+        stored = services.store.read(lead_id)
+        before = stored.profile if stored else None
+        change = plan(dict(before) if before else None)  # type: ignore[arg-type]
+        if change is None:
+            if stored is not None:
+                publish(stored.profile["lead_id"], stored.version, list(stored.outbox), services)
+            return Applied("unchanged", None, before)
+        outbox = [*(stored.outbox if stored else ()), *OutboxItem.of(change)]
+        try:
+            version = services.store.write(change, stored, outbox)
+        except Conflict:
+            continue
+        except AlreadyApplied:
+            if stored is not None:  # what the first delivery may not have published goes now
+                publish(stored.profile["lead_id"], stored.version, list(stored.outbox), services)
+            return Applied("duplicate", None, before)
+        publish(lead_id, version, outbox, services)
+        return Applied("changed", change, before)
+    raise Conflict(lead_id)
+
+
+def publish(lead_id: str, version: int, outbox: list[OutboxItem], services: LeadServices) -> None:
+    """Publish a written change's events and hand-offs, then clear its outbox (at least once)."""
+    if not outbox:
+        return
+    events = [
+        {"type": item.body["type"], "detail": {**item.body["detail"], "client": services.client}}
+        for item in outbox
+        if item.kind == "event"
+    ]
+    if events:
+        services.bus.publish(f"leadflow.{services.client}", events)
+    for item in outbox:
+        if item.kind == "handoff":
+            services.queues[item.body["queue"]].send(
+                {**item.body["message"], "client": services.client},
+                group_id=lead_id,
+                deduplication_id=item.body["deduplication_id"],
+            )
+    services.store.clear_outbox(lead_id, version)

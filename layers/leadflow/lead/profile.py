@@ -1,0 +1,88 @@
+"""A lead's profile: the one place that says which keys a lead has and what each holds.
+
+A lead is one person (one normalised email) of one client. Its profile is what every step
+reads and plans from; it holds business state only. How it is stored (keys, version, the
+outbox of events not yet published) is `leadflow.aws.leads_table`'s business.
+
+Profiles travel as plain dicts (JSON in DynamoDB, in events, in the CLI's --json), so the
+shape is a TypedDict: checked by mypy, free at run time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class Touch(TypedDict, total=False):
+    """Where an inquiry came from: its type, page and campaign (all as the website sent them)."""
+
+    inquiry_type: str
+    page_url: str
+    referrer: str
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    utm_term: str
+    utm_content: str
+
+
+class EngagementEntry(TypedDict, total=False):
+    """Something the lead did that counts towards its engagement score (it fades with time)."""
+
+    kind: str  # repeat_inquiry, page or email_click
+    at: str  # ISO 8601, UTC
+    detail: str  # the page URL, the link
+
+
+class LeadProfile(TypedDict, total=False):
+    lead_id: str  # derived from the client's secret and the normalised email
+    email: str  # normalised: NFC, lower case, IDNA domain
+    stage: str  # see leadflow.lead.lifecycle
+    created_at: str
+    updated_at: str
+    # Who the person is, as first sent: filled once, never overwritten by a later inquiry.
+    first_name: str
+    last_name: str
+    company: str
+    job_title: str
+    phone: str  # as sent
+    phone_e164: str  # the same number in E.164, when it parses
+    custom: dict[str, str]  # the client's own form fields
+    # What the person sent.
+    inquiry_count: int
+    last_inquiry_at: str
+    last_message: str
+    first_touch: Touch
+    last_touch: Touch
+    marketing_consent: bool
+    marketing_consent_at: str
+    marketing_consent_text: str
+    engagement: list[EngagementEntry]
+    # What qualification made of it.
+    score: dict[str, Any]  # fit, engagement, total and the reasons (leadflow.scoring.Score.as_dict)
+    marketing_qualified: bool
+    qualified_at: str
+    restored: bool  # ops took it out of junk: the rules never make it junk again
+    handed_off_at: str  # when it was handed to routing: once in its life
+
+
+# One thing that happened to a lead, kept as its own item: an inquiry, or a stage change.
+# (The functional form, because a stage change's keys are `from` and `to`.)
+TimelineEntry = TypedDict(
+    "TimelineEntry",
+    {
+        "type": str,  # inquiry or stage_changed
+        "at": str,
+        # an inquiry: what capture took from the website, and which fields it set aside
+        "inquiry_id": str,
+        "channel": str,
+        "fields": dict[str, Any],
+        "custom": dict[str, str],
+        "ignored_fields": list[str],
+        # a stage change
+        "from": str,
+        "to": str,
+        "reason": str,
+    },
+    total=False,
+)

@@ -1,0 +1,184 @@
+"""What an inquiry, or a second look, changes about a lead (pure: the applier writes it).
+
+`plan_inquiry` merges one inquiry into the lead's profile (one lead per person: fields
+already known are never overwritten), records the engagement it carries, qualifies the
+lead and returns the `LeadChange`: the new profile, the inquiry on its timeline, the stage
+change, the events, the hand-off to routing and the counters. `plan_requalify` does the
+same without an inquiry (ops restored the lead, the lead definition changed).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from leadflow.config import QualifySettings
+from leadflow.lead.change import Applied, CounterDelta, Handoff, LeadChange, LeadServices, apply_change
+from leadflow.lead.events import lead_qualified, lead_stage_changed
+from leadflow.lead.lifecycle import check_transition
+from leadflow.lead.profile import LeadProfile, TimelineEntry, Touch
+from leadflow.qualify.qualification import qualify
+from leadflow.qualify.scoring import EngagementEvent
+
+PROFILE_FIELDS = ("first_name", "last_name", "company", "job_title", "phone")
+TOUCH_FIELDS = (
+    "inquiry_type", "page_url", "referrer", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+)  # fmt: skip
+MAX_ENGAGEMENT_EVENTS = 50
+ROUTING_QUEUE = "routing"
+
+
+def plan_inquiry(
+    current: LeadProfile | None, message: dict[str, Any], settings: QualifySettings, now: datetime
+) -> LeadChange:
+    at = message["received_at"]
+    fields = message.get("fields", {})
+    touch: Touch = {k: fields[k] for k in TOUCH_FIELDS if k in fields}  # type: ignore[assignment]
+    profile = _new_profile(message, touch) if current is None else _merged(current, message, touch)
+    engagement = list(profile.get("engagement", []))
+    if current is not None:
+        engagement.append({"kind": "repeat_inquiry", "at": at})
+    if fields.get("page_url"):
+        engagement.append({"kind": "page", "at": at, "detail": fields["page_url"]})
+    profile["engagement"] = engagement[-MAX_ENGAGEMENT_EVENTS:]
+    inquiry: TimelineEntry = {
+        "type": "inquiry",
+        "at": at,
+        "inquiry_id": message["inquiry_id"],
+        "channel": message.get("channel", "json"),
+        "fields": fields,
+        "custom": message.get("custom", {}),
+    }
+    if message.get("ignored_fields"):
+        inquiry["ignored_fields"] = list(message["ignored_fields"])
+    change = _qualified(current, profile, settings, now, reason=f"inquiry {message['inquiry_id']}")
+    change.timeline.insert(0, inquiry)
+    change.marker = message["inquiry_id"]
+    if current is None:
+        change.counters.append(CounterDelta("leads", at[:10]))
+    return change
+
+
+def plan_requalify(
+    current: LeadProfile, settings: QualifySettings, now: datetime, reason: str, restore: bool = False
+) -> LeadChange | None:
+    """The lead qualified again; None when neither its stage nor its score would change."""
+    profile = copy.deepcopy(current)
+    if restore:
+        profile["restored"] = True
+    change = _qualified(current, profile, settings, now, reason)
+    unchanged = change.profile["stage"] == current.get("stage") and change.profile["score"] == current.get("score")
+    return None if unchanged and not restore else change
+
+
+def engagement_events(profile: LeadProfile) -> list[EngagementEvent]:
+    return [
+        EngagementEvent(e["kind"], datetime.fromisoformat(e["at"]), e.get("detail", ""))
+        for e in profile.get("engagement", [])
+    ]
+
+
+def _qualified(
+    before: LeadProfile | None, profile: LeadProfile, settings: QualifySettings, now: datetime, reason: str
+) -> LeadChange:
+    result = qualify(dict(profile), engagement_events(profile), settings, now)
+    stamp = now.astimezone(UTC).isoformat(timespec="milliseconds")
+    lead_id = profile["lead_id"]
+    from_stage = (before or {}).get("stage", "new")
+    profile["score"] = result.score.as_dict()
+    profile["marketing_qualified"] = result.marketing_qualified
+    profile["qualified_at"] = profile["updated_at"] = stamp
+    if result.facts.get("phone_country"):  # it parsed: keep E.164 beside what was sent
+        profile["phone_e164"] = result.facts["phone"]
+    change = LeadChange(profile)
+    if result.stage != from_stage:
+        check_transition(from_stage, result.stage)
+        profile["stage"] = result.stage
+        change.timeline.append({"type": "stage_changed", "at": stamp, "from": from_stage, "to": result.stage,
+                                "reason": reason})  # fmt: skip
+        change.events.append(lead_stage_changed(lead_id, from_stage, result.stage, stamp, reason))
+    else:
+        profile["stage"] = from_stage
+    change.events.append(lead_qualified(lead_id, profile["stage"], profile["score"], result.marketing_qualified, stamp))
+    if profile["stage"] == "sales_ready" and not profile.get("handed_off_at"):
+        profile["handed_off_at"] = stamp  # set once: a lead is handed to routing exactly once
+        change.handoffs.append(
+            Handoff(ROUTING_QUEUE, {"lead_id": lead_id, "handed_off_at": stamp}, deduplication_id=f"{lead_id}-handoff")
+        )
+    return change
+
+
+def _new_profile(message: dict[str, Any], touch: Touch) -> LeadProfile:
+    fields, at = message.get("fields", {}), message["received_at"]
+    profile: LeadProfile = {
+        "lead_id": message["lead_id"],
+        "email": message["email"],
+        "stage": "new",
+        "created_at": at,
+        "inquiry_count": 1,
+        "last_inquiry_at": at,
+        "first_touch": touch,
+        "last_touch": touch,
+        "custom": dict(message.get("custom", {})),
+    }
+    for name in PROFILE_FIELDS:
+        if name in fields:
+            profile[name] = fields[name]  # type: ignore[literal-required]
+    if fields.get("message"):
+        profile["last_message"] = fields["message"]
+    _consent(profile, fields, at)
+    return profile
+
+
+def _merged(current: LeadProfile, message: dict[str, Any], touch: Touch) -> LeadProfile:
+    profile = copy.deepcopy(current)
+    fields, at = message.get("fields", {}), message["received_at"]
+    for name in PROFILE_FIELDS:
+        if name in fields and not profile.get(name):
+            profile[name] = fields[name]  # type: ignore[literal-required]
+    custom = dict(profile.get("custom", {}))
+    for name, value in message.get("custom", {}).items():
+        custom.setdefault(name, value)
+    profile["custom"] = custom
+    profile["inquiry_count"] = int(profile.get("inquiry_count", 0)) + 1
+    profile["last_inquiry_at"] = max(at, profile.get("last_inquiry_at", at))
+    profile["last_touch"] = touch
+    if fields.get("message"):
+        profile["last_message"] = fields["message"]
+    _consent(profile, fields, at)
+    return profile
+
+
+def _consent(profile: LeadProfile, fields: dict[str, Any], at: str) -> None:
+    if fields.get("marketing_consent"):
+        profile["marketing_consent"] = True
+        profile["marketing_consent_at"] = at
+        profile["marketing_consent_text"] = fields.get("consent_text", "")
+
+
+def record_inquiry(
+    message: dict[str, Any], services: LeadServices, settings: QualifySettings, now: datetime | None = None
+) -> Applied:
+    """Store one inquiry on its lead and qualify the lead: "changed", or "duplicate" if stored before."""
+    return apply_change(
+        message["lead_id"], lambda current: plan_inquiry(current, message, settings, now or datetime.now(UTC)), services
+    )
+
+
+def requalify_lead(
+    lead_id: str,
+    services: LeadServices,
+    settings: QualifySettings,
+    reason: str,
+    restore: bool = False,
+    now: datetime | None = None,
+) -> Applied:
+    """Qualify a stored lead again; "unchanged" when neither its stage nor its score moves."""
+
+    def plan(current: LeadProfile | None) -> LeadChange | None:
+        if current is None:
+            raise LookupError(f"no lead {lead_id}")
+        return plan_requalify(current, settings, now or datetime.now(UTC), reason, restore)
+
+    return apply_change(lead_id, plan, services)

@@ -1,0 +1,106 @@
+"""Under DynamoDB's contention answers (cancelled transactions, throttling) every inquiry is stored once.
+
+The unchanged capture and intake handlers run against moto with a fault-injecting botocore
+hook on their session; the intake queue is polled with Lambda's semantics (partial batch
+failures, redelivery, the dead-letter queue after the max receive count).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from leadflow.local.faults import FaultInjector
+from leadflow.local.pollers import QueuePoller
+from tests.integration.conftest import Stack
+from tests.support import load_event
+
+PEOPLE = 20
+INQUIRIES_EACH = 3
+
+
+@pytest.fixture
+def injector(stack: Stack) -> Iterator[FaultInjector]:
+    boto3.setup_default_session(region_name="us-east-1")  # the session the handlers' clients come from
+    faults = FaultInjector(conflict_every=3, throttle_every=4)
+    faults.install(boto3.DEFAULT_SESSION)
+    yield faults
+    faults.uninstall(boto3.DEFAULT_SESSION)
+    boto3.DEFAULT_SESSION = None
+
+
+def capture_all(stack: Stack, context: Any) -> list[str]:
+    capture = stack.handler("capture")
+    emails = [f"person{n}@northwind{n % 4}.example" for n in range(PEOPLE)]
+    for round_number in range(INQUIRIES_EACH):
+        for email in emails:
+            event = load_event("capture-json-post.json")
+            for headers in (event["headers"], event["multiValueHeaders"]):
+                headers.pop("Idempotency-Key")  # each post its own inquiry
+            event["body"] = json.dumps({"email": email, "message": f"round {round_number}"})
+            assert capture(event, context)["statusCode"] == 202
+    return emails
+
+
+def drain(stack: Stack, context: Any) -> int:
+    """Poll the intake queue as Lambda would until it is empty; the messages the function reported failed."""
+    sqs = stack.session.client("sqs")
+    url = stack.resources.queue_urls["intake"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "1"})  # redeliver failures soon
+    intake = stack.handler("intake")
+    failed = []
+
+    def invoke(event: dict[str, Any]) -> Any:
+        answer = intake(event, context)
+        failed.extend(answer["batchItemFailures"])
+        return answer
+
+    poller = QueuePoller(
+        sqs, url, stack.resources.queue_arns["intake"], invoke, 10, "us-east-1",
+        name="intake", function="intake", wait_seconds=1,
+    )  # fmt: skip
+    for _ in range(200):
+        poller.poll_once()
+        depth = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        if not any(int(n) for n in depth.values()):
+            return len(failed)
+    raise AssertionError("the intake queue never drained")
+
+
+def test_conflicts_and_throttles_store_every_inquiry_once_and_dead_letter_nothing(
+    stack: Stack, injector: FaultInjector, lambda_context: Any
+) -> None:
+    emails = capture_all(stack, lambda_context)
+    assert drain(stack, lambda_context) == 0  # retried inside the function: no message went back to the queue
+
+    store = stack.store()
+    leads = {lead["email"]: lead for page in store.pages_of_leads() for lead in page}
+    assert sorted(leads) == sorted(emails)
+    for lead in leads.values():
+        inquiries = store.get_lead(lead["lead_id"]).inquiries
+        assert Counter(i["inquiry_id"] for i in inquiries).most_common(1)[0][1] == 1  # none twice
+        assert (len(inquiries), lead["inquiry_count"]) == (INQUIRIES_EACH, INQUIRIES_EACH)
+    assert store.count() == PEOPLE
+    dead_letters = stack.session.client("sqs").get_queue_attributes(
+        QueueUrl=stack.session.client("sqs").get_queue_url(QueueName=stack.definition.queue("intake").dead_letter_name)[
+            "QueueUrl"
+        ],
+        AttributeNames=["ApproximateNumberOfMessages"],
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert dead_letters == "0"
+    # The hook really answered in DynamoDB's place, many times.
+    assert injector.cancelled >= PEOPLE
+    assert injector.throttled >= PEOPLE
+    print(
+        f"\nfault injection: {injector.transactions} transactions, {injector.cancelled} cancelled"
+        " (TransactionConflict),"
+        f" {injector.throttled} throttled of {injector.calls} DynamoDB calls; {PEOPLE * INQUIRIES_EACH} inquiries"
+        f" stored once each; dead-letter messages: {dead_letters}"
+    )
