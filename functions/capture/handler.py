@@ -1,4 +1,9 @@
-"""POST /leads (and its CORS preflight): API Gateway REST proxy event in, proxy answer out."""
+"""POST /leads (and its CORS preflight): an API Gateway proxy event in, a proxy answer out.
+
+Both payload formats: REST API 1.0 (`httpMethod`, `headers`, `multiValueHeaders`) and HTTP
+API / function URL 2.0 (`version` "2.0", `requestContext.http.method`, lower-case `headers`
+with repeated values comma-joined, `cookies`). Header names are compared lower-cased.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ import base64
 from functools import cache
 from typing import Any
 
-from leadflow.capture import WebRequest, WebResponse, handle_capture, unavailable
+from leadflow.aws.queues import FifoQueue, QueueUnavailable
+from leadflow.capture.request import WebRequest, WebResponse, handle_capture, unavailable
 from leadflow.observability import MetricUnit, logger, metrics
-from leadflow.queues import FifoQueue, QueueUnavailable
 from leadflow.settings import capture_rules, client_name, required_env
 
 
@@ -44,10 +49,28 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _request_from(event: dict[str, Any]) -> WebRequest:
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    if event.get("version") == "2.0":
+        method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
+        pairs = list((event.get("headers") or {}).items())
+        pairs += [("cookie", "; ".join(event["cookies"]))] if event.get("cookies") else []
+    else:
+        method = event.get("httpMethod") or ""
+        multi = event.get("multiValueHeaders") or {}
+        pairs = [(name, ", ".join(map(str, values or []))) for name, values in multi.items()]
+        listed = {name.lower() for name in multi}
+        pairs += [(n, v) for n, v in (event.get("headers") or {}).items() if n.lower() not in listed]
+    headers: dict[str, str] = {}
+    for name, value in pairs:  # names are case-insensitive: one entry per name, repeated values comma-joined
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
     raw = event.get("body") or ""
-    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
-    return WebRequest(method=event.get("httpMethod", "").upper(), headers=headers, body=body)
+    if not event.get("isBase64Encoded"):
+        return WebRequest(method.upper(), headers, raw.encode("utf-8", "surrogatepass"))
+    try:
+        return WebRequest(method.upper(), headers, base64.b64decode(raw, validate=True))
+    except ValueError:  # binascii.Error, or text that is not ASCII
+        problem = "is marked base64-encoded (isBase64Encoded) but is not valid base64: send the body unchanged"
+        return WebRequest(method.upper(), headers, b"", body_problem=problem)
 
 
 def _proxy_response(response: WebResponse) -> dict[str, Any]:

@@ -101,7 +101,7 @@ def test_restore_of_a_lead_that_is_not_junk_exits_1_and_changes_nothing(local_st
     assert refused.returncode == 1
     assert "is nurture, not junk: only junk leads are restored" in refused.stderr
     after = local_stack.lead(email)
-    assert (after["version"], after.get("restored")) == (before["version"], None)
+    assert (after["updated_at"], after.get("restored")) == (before["updated_at"], None)
 
 
 def test_restore_of_an_unknown_lead_exits_1_saying_how_to_find_leads(local_stack: RunningStack) -> None:
@@ -119,7 +119,7 @@ def test_rescore_dry_run_reports_the_stage_change_and_writes_nothing(local_stack
     assert "Dry run, nothing written" in planned.stdout
     assert "1 would change stage:\n  nurture -> sales_ready: 1\n" in planned.stdout
     after = local_stack.lead(email)
-    assert (after["version"], after["stage"], after["score"]) == (before["version"], "nurture", before["score"])
+    assert (after["updated_at"], after["stage"], after["score"]) == (before["updated_at"], "nurture", before["score"])
 
 
 def test_rescore_with_a_changed_definition_moves_the_lead_and_reports_the_move(
@@ -149,3 +149,21 @@ def test_rescore_gives_a_sales_ready_lead_its_new_score_but_keeps_its_stage(
     lead = local_stack.lead(email)
     assert (lead["stage"], lead["score"]["total"]) == ("sales_ready", -5)
     assert "Competitor" in {reason["rule"] for reason in lead["score"]["reasons"]}
+
+
+def test_a_lead_named_like_markup_lists_and_shows_as_typed_with_its_hand_raise(
+    local_stack: RunningStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # the CLI's table on one line per lead
+    email = unique("markup", "northwind-logistics.com")
+    post(local_stack, email=email, first_name="[/bold]", company="[red]x", inquiry_type="demo_request")
+    local_stack.lead(email)
+    listed = local_stack.cli("leads", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "[/bold]" in line_with(email, listed.stdout)
+    assert "[red]x" in line_with(email, listed.stdout)
+    shown = local_stack.cli("leads", "show", email)
+    assert shown.returncode == 0, shown.stderr
+    assert "[/bold]" in line_with("first_name", shown.stdout)
+    assert "[red]x" in line_with("company", shown.stdout)
+    assert "sales-ready whatever the score" in line_with("asked for: demo_request", shown.stdout)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -10,6 +12,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from leadflow.aws.event_bus import EventsNotPublished
+from leadflow.aws.queues import QueueUnavailable
 from leadflow.cli.stack_access import (
     DEFAULT_CLIENT,
     DEFAULT_CLIENTS_DIR,
@@ -23,15 +27,17 @@ from leadflow.cli.stack_access import (
     errors,
     open_stack,
 )
-from leadflow.event_bus import EventsNotPublished
-from leadflow.intake import requalify_lead
-from leadflow.leads_store import Conflict
-from leadflow.queues import QueueUnavailable
+from leadflow.lead.change import Conflict
+from leadflow.qualify.changes import requalify_lead
 
 RESTORE_REASON = "restored by ops"
 FIT_KINDS = ("verification", "fit", "negative")  # what the lead is; engagement is what it did
+HAND_RAISE = "hand_raise"  # asked for sales (a demo, a call): sales-ready whatever the score, with 0 points
 
 leads_app = typer.Typer(help="Look at the leads of a deployed or local stack, and restore junk.", no_args_is_help=True)
+
+# Characters stored text may not send to a terminal: controls (escape sequences) and bidi overrides.
+_NOT_FOR_TERMINALS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 LeadArgument = Annotated[str, typer.Argument(help="A lead id (ld_...) or the person's email.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -54,15 +60,20 @@ def leads_list(
         return
     table = Table("lead", "email", "name", "company", "stage", "inquiries", "created")
     for lead in leads:
-        name = " ".join(filter(None, (lead.get("first_name"), lead.get("last_name"))))
+        name = " ".join(str(part) for part in (lead.get("first_name"), lead.get("last_name")) if part)
         table.add_row(
-            lead["lead_id"],
-            lead.get("email", ""),
-            name,
-            lead.get("company", ""),
-            lead.get("stage", ""),
-            str(lead.get("inquiry_count", 0)),
-            lead.get("created_at", ""),
+            *(
+                as_text(value)
+                for value in (
+                    lead["lead_id"],
+                    lead.get("email", ""),
+                    name,
+                    lead.get("company", ""),
+                    lead.get("stage", ""),
+                    lead.get("inquiry_count", 0),
+                    lead.get("created_at", ""),
+                )
+            )
         )
     console.print(table)
     console.print(f"{len(leads)} lead(s) shown.")
@@ -86,23 +97,27 @@ def leads_show(
     if as_json:
         print(json.dumps({**lead.profile, "timeline": lead.timeline}, indent=2, default=str))
         return
+    profile: Mapping[str, Any] = lead.profile
     table = Table(show_header=False, box=None)
-    for key in sorted(lead.profile):
+    for key in sorted(profile):
         if key == "score":
             continue  # shown below, reason by reason
-        value = lead.profile[key]
-        table.add_row(key, Text(json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)))
+        value = profile[key]
+        shown = json.dumps(value, default=str, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+        table.add_row(as_text(key), as_text(shown))
     console.print(table)
-    print_why(lead.profile)
+    print_why(profile)
     console.print(f"\n[bold]{len(lead.inquiries)} inquiry(ies)[/bold]")
     for entry in lead.inquiries:
         fields = entry.get("fields", {})
-        console.print(
+        line = (
             f"  {entry['at']}  {entry['inquiry_id']}  {fields.get('inquiry_type', '')}  via {entry.get('channel', '')}"
-            f"  {fields.get('utm_source', '')}",
-            markup=False,
-            soft_wrap=True,
+            f"  {fields.get('utm_source', '')}"
         )
+        ignored = entry.get("ignored_fields")
+        if ignored:
+            line += f"\n    not stored (not leadflow fields, not mapped): {', '.join(map(str, ignored))}"
+        console.print(as_text(line), soft_wrap=True)
 
 
 @leads_app.command("restore")
@@ -121,30 +136,33 @@ def leads_restore(
         no_such_lead(stack, id_or_email)
     if current.get("stage") != "junk":
         errors.print(
-            f"Lead {lead_id} is {current.get('stage', 'new')}, not junk: only junk leads are restored. "
-            f"`{stack.command('leads', 'show', lead_id)}` says why it is where it is.",
-            markup=False,
+            as_text(
+                f"Lead {lead_id} is {current.get('stage', 'new')}, not junk: only junk leads are restored. "
+                f"`{stack.command('leads', 'show', lead_id)}` says why it is where it is."
+            )
         )
         raise typer.Exit(1)
     services = stack.services
     try:
         change = stack.call(
-            lambda: requalify_lead(lead_id, services, reason=RESTORE_REASON, restore=True), f"restore lead {lead_id}"
+            lambda: requalify_lead(lead_id, services, stack.config.qualify, RESTORE_REASON, restore=True).change,
+            f"restore lead {lead_id}",
         )
     except Conflict:
-        errors.print(f"Lead {lead_id} kept changing while it was being restored: run the same command again.")
+        errors.print(as_text(f"Lead {lead_id} kept changing while it was being restored: run the same command again."))
         raise typer.Exit(1) from None
     except (EventsNotPublished, QueueUnavailable) as exc:
         errors.print(
-            f"Lead {lead_id} is restored, but its events could not be sent yet ({type(exc).__name__}: {exc}); "
-            f"they wait in its outbox and go out with its next change. `{stack.command('leads', 'show', lead_id)}` "
-            "shows where it is now.",
-            markup=False,
+            as_text(
+                f"Lead {lead_id} is restored, but its events could not be sent yet ({type(exc).__name__}: {exc}); "
+                f"they wait in its outbox and go out with its next change. "
+                f"`{stack.command('leads', 'show', lead_id)}` shows where it is now."
+            )
         )
         raise typer.Exit(1) from None
     profile = change.profile if change is not None else current
     console.print(
-        Text(f"Restored {lead_id} ({profile.get('email', '')}): {current['stage']} -> {profile['stage']}"),
+        as_text(f"Restored {lead_id} ({profile.get('email', '')}): {current['stage']} -> {profile['stage']}"),
         soft_wrap=True,
     )
     print_why(profile)
@@ -152,18 +170,19 @@ def leads_restore(
 
 def no_such_lead(stack: StackAccess, id_or_email: str) -> NoReturn:
     errors.print(
-        f"No lead {id_or_email} in client {stack.config.name}. "
-        f"`{stack.command('leads', 'list')}` shows the newest leads with their ids and emails.",
-        markup=False,
+        as_text(
+            f"No lead {id_or_email} in client {stack.config.name}. "
+            f"`{stack.command('leads', 'list')}` shows the newest leads with their ids and emails."
+        )
     )
     raise typer.Exit(1)
 
 
-def print_why(profile: dict[str, Any]) -> None:
+def print_why(profile: Mapping[str, Any]) -> None:
     """The score as reasons that add up: the fit rules to fit, the engagement to engagement, both to the total."""
     score = profile.get("score")
     if not score:
-        console.print("\nNot scored yet: `leadflow rescore` scores every open lead.", markup=False)
+        console.print(Text("\nNot scored yet: `leadflow rescore` scores every open lead."))
         return
     console.print(f"\n[bold]Why: score {format_points(score['total'], signed=False)}[/bold]")
     table = Table("kind", "rule", "points", "", box=box.SIMPLE_HEAD, show_edge=False)
@@ -174,7 +193,7 @@ def print_why(profile: dict[str, Any]) -> None:
             mark = ""
             if reason.get("disqualify"):
                 mark = "disqualifies (overruled: restored)" if profile.get("restored") else "disqualifies: junk"
-            table.add_row(reason["kind"], Text(str(reason["rule"])), format_points(reason["points"]), mark)
+            table.add_row(as_text(reason["kind"]), as_text(reason["rule"]), format_points(reason["points"]), mark)
         table.add_row("", Text(f"= {part}", style="bold"), Text(format_points(score[part]), style="bold"), "")
         table.add_section()
     table.add_row(
@@ -183,6 +202,12 @@ def print_why(profile: dict[str, Any]) -> None:
         Text(format_points(score["total"]), style="bold"),
         "",
     )
+    hand_raises = [r for r in reasons if r["kind"] == HAND_RAISE]
+    if hand_raises:
+        table.add_section()
+    for reason in hand_raises:
+        mark = "sales-ready whatever the score"
+        table.add_row(Text("hand-raise"), as_text(reason["rule"]), format_points(reason["points"]), mark)
     console.print(table)
     console.print(
         Text(
@@ -190,6 +215,11 @@ def print_why(profile: dict[str, Any]) -> None:
             f" = total {format_points(score['total'], signed=False)}"
         )
     )
+
+
+def as_text(value: object) -> Text:
+    """Stored text as text: never rich markup (`[/bold]`) or an emoji code, and no control for the terminal."""
+    return Text(_NOT_FOR_TERMINALS.sub(lambda found: f"\\u{ord(found.group()):04x}", str(value)))
 
 
 def format_points(points: float, signed: bool = True) -> str:
