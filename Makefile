@@ -31,17 +31,19 @@ bench: $(READY)  ## performance figures as ratios against baselines measured in 
 layers: $(READY)  ## build the Lambda layers into .build/ (Docker-free; rebuilt only when inputs change)
 	$(BIN)/python infra/layer_build.py
 
-synth: $(READY) layers node_modules/.installed  ## CLIENT=name or CLIENT=all
-	$(CDK) synth -c client=$(CLIENT) --quiet
+synth: $(READY) layers node_modules/.installed  ## CLIENT=name or CLIENT=all; STAGE=name for a second deployment
+	$(CDK) synth -c client=$(CLIENT) $(if $(STAGE),-c stage=$(STAGE)) --quiet
 
-deploy: $(READY) layers node_modules/.installed  ## CLIENT=name: deploys stack Leads-name with your AWS credentials
-	$(CDK) deploy -c client=$(CLIENT) Leads-$(CLIENT)
+deploy: $(READY) layers node_modules/.installed  ## CLIENT=name [STAGE=name]: deploys stack Leads-name[-stage] with your AWS credentials
+	$(BIN)/python infra/retained.py before-deploy --client $(CLIENT) $(if $(STAGE),--stage $(STAGE)) --cdk "$(CDK)"
+	$(CDK) deploy -c client=$(CLIENT) $(if $(STAGE),-c stage=$(STAGE)) Leads-$(CLIENT)$(if $(STAGE),-$(STAGE))
 
 diff: $(READY) layers node_modules/.installed
 	$(CDK) diff -c client=$(CLIENT) Leads-$(CLIENT)
 
-destroy: $(READY) node_modules/.installed
-	$(CDK) destroy -c client=$(CLIENT) Leads-$(CLIENT)
+destroy: $(READY) layers node_modules/.installed  ## CLIENT=name [STAGE=name] [FORCE=1]: keeps the table and queues
+	$(BIN)/python infra/retained.py before-destroy --client $(CLIENT) $(if $(STAGE),--stage $(STAGE)) $(if $(FORCE),--force)
+	$(CDK) destroy -c client=$(CLIENT) $(if $(STAGE),-c stage=$(STAGE)) Leads-$(CLIENT)$(if $(STAGE),-$(STAGE))
 
 clean:
 	rm -rf .build cdk.out .leadflow .pytest_cache .mypy_cache .ruff_cache

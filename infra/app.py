@@ -2,13 +2,15 @@
 
     cdk synth -c client=demo                 # stack Leads-demo
     cdk synth -c client=all                  # every clients/*.toml
+    cdk synth -c client=demo -c stage=staging  # stack Leads-demo-staging, names leadflow-demo-staging-...
     cdk synth -c client=demo -c clients_dir=path/to/clients
     python infra/app.py -c client=demo       # the same without the CDK CLI (writes cdk.out/)
 
 Synthesizing reads local files only: no AWS call, no lookup, no pip, no network. A bad client
 file, an unknown client or an unbuilt dependency layer stops it with a message saying what
-to fix and exit code 1. cdk-nag's AwsSolutions checks run during synth: any finding nobody
-acknowledged with a reason, error or warning, fails it.
+to fix and exit code 1; with `-c client=all`, a bad file stops only its own client: the others
+are synthesized, then the bad files are named and the exit code is 1. cdk-nag's AwsSolutions
+checks run during synth: any finding nobody acknowledged with a reason, error or warning, fails it.
 
 Tests build the same app through `synthesize(["demo"], outdir)`.
 """
@@ -35,8 +37,8 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.layer_build import LayerNotBuiltError, layers_for_synth
 from infra.stack import LeadsStack
-from leadflow.config import ConfigError, find_client_files, load_client_config
-from leadflow.definition import build_definition
+from leadflow.config import ClientConfig, ConfigError, find_client_files, load_client_config
+from leadflow.definition import DEFAULT_STAGE, InvalidStageError, build_definition, check_stage
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CLIENTS_DIR = REPO_ROOT / "clients"
@@ -100,24 +102,62 @@ def client_names(requested: str | None, clients_dir: Path = DEFAULT_CLIENTS_DIR)
     return [requested]
 
 
-def add_client_stacks(app: App, names: Sequence[str], clients_dir: Path = DEFAULT_CLIENTS_DIR) -> list[LeadsStack]:
-    """Check every client's file first, then add one LeadsStack per client to the app."""
-    client_files = [clients_dir / f"{name}.toml" for name in names]
-    configs = [load_client_config(path) for path in client_files]
+def load_client_configs(
+    names: Sequence[str], clients_dir: Path = DEFAULT_CLIENTS_DIR
+) -> tuple[list[ClientConfig], list[ConfigError]]:
+    """Every named client's checked config, and the problems of the files that are not usable."""
+    configs: list[ClientConfig] = []
+    problems: list[ConfigError] = []
+    for name in names:
+        try:
+            configs.append(load_client_config(clients_dir / f"{name}.toml"))
+        except ConfigError as problem:
+            problems.append(problem)
+    return configs, problems
+
+
+def check_stage_of(names: Sequence[str], stage: str, clients_dir: Path = DEFAULT_CLIENTS_DIR) -> None:
+    """A stage must not make one client's names another client's: `acme` at stage `eu` is client `acme-eu`."""
+    check_stage(stage)
+    if stage == DEFAULT_STAGE:
+        return
+    available = {path.stem for path in find_client_files(clients_dir)}
+    taken = sorted(f"{name}-{stage}" for name in names if f"{name}-{stage}" in available)
+    if taken:
+        raise InvalidStageError(
+            f"stage {stage!r} would give client {taken[0].removesuffix('-' + stage)!r} the names of client "
+            f"{taken[0]!r} ({clients_dir / (taken[0] + '.toml')}): pick another stage name"
+        )
+
+
+def add_client_stacks(app: App, configs: Sequence[ClientConfig], stage: str = DEFAULT_STAGE) -> list[LeadsStack]:
+    """Add one LeadsStack per checked client config to the app, at the given stage."""
     return [
         LeadsStack(
             app,
             config=config,
-            definition=build_definition(config),
+            definition=build_definition(config, stage),
             layer_paths=layers_for_synth(config),
         )
         for config in configs
     ]
 
 
-def build_app(names: Sequence[str], outdir: str | Path, *, clients_dir: Path = DEFAULT_CLIENTS_DIR) -> App:
+def build_app(
+    names: Sequence[str],
+    outdir: str | Path,
+    *,
+    clients_dir: Path = DEFAULT_CLIENTS_DIR,
+    stages: Sequence[str] = (DEFAULT_STAGE,),
+) -> App:
+    """An app with every named client's stack at every given stage; the first bad client file stops it."""
     app = new_app(outdir)
-    add_client_stacks(app, names, clients_dir)
+    configs, problems = load_client_configs(names, clients_dir)
+    if problems:
+        raise problems[0]
+    for stage in stages:
+        check_stage_of(names, stage, clients_dir)
+        add_client_stacks(app, configs, stage)
     return app
 
 
@@ -157,9 +197,15 @@ def synth_checked(app: App) -> cx_api.CloudAssembly:
     return assembly
 
 
-def synthesize(names: Sequence[str], outdir: str | Path, *, clients_dir: Path = DEFAULT_CLIENTS_DIR) -> dict[str, dict]:
+def synthesize(
+    names: Sequence[str],
+    outdir: str | Path,
+    *,
+    clients_dir: Path = DEFAULT_CLIENTS_DIR,
+    stages: Sequence[str] = (DEFAULT_STAGE,),
+) -> dict[str, dict]:
     """Synthesize the clients' stacks into outdir; return each CloudFormation template by stack name."""
-    assembly = synth_checked(build_app(names, outdir, clients_dir=clients_dir))
+    assembly = synth_checked(build_app(names, outdir, clients_dir=clients_dir, stages=stages))
     return {stack.stack_name: stack.template for stack in assembly.stacks}
 
 
@@ -171,7 +217,7 @@ def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help=f"as with cdk: client=NAME or client={ALL_CLIENTS}; clients_dir=DIR",
+        help=f"as with cdk: client=NAME or client={ALL_CLIENTS}; stage=NAME; clients_dir=DIR",
     )
     parser.add_argument("-o", "--output", help="where to write the cloud assembly (default: cdk.out)")
     args = parser.parse_args(argv)
@@ -186,11 +232,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_arguments(argv)
     app = new_app(args.output or os.environ.get("CDK_OUTDIR") or DEFAULT_OUTDIR, context=args.context)
     clients_dir = Path(app.node.try_get_context("clients_dir") or DEFAULT_CLIENTS_DIR)
+    stage = str(app.node.try_get_context("stage") or DEFAULT_STAGE)
+    bad_files: list[ConfigError] = []
     try:
-        add_client_stacks(app, client_names(app.node.try_get_context("client"), clients_dir), clients_dir)
-        synth_checked(app)
-    except (UnknownClientError, ConfigError, LayerNotBuiltError, UnacknowledgedFindingsError) as problem:
+        names = client_names(app.node.try_get_context("client"), clients_dir)
+        check_stage_of(names, stage, clients_dir)
+        configs, bad_files = load_client_configs(names, clients_dir)
+        if configs:  # one bad file stops its own client only
+            add_client_stacks(app, configs, stage)
+            synth_checked(app)
+    except (UnknownClientError, InvalidStageError, LayerNotBuiltError, UnacknowledgedFindingsError) as problem:
+        for bad_file in bad_files:
+            print(bad_file, file=sys.stderr)
         print(problem, file=sys.stderr)
+        return 1
+    if bad_files:
+        for bad_file in bad_files:
+            print(bad_file, file=sys.stderr)
+        synthesized = ", ".join(config.name for config in configs) or "none"
+        print(
+            f"{len(bad_files)} client file(s) not synthesized: {', '.join(str(bad.path) for bad in bad_files)} "
+            f"(synthesized: {synthesized})",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -56,10 +56,11 @@ class LeadsStack(Stack):
         super().__init__(
             scope,
             definition.stack_name,
-            description=f"leadflow lead management for {config.display_name or config.name}",
+            description=f"leadflow lead management for {config.display_name or config.name} ({definition.stage})",
             env=Environment(account=config.aws.account, region=config.aws.region),
         )
         Tags.of(self).add("leadflow:client", config.name)
+        Tags.of(self).add("leadflow:stage", definition.stage)
         log_retention = LOG_RETENTION_BY_DAYS[config.monitoring.log_retention_days]
 
         tables = Tables(self, "Tables", specs=definition.tables)
@@ -76,13 +77,22 @@ class LeadsStack(Stack):
             layers=layers.layers,
             log_retention=log_retention,
         )
-        api = LeadsApi(self, "Api", routes=definition.routes, functions=functions, log_retention=log_retention)
+        api = LeadsApi(
+            self,
+            "Api",
+            definition=definition,
+            functions=functions,
+            protection=config.protection,
+            log_retention=log_retention,
+        )
         Monitoring(
             self,
             "Monitoring",
             alarm_email=config.monitoring.alarm_email,
-            dead_letter_queues=queues.dead_letter_queues(),
-            functions=functions.all(),
+            definition=definition,
+            queues=queues,
+            functions=functions,
+            api=api,
         )
 
         CfnOutput(self, "ApiUrl", value=api.url, description="The API's base URL: websites post to <ApiUrl>leads")

@@ -7,12 +7,13 @@ compare it with the StackDefinition, or with what `leadflow local` serves.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from infra.constructs.functions import FUNCTION_KEY_TAG
 
-Template = dict[str, Any]
+Template = Mapping[str, Any]  # a CloudFormation template, read only
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
    No dependencies. Without it the same form still works: it posts urlencoded and follows 303s.
    With it: UTM parameters, referrer and page URL travel with the inquiry; the post is JSON with
    one idempotency key per form fill, so a double click or a retry never makes a second inquiry;
-   field errors appear beside their fields; a 503 or a network failure is retried with backoff. */
+   field errors appear beside their fields; a 429, 502, 503, 504 or a network failure is retried with backoff. */
 (function () {
   "use strict";
   var UTM = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
   var KEPT = "leadflow:attribution";
   var DELAYS = [500, 1000, 2000, 4000, 8000];
+  var RETRY = [429, 502, 503, 504];
 
   function attribution() {
     var saved = {};
@@ -91,7 +92,8 @@
           headers: { "Content-Type": "application/json", "Idempotency-Key": key },
           body: payload
         }).then(function (response) {
-          if (response.status === 503 && n < DELAYS.length) {
+          // 503: the inquiry could not be made durable; 429, 502, 504: API Gateway's own answers.
+          if (RETRY.indexOf(response.status) >= 0 && n < DELAYS.length) {
             var after = parseFloat(response.headers.get("Retry-After") || "0") * 1000;
             setTimeout(function () { attempt(n + 1); }, Math.max(after, DELAYS[n]));
             return;

@@ -1,26 +1,51 @@
 """API Gateway: a REST API whose routes are the definition's RouteSpecs, each a Lambda proxy.
 
 The routes are public website endpoints (a form on a client's site posts to them), so they
-carry no authorizer; abuse is held back by stage throttling and by capture's own checks.
+carry no authorizer; abuse is held back by stage throttling, by capture's own checks and, when
+the client's file switches it on, by a per-caller rate limit in AWS WAF.
 CORS, including the OPTIONS preflight, is answered by the capture function from the client's
-allowed origins, so API Gateway adds no CORS of its own.
+allowed origins. API Gateway's own answers (throttled 429, 5xx, 403 for a missing route or a
+WAF block) never reach capture, so they carry CORS headers of their own: the browser script then
+sees them and can retry.
+
+The API owns nothing account-wide: API Gateway's CloudWatch role is an account setting made
+once per account and region (README: "Before the first deploy in an account").
 """
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Validations
+import json
+
+from aws_cdk import Acknowledgment, RemovalPolicy, Size, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.constructs.functions import Functions
-from leadflow.definition import RouteSpec
+from leadflow.config import ProtectionSettings
+from leadflow.definition import StackDefinition
 
 STAGE_NAME = "v1"
 # Steady requests per second and burst for the whole stage: far above what a website's forms
 # send, low enough that a flood costs little before the alarms speak.
 THROTTLING_RATE_LIMIT = 50
 THROTTLING_BURST_LIMIT = 100
+# Answers from this size on are gzip-compressed for clients that accept it (leadflow.js: ~6 KB -> ~2 KB).
+MIN_COMPRESSION_SIZE = Size.bytes(1024)
+# The rate-based rule counts each caller's requests over this window (what the client file's
+# rate_limit_per_5_minutes is per).
+RATE_LIMIT_WINDOW_S = 300
+
+# API Gateway's own error answers. A gateway response cannot answer with the request's Origin
+# only when it is allowed, so it allows any: these answers hold nothing private, and the script
+# posts without credentials, for which "*" is enough. Retry-After is exposed so the script can
+# read it (capture's 503 and the throttled 429 send one).
+CORS_ON_GATEWAY_ERRORS = {
+    "Access-Control-Allow-Origin": "'*'",
+    "Access-Control-Expose-Headers": "'Retry-After'",
+}
+THROTTLED_RETRY_AFTER_S = 1
 
 PUBLIC_ENDPOINT_ACKNOWLEDGMENTS = (
     Acknowledgment(
@@ -40,16 +65,11 @@ API_ACKNOWLEDGMENTS = (
         reason="Capture validates every request itself, JSON and urlencoded HTML forms alike (which "
         "API Gateway models cannot describe), and answers with a 4xx naming the field.",
     ),
-    Acknowledgment(
-        id="AwsSolutions::AwsSolutions-APIG3",
-        reason="A WAF web ACL is billed per ACL per client stack; the public form endpoint is held back "
-        "by stage throttling and capture's honeypot and size limits. Attach one per client if needed.",
-    ),
-    Acknowledgment(
-        id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-        reason="API Gateway's account-level logging role; the AWS-maintained policy only lets API "
-        "Gateway write its own execution and access logs.",
-    ),
+)
+WITHOUT_WAF_ACKNOWLEDGMENT = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-APIG3",
+    reason="This client's file leaves [protection] rate_limit_per_5_minutes = 0: a WAF web ACL costs about "
+    "6 USD a month per stack. Stage throttling, capture's honeypot and size limits hold the form endpoint.",
 )
 
 
@@ -61,32 +81,28 @@ class LeadsApi(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        routes: tuple[RouteSpec, ...],
+        definition: StackDefinition,
         functions: Functions,
+        protection: ProtectionSettings,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
         self.rest_api = apigateway.RestApi(
             self,
             "RestApi",
+            # Named after the deployment: API Gateway's metrics are per API name (and stage).
+            rest_api_name=f"{definition.name_prefix}-api",
             description="leadflow: websites post inquiries here",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
-            cloud_watch_role=True,
+            cloud_watch_role=False,
+            min_compression_size=MIN_COMPRESSION_SIZE,
             deploy_options=apigateway.StageOptions(
                 stage_name=STAGE_NAME,
-                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=False,
-                ),
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
+                access_log_format=access_log_format(definition),
                 # Errors only, and never request bodies: inquiries hold names, emails and phones.
                 logging_level=apigateway.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,
@@ -98,13 +114,92 @@ class LeadsApi(Construct):
         )
         # The stack's ApiUrl output says the same; one output per fact is enough.
         self.rest_api.node.try_remove_child("Endpoint")
-        for route in routes:
+        for route in definition.routes:
             self.rest_api.root.resource_for_path(route.path).add_method(
                 route.method,
                 apigateway.LambdaIntegration(functions.function(route.function), allow_test_invoke=False),
             )
+        self._add_cors_to_gateway_errors()
         Validations.of(self).acknowledge(*API_ACKNOWLEDGMENTS, *PUBLIC_ENDPOINT_ACKNOWLEDGMENTS)
+        if protection.rate_limit_per_5_minutes:
+            self._limit_each_caller(definition.name_prefix, protection.rate_limit_per_5_minutes)
+        else:
+            Validations.of(self).acknowledge(WITHOUT_WAF_ACKNOWLEDGMENT)
 
     @property
     def url(self) -> str:
         return self.rest_api.url
+
+    @property
+    def stage(self) -> apigateway.Stage:
+        return self.rest_api.deployment_stage
+
+    def _add_cors_to_gateway_errors(self) -> None:
+        self.rest_api.add_gateway_response(
+            "ClientErrors", type=apigateway.ResponseType.DEFAULT_4_XX, response_headers=CORS_ON_GATEWAY_ERRORS
+        )
+        self.rest_api.add_gateway_response(
+            "ServerErrors", type=apigateway.ResponseType.DEFAULT_5_XX, response_headers=CORS_ON_GATEWAY_ERRORS
+        )
+        # Its own type answers instead of DEFAULT_4XX, so it repeats the CORS headers and says when to retry.
+        self.rest_api.add_gateway_response(
+            "Throttled",
+            type=apigateway.ResponseType.THROTTLED,
+            response_headers={**CORS_ON_GATEWAY_ERRORS, "Retry-After": f"'{THROTTLED_RETRY_AFTER_S}'"},
+        )
+
+    def _limit_each_caller(self, name_prefix: str, limit: int) -> None:
+        """A WAF web ACL on the stage whose one rule blocks a caller (IP) over `limit` requests in 5 minutes."""
+
+        def visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
+            )
+
+        web_acl = wafv2.CfnWebACL(
+            self,
+            "RateLimit",
+            name=f"{name_prefix}-api",
+            description=f"leadflow: at most {limit} requests per caller in 5 minutes",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow=wafv2.CfnWebACL.AllowActionProperty()),
+            visibility_config=visibility(f"{name_prefix}-api"),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="per-caller-rate-limit",
+                    priority=0,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block=wafv2.CfnWebACL.BlockActionProperty()),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=limit, aggregate_key_type="IP", evaluation_window_sec=RATE_LIMIT_WINDOW_S
+                        )
+                    ),
+                    visibility_config=visibility(f"{name_prefix}-per-caller-rate-limit"),
+                )
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self, "RateLimitOnStage", resource_arn=self.stage.stage_arn, web_acl_arn=web_acl.attr_arn
+        )
+
+
+def access_log_format(definition: StackDefinition) -> apigateway.AccessLogFormat:
+    """One JSON line per request: who, what, the answer and, for API Gateway's own answers, why.
+
+    The client and stage are written into every line, so that a metric filter can count a
+    deployment's throttled requests under the same dimensions as its other metrics.
+    """
+    fields = {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "responseType": "$context.error.responseType",  # THROTTLED, WAF_FILTERED, ...; "-" for the functions' answers
+        "client": definition.client,
+        "stage": definition.stage,
+    }
+    return apigateway.AccessLogFormat.custom(json.dumps(fields, separators=(",", ":")))

@@ -11,7 +11,6 @@ from pathlib import Path
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Tags, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -19,7 +18,15 @@ from infra.constructs.events import EventBuses
 from infra.constructs.queues import Queues
 from infra.constructs.table import Tables
 from infra.layer_build import STAMP_FILE, LayerPaths
-from leadflow.definition import EnvValue, FunctionSpec, Grant, QueueTrigger, ResourceRef, StackDefinition
+from leadflow.definition import (
+    EnvValue,
+    FunctionSpec,
+    Grant,
+    GrantAccess,
+    QueueTrigger,
+    ResourceRef,
+    StackDefinition,
+)
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -28,19 +35,21 @@ NOT_SHIPPED = ["__pycache__", "*.pyc", STAMP_FILE]
 # Tag on each function naming its key in the definition, so a template can be compared with it.
 FUNCTION_KEY_TAG = "leadflow:function"
 
-# Scan is left out on purpose: every request and schedule path reads by key or Query.
-TABLE_READ_ACTIONS = (
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:ConditionCheckItem",
-)
-TABLE_WRITE_ACTIONS = (
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-)
+# The IAM actions of each access kind a Grant may declare (see leadflow.definition.GrantAccess):
+# exactly the calls the code behind the kind makes, nothing "just in case".
+QUEUE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
+    "send": ("sqs:SendMessage",),
+    # What Lambda's queue trigger calls with the function's role (the trigger deletes what the
+    # handler finished and leaves failed records to become visible again).
+    "consume": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
+}
+TABLE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
+    # The change applier: read a lead by key, write its change in one TransactWriteItems (which IAM
+    # checks item by item: Put, Update), clear its outbox (Update). No Query, Scan, Delete or batch write,
+    # and nothing on the table's indexes.
+    "apply_changes": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+}
+BUS_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {"publish": ("events:PutEvents",)}
 
 
 class SharedLayers(Construct):
@@ -162,33 +171,28 @@ class Functions(Construct):
         raise ValueError(f"no way to deploy an environment value of kind {value.kind!r} (for {value.key!r})")
 
     def _grant(self, role: iam.Role, grant: Grant) -> None:
-        if grant.access == "send":
-            queue = self._queues.queue(grant.resource)
-            role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]))
-        elif grant.access == "consume":
-            self._queues.queue(grant.resource).grant_consume_messages(role)
-        elif grant.access in ("read", "read_write"):
-            actions = TABLE_READ_ACTIONS + (TABLE_WRITE_ACTIONS if grant.access == "read_write" else ())
-            role.add_to_policy(
-                iam.PolicyStatement(actions=list(actions), resources=self._tables.data_arns(grant.resource))
-            )
-        elif grant.access == "publish":
-            bus = self._event_buses.bus(grant.resource)
-            role.add_to_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus.event_bus_arn]))
+        if grant.access in QUEUE_ACTIONS:
+            actions, resources = QUEUE_ACTIONS[grant.access], [self._queues.queue(grant.resource).queue_arn]
+        elif grant.access in TABLE_ACTIONS:
+            actions, resources = TABLE_ACTIONS[grant.access], [self._tables.table(grant.resource).table_arn]
+        elif grant.access in BUS_ACTIONS:
+            actions, resources = BUS_ACTIONS[grant.access], [self._event_buses.bus(grant.resource).event_bus_arn]
         else:
             raise ValueError(f"no way to deploy a grant of {grant.access!r} on {grant.resource!r}")
+        role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=resources))
 
     @staticmethod
     def _describe_grants(grants: tuple[Grant, ...]) -> str:
         return ", ".join(f"{grant.access} {grant.resource}" for grant in grants) or "nothing else"
 
     def _attach_queue_trigger(self, trigger: QueueTrigger) -> None:
+        # An event source mapping of its own rather than SqsEventSource, which would also grant the
+        # role every consume action CDK knows: the function's spec declares the grant it needs.
         batching_window = trigger.max_batching_window_s
-        self.function(trigger.function).add_event_source(
-            event_sources.SqsEventSource(
-                self._queues.queue(trigger.queue),
-                batch_size=trigger.batch_size,
-                max_batching_window=Duration.seconds(batching_window) if batching_window else None,
-                report_batch_item_failures=True,
-            )
+        self.function(trigger.function).add_event_source_mapping(
+            f"{trigger.queue}-trigger",
+            event_source_arn=self._queues.queue(trigger.queue).queue_arn,
+            batch_size=trigger.batch_size,
+            max_batching_window=Duration.seconds(batching_window) if batching_window else None,
+            report_batch_item_failures=True,
         )

@@ -1,4 +1,18 @@
-"""Alarms: a message in any dead-letter queue, or a function error, notifies an encrypted topic."""
+"""Alarms for whatever loses or delays a lead, each notifying one encrypted topic.
+
+- a message in a dead-letter queue (it failed every retry);
+- a work queue whose oldest message is older than it should ever be (its consumer is behind
+  or stopped; for a queue nothing reads yet, its messages are about to expire);
+- a 5xx answer from the API, and capture's own 503 (`CaptureUnavailable`: the inquiry could
+  not be made durable and the website was told to retry);
+- API Gateway refusing requests over the stage's throttling limit (429, counted from the
+  access log: the 4XXError metric mixes them with every bad form post);
+- a function error, or a function throttled by Lambda.
+
+Every metric names this deployment only: AWS metrics by the resource (queue, function, API
+named after the deployment), leadflow's own by the `client`, `stage` and `service` dimensions
+the functions put on them (leadflow.observability).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +21,27 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from infra.constructs.api import LeadsApi
+from infra.constructs.functions import Functions
+from infra.constructs.queues import Queues
+from leadflow.definition import EnvValue, QueueSpec, StackDefinition
+from leadflow.observability import metric_dimensions
 
 CLOUDWATCH = iam.ServicePrincipal("cloudwatch.amazonaws.com")
 FROM_THIS_ACCOUNT = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+FIVE_MINUTES = Duration.minutes(5)
+
+# The custom metric capture emits when the intake queue refuses an inquiry (it answers 503).
+CAPTURE_UNAVAILABLE = "CaptureUnavailable"
+# Counted from the API's access log (see LeadsApi's access log format).
+API_THROTTLED = "ApiThrottled"
+# A queue that nothing consumes yet is alarmed this long before its messages expire.
+EXPIRY_WARNING = Duration.days(2)
 
 
 class Monitoring(Construct):
@@ -26,14 +53,16 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         alarm_email: str | None,
-        dead_letter_queues: dict[str, sqs.Queue],
-        functions: dict[str, lambda_.Function],
+        definition: StackDefinition,
+        queues: Queues,
+        functions: Functions,
+        api: LeadsApi,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = self._alarm_topic()
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
-        for key, queue in dead_letter_queues.items():
+        for key, queue in queues.dead_letter_queues().items():
             self._alarm(
                 f"{key}-dead-letters",
                 description=f"Messages wait in the {key} dead-letter queue: they failed every retry. "
@@ -44,14 +73,103 @@ class Monitoring(Construct):
                 threshold=0,
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             )
-        for key, function in functions.items():
+        consumed = {trigger.queue for trigger in definition.queue_triggers}
+        for spec in definition.queues:
+            self._oldest_message_alarm(spec, queues, consumed=spec.key in consumed)
+        self._api_alarms(definition, api)
+        for key, function in functions.all().items():
             self._alarm(
                 f"{key}-errors",
                 description=f"The {key} function failed (an error or a timeout). See its log group.",
-                metric=function.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+                metric=function.metric_errors(period=FIVE_MINUTES, statistic=cloudwatch.Stats.SUM),
                 threshold=1,
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             )
+            self._alarm(
+                f"{key}-throttles",
+                description=f"Lambda throttled the {key} function: the account's or the function's concurrency "
+                "is used up, so requests waited or failed. Raise the limit or find what floods it.",
+                metric=function.metric_throttles(period=FIVE_MINUTES, statistic=cloudwatch.Stats.SUM),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            )
+
+    def _oldest_message_alarm(self, spec: QueueSpec, queues: Queues, *, consumed: bool) -> None:
+        if consumed:
+            # A message still waiting after every retry would have sent it to the dead-letter queue.
+            threshold = Duration.seconds(spec.visibility_timeout_s * spec.max_receive_count)
+            description = (
+                f"The oldest message on the {spec.key} queue waits longer than its retries can take: "
+                f"its consumer is behind, throttled or stopped, and leads are delayed. See the {spec.key} trigger."
+            )
+        else:
+            threshold = Duration.days(spec.retention_days).minus(EXPIRY_WARNING)
+            description = (
+                f"Nothing consumes the {spec.key} queue yet, and its oldest message expires in "
+                f"{EXPIRY_WARNING.to_days():.0f} days ({spec.retention_days}-day retention): move the messages "
+                "somewhere safe before they are lost."
+            )
+        self._alarm(
+            f"{spec.key}-oldest-message",
+            description=description,
+            metric=queues.queue(spec.key).metric_approximate_age_of_oldest_message(
+                period=FIVE_MINUTES, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            threshold=threshold.to_seconds(),
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
+
+    def _api_alarms(self, definition: StackDefinition, api: LeadsApi) -> None:
+        self._alarm(
+            "api-server-errors",
+            description="The API answered 5xx: a website's post (or the script) failed. Capture's own 503s "
+            "are also alarmed on their own; look at the functions' errors and throttles alarms first.",
+            metric=api.stage.metric_server_error(period=FIVE_MINUTES, statistic=cloudwatch.Stats.SUM),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
+        capture = definition.function("capture")
+        namespace = _plain(capture.environment["POWERTOOLS_METRICS_NAMESPACE"])
+        self._alarm(
+            "capture-unavailable",
+            description="Capture could not put inquiries on the intake queue and answered 503: the websites "
+            "were told to retry, and visitors without the script saw an error. See the capture log group.",
+            metric=cloudwatch.Metric(
+                namespace=namespace,
+                metric_name=CAPTURE_UNAVAILABLE,
+                dimensions_map=metric_dimensions(_plain_environment(capture.environment)),
+                period=FIVE_MINUTES,
+                statistic=cloudwatch.Stats.SUM,
+            ),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
+        # The access log names the deployment in fields of these names (see LeadsApi's access log format).
+        deployment = {"client": definition.client, "stage": definition.stage}
+        logs.MetricFilter(
+            self,
+            "ThrottledRequests",
+            log_group=api.access_logs,
+            filter_pattern=logs.FilterPattern.string_value("$.responseType", "=", "THROTTLED"),
+            metric_namespace=namespace,
+            metric_name=API_THROTTLED,
+            metric_value="1",
+            dimensions={dimension: f"$.{dimension}" for dimension in deployment},
+        )
+        self._alarm(
+            "api-throttled",
+            description="API Gateway refused requests over the stage's throttling limit (429): posts were "
+            "turned away. If the traffic is real, raise the limit in infra/constructs/api.py.",
+            metric=cloudwatch.Metric(
+                namespace=namespace,
+                metric_name=API_THROTTLED,
+                dimensions_map=deployment,
+                period=FIVE_MINUTES,
+                statistic=cloudwatch.Stats.SUM,
+            ),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
 
     def _alarm_topic(self) -> sns.Topic:
         # Alarms cannot publish to a topic under the AWS-managed SNS key: its policy does not let
@@ -103,3 +221,13 @@ class Monitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+
+
+def _plain(value: EnvValue) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a plain environment value, not {value!r}")
+    return value
+
+
+def _plain_environment(environment: dict[str, EnvValue]) -> dict[str, str]:
+    return {name: value for name, value in environment.items() if isinstance(value, str)}

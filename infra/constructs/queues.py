@@ -1,8 +1,14 @@
-"""SQS: each QueueSpec becomes a queue with its own dead-letter queue (FIFO when the queue is)."""
+"""SQS: each QueueSpec becomes a queue with its own dead-letter queue (FIFO when the queue is).
+
+Every queue holds inquiries or leads that are stored nowhere else yet (captured inquiries on
+intake, sales-ready hand-offs on routing, failed messages in the dead-letter queues), so every
+queue is kept when the stack is deleted, as the table is. Deleting a stack therefore loses no
+message; deploying it again adopts the kept queues and table (see infra/retained.py).
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -38,6 +44,7 @@ class Queues(Construct):
             retention_period=DEAD_LETTER_RETENTION,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
+            removal_policy=RemovalPolicy.RETAIN,
         )
 
     def _declare_queue(self, spec: QueueSpec) -> sqs.Queue:
@@ -56,4 +63,5 @@ class Queues(Construct):
             ),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
+            removal_policy=RemovalPolicy.RETAIN,
         )

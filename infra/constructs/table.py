@@ -24,11 +24,6 @@ class Tables(Construct):
     def table(self, key: str) -> dynamodb.Table:
         return self._tables[key]
 
-    def data_arns(self, key: str) -> list[str]:
-        """The table and each of its indexes by name: what reading its items may touch, no wildcard."""
-        table_arn = self._tables[key].table_arn
-        return [table_arn, *(f"{table_arn}/index/{index.name}" for index in self._specs[key].indexes)]
-
     def _declare_table(self, spec: TableSpec) -> dynamodb.Table:
         table = dynamodb.Table(
             self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,12 +36,29 @@ def local(
     host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
     moto_port: Annotated[int, typer.Option(help="Port of moto's server (the local AWS).")] = 4566,
     api_port: Annotated[int, typer.Option(help="Port of the local API.")] = 3000,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Start empty: forget the leads and queued messages of earlier runs.")
+    ] = False,
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the local data is kept between runs (one SQLite file per client).")
+    ] = Path(".leadflow/state"),
 ) -> None:
-    """Start the client's whole stack on this machine: moto, functions, API and queue pollers."""
+    """Start the client's whole stack on this machine: moto, functions, API and queue pollers.
+
+    The data (every table item and queued message) is kept in STATE_DIR/CLIENT.sqlite and
+    is there again at the next start; --fresh starts empty.
+    """
     from leadflow.local.runtime import LocalOptions, LocalStack
 
     stack = LocalStack(
-        LocalOptions(client_file=clients_dir / f"{client}.toml", host=host, moto_port=moto_port, api_port=api_port)
+        LocalOptions(
+            client_file=clients_dir / f"{client}.toml",
+            host=host,
+            moto_port=moto_port,
+            api_port=api_port,
+            fresh=fresh,
+            state_dir=state_dir,
+        )
     )
     console.print(f"Starting client [bold]{client}[/bold]: moto, resources, function workers...")
     stopped = threading.Event()
@@ -58,6 +76,40 @@ def local(
 
 
 app.command("rescore")(rescore)
+
+
+@app.command()
+def seed(
+    client: ClientOption = DEFAULT_CLIENT,
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    leads: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many synthetic leads to add.")] = 100_000,
+    first: Annotated[int, typer.Option(min=0, help="Number of the first synthetic lead (to add more later).")] = 0,
+    state_dir: Annotated[Path, typer.Option(help="The local stack's state folder.")] = Path(".leadflow/state"),
+) -> None:
+    """Add synthetic leads to the local stack's data (stop `make run` first; it loads them at its next start).
+
+    Each lead is planned by the same rules as a real inquiry (scored, staged, counted) and
+    written straight into STATE_DIR/CLIENT.sqlite: 100,000 leads take about a minute.
+    """
+    from rich.progress import Progress
+
+    from leadflow.definition import build_definition
+    from leadflow.local.seed import seed_state_file
+
+    config = load_client_config(clients_dir / f"{client}.toml")
+    state_file = state_dir / f"{config.name}.sqlite"
+    if Path(str(state_file) + "-wal").exists() and Path(str(state_file) + "-wal").stat().st_size:
+        errors.print(f"{state_file} is in use: stop `leadflow local` (make run) first, then seed, then start it again.")
+        raise typer.Exit(1)
+    table = build_definition(config).table("leads").name
+    written, batch = 0, 10_000
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"Seeding {leads:,} leads into {state_file}", total=leads)
+        for start in range(first, first + leads, batch):
+            size = min(batch, first + leads - start)
+            written += seed_state_file(state_file, config, table, size, start)
+            progress.advance(task, size)
+    console.print(f"Added {leads:,} leads ({written:,} items) to {state_file}. Start the stack: make run", markup=False)
 
 
 @client_app.command("snippet")
@@ -151,6 +203,18 @@ max_field_chars = 500
 max_message_chars = 5000
 # How many custom.* fields one inquiry may carry (0 to 30).
 max_custom_fields = 30
+# A form posts leadflow's field names: email, first_name, last_name, company, job_title, phone,
+# message, inquiry_type, page_url, referrer, utm_source, utm_medium, utm_campaign, utm_term,
+# utm_content, marketing_consent, consent_text, submission_id, and custom.<name> for anything else.
+# An existing form (Contact Form 7, Webflow, HubSpot...) keeps its own names: map each to the
+# leadflow field it fills. A field that is neither (a submit button, a CSRF token) is not stored;
+# the inquiry lists its name, and the lead is captured all the same.
+# [capture.field_names]
+# "your-email" = "email"
+# "your-name" = "first_name"
+# "Company Name" = "company"
+# "your-message" = "message"
+# "fleet" = "custom.fleet_size"
 
 # What a good lead is: who fits the ideal customer profile, who does not, and what they do.
 # Each rule tests one fact with exactly one of: equals, in, contains, between = [min, max],
@@ -215,8 +279,14 @@ inquiry_type = "contact"
 submit_label = "Send"
 
 [monitoring]
-# Who hears about dead-lettered inquiries and function errors.
+# Who hears the alarms: dead-lettered or delayed inquiries, 5xx answers, function errors, throttles.
 # alarm_email = "ops@example.com"
 # Days to keep function logs: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...
 log_retention_days = 30
+
+[protection]
+# Requests one caller (IP address) may send to the API in any 5 minutes before AWS WAF blocks
+# it; at least 10. 0: off. On, it costs about 6 USD a month (one web ACL, 5 USD, and its rule,
+# 1 USD) plus 0.60 USD per million requests; off, stage throttling and the honeypot still hold.
+rate_limit_per_5_minutes = 0
 """

@@ -1,0 +1,239 @@
+"""What a client stack keeps when it is deleted, and getting it back on the next deploy.
+
+Deleting a stack (`make destroy`) keeps the leads table and every queue (their removal policy is
+RETAIN): they hold leads, inquiries and hand-offs stored nowhere else. Because their names are
+fixed, the next `cdk deploy` of that stack would fail on them ("already exists"), so:
+
+    python infra/retained.py before-destroy --client acme [--stage staging] [--force]
+        Refuses (exit 1) while any of the stack's queues holds messages: they would wait in
+        queues nothing reads until the next deploy, and SQS drops them 14 days after they were
+        sent. --force destroys anyway; nothing is deleted either way.
+
+    python infra/retained.py before-deploy --client acme [--stage staging] --cdk "npx cdk"
+        When the stack does not exist but resources it kept do, imports them into a new stack
+        with CloudFormation resource import (`cdk import --resource-mapping-inline`); the `cdk
+        deploy` that follows adds everything else. Does nothing when the stack exists or
+        nothing was kept (a first deploy).
+
+`make deploy` and `make destroy` run these with your AWS credentials. Synthesizing never calls
+AWS: this script finds the logical ids by synthesizing locally, then asks AWS what exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if str(Path(__file__).resolve().parent) in sys.path:  # infra/constructs/ must not pass for `constructs`
+    sys.path.remove(str(Path(__file__).resolve().parent))
+
+from infra.template_surface import Template, resources_of_type
+from leadflow.config import ClientConfig, ConfigError, load_client_config
+from leadflow.definition import DEFAULT_STAGE, InvalidStageError, StackDefinition, build_definition
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# What CloudFormation's import identifies each kept resource type by, and the template property naming it.
+TABLE, QUEUE = "AWS::DynamoDB::Table", "AWS::SQS::Queue"
+NAME_PROPERTY = {TABLE: "TableName", QUEUE: "QueueName"}
+MESSAGE_COUNTS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The stack's kept resources that exist in the account: tables by name, queues by name with their URL."""
+
+    tables: frozenset[str]
+    queue_urls: dict[str, str]
+
+    def __bool__(self) -> bool:
+        return bool(self.tables or self.queue_urls)
+
+
+def kept_names(definition: StackDefinition) -> tuple[list[str], list[str]]:
+    """The names of the tables and queues the stack keeps when it is deleted."""
+    tables = [table.name for table in definition.tables]
+    queues = [name for queue in definition.queues for name in (queue.name, queue.dead_letter_name)]
+    return tables, queues
+
+
+def retained_resources(template: Template) -> dict[str, tuple[str, str]]:
+    """Each resource the template keeps on stack deletion: logical id -> (type, physical name)."""
+    return {
+        logical_id: (resource["Type"], resource["Properties"][NAME_PROPERTY[resource["Type"]]])
+        for resource_type in NAME_PROPERTY
+        for logical_id, resource in resources_of_type(template, resource_type).items()
+        if resource.get("DeletionPolicy") == "Retain"
+    }
+
+
+def import_mapping(template: Template, kept: Kept) -> dict[str, dict[str, str]]:
+    """`cdk import --resource-mapping` for what exists: logical id -> the identifier CloudFormation imports by."""
+    mapping: dict[str, dict[str, str]] = {}
+    for logical_id, (resource_type, name) in retained_resources(template).items():
+        if resource_type == TABLE and name in kept.tables:
+            mapping[logical_id] = {"TableName": name}
+        elif resource_type == QUEUE and name in kept.queue_urls:
+            mapping[logical_id] = {"QueueUrl": kept.queue_urls[name]}
+    return mapping
+
+
+# --- what exists in the account (with the caller's credentials) ---------------------------
+
+
+def _error_code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def find_kept(definition: StackDefinition, session: Any) -> Kept:
+    from botocore.exceptions import ClientError
+
+    dynamodb, sqs = session.client("dynamodb"), session.client("sqs")
+    tables, queues = kept_names(definition)
+    found_tables = set()
+    for name in tables:
+        try:
+            dynamodb.describe_table(TableName=name)
+        except ClientError as exc:
+            if _error_code(exc) != "ResourceNotFoundException":
+                raise
+            continue
+        found_tables.add(name)
+    queue_urls = {}
+    for name in queues:
+        try:
+            queue_urls[name] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except ClientError as exc:
+            if "NonExistentQueue" not in _error_code(exc) and "QueueDoesNotExist" not in _error_code(exc):
+                raise
+    return Kept(frozenset(found_tables), queue_urls)
+
+
+def stack_exists(stack_name: str, session: Any) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return False
+        raise
+    return any(stack["StackStatus"] != "DELETE_COMPLETE" for stack in stacks)
+
+
+def messages_waiting(kept: Kept, session: Any) -> dict[str, int]:
+    """Messages (visible, in flight or delayed) in each kept queue that holds any."""
+    sqs = session.client("sqs")
+    waiting = {}
+    for name, url in sorted(kept.queue_urls.items()):
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(MESSAGE_COUNTS))["Attributes"]
+        count = sum(int(attributes.get(attribute, 0)) for attribute in MESSAGE_COUNTS)
+        if count:
+            waiting[name] = count
+    return waiting
+
+
+# --- the two commands ----------------------------------------------------------------------
+
+
+def before_destroy(definition: StackDefinition, session: Any, *, force: bool, client_file: Path) -> int:
+    waiting = messages_waiting(find_kept(definition, session), session)
+    tables, queues = kept_names(definition)
+    kept_line = (
+        f"Deleting {definition.stack_name} keeps the table {', '.join(tables)} and the queues {', '.join(queues)}."
+    )
+    if not waiting:
+        print(f"{kept_line} The queues are empty.")
+        return 0
+    listing = "\n".join(f"  {name}: {count} message(s)" for name, count in waiting.items())
+    print(f"{definition.stack_name}'s queues hold messages:\n{listing}\n{kept_line}", file=sys.stderr)
+    if force:
+        print("Destroying anyway (--force): they wait in the kept queues until the next deploy.", file=sys.stderr)
+        return 0
+    stage = "" if definition.stage == DEFAULT_STAGE else f" STAGE={definition.stage}"
+    print(
+        "Nothing will read them until the stack is deployed again, and SQS drops a message 14 days after it "
+        "was sent. Let intake drain its queue, put dead letters back with `leadflow redrive`, then destroy; or "
+        f"destroy anyway with `make destroy CLIENT={client_file.stem}{stage} FORCE=1`.",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def before_deploy(
+    config: ClientConfig, definition: StackDefinition, session: Any, *, cdk: Sequence[str], clients_dir: Path
+) -> int:
+    if stack_exists(definition.stack_name, session):
+        return 0
+    kept = find_kept(definition, session)
+    if not kept:
+        return 0
+    from infra.app import synthesize
+
+    with tempfile.TemporaryDirectory(prefix="leadflow-adopt-") as outdir:
+        template = synthesize([config.name], outdir, clients_dir=clients_dir, stages=[definition.stage])[
+            definition.stack_name
+        ]
+    mapping = import_mapping(template, kept)
+    names = ", ".join(next(iter(identifier.values())) for identifier in mapping.values())
+    print(f"{definition.stack_name} does not exist, but what it kept does: importing {names} into a new stack.")
+    command = [
+        *cdk,
+        "import",
+        "-c",
+        f"client={config.name}",
+        "-c",
+        f"stage={definition.stage}",
+        "-c",
+        f"clients_dir={clients_dir}",
+        "--resource-mapping-inline",
+        json.dumps(mapping),
+        definition.stack_name,
+    ]
+    return subprocess.run(command, cwd=REPO_ROOT, check=False).returncode
+
+
+def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["before-destroy", "before-deploy"])
+    parser.add_argument("--client", required=True, help="the client's name (clients/NAME.toml)")
+    parser.add_argument("--stage", default=DEFAULT_STAGE, help=f"the stage (default: {DEFAULT_STAGE})")
+    parser.add_argument("--clients-dir", type=Path, default=REPO_ROOT / "clients")
+    parser.add_argument("--force", action="store_true", help="before-destroy: go on even if queues hold messages")
+    parser.add_argument("--cdk", default="npx --no-install cdk --no-notices", help="before-deploy: the CDK CLI")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
+    args = _parse_arguments(argv)
+    client_file = args.clients_dir / f"{args.client}.toml"
+    try:
+        config = load_client_config(client_file)
+        definition = build_definition(config, args.stage)
+    except (ConfigError, InvalidStageError) as problem:
+        print(problem, file=sys.stderr)
+        return 1
+    if session is None:
+        import boto3
+
+        session = boto3.Session(region_name=config.aws.region)  # None: your profile's region
+    if args.command == "before-destroy":
+        return before_destroy(definition, session, force=args.force, client_file=client_file)
+    return before_deploy(config, definition, session, cdk=shlex.split(args.cdk), clients_dir=args.clients_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Destroy loses nothing, and the next deploy finds what destroy kept (infra/retained.py, against moto)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra import retained
+from infra.app import DEFAULT_CLIENTS_DIR
+from leadflow.definition import StackDefinition
+
+pytestmark = pytest.mark.infra
+
+DEMO_STACK = "Leads-demo"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
+    """An empty moto account, as seen with the caller's credentials."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield boto3.Session(region_name="us-east-1")
+
+
+def keep_from_a_deleted_stack(definition: StackDefinition, session: boto3.Session) -> dict[str, str]:
+    """The table and queues a deleted stack leaves behind; their URLs by name."""
+    for table in definition.tables:
+        session.client("dynamodb").create_table(
+            TableName=table.name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    sqs = session.client("sqs")
+    _, queue_names = retained.kept_names(definition)
+    return {
+        name: sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"] for name in queue_names
+    }
+
+
+def run(command: str, session: boto3.Session, *extra: str) -> int:
+    return retained.main([command, "--client", "demo", "--clients-dir", str(DEFAULT_CLIENTS_DIR), *extra], session)
+
+
+def test_destroy_refuses_while_a_kept_queue_holds_messages_and_names_it(
+    aws: boto3.Session, demo_definition: StackDefinition, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = keep_from_a_deleted_stack(demo_definition, aws)
+    dead_letters = demo_definition.queue("intake").dead_letter_name
+    aws.client("sqs").send_message(
+        QueueUrl=urls[dead_letters], MessageBody="{}", MessageGroupId="lead", MessageDeduplicationId="one"
+    )
+
+    assert run("before-destroy", aws) == 1
+    refused = capsys.readouterr().err
+    assert f"{dead_letters}: 1 message(s)" in refused
+    assert "make destroy CLIENT=demo FORCE=1" in refused
+    assert run("before-destroy", aws, "--force") == 0
+
+
+def test_destroy_goes_ahead_when_every_kept_queue_is_empty_and_says_what_it_keeps(
+    aws: boto3.Session, demo_definition: StackDefinition, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keep_from_a_deleted_stack(demo_definition, aws)
+    assert run("before-destroy", aws) == 0
+    said = capsys.readouterr().out
+    assert demo_definition.table("leads").name in said
+    assert demo_definition.queue("intake").name in said
+
+
+def test_redeploy_after_destroy_imports_what_the_stack_kept_under_its_logical_ids(
+    aws: boto3.Session,
+    demo_definition: StackDefinition,
+    synthesized: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    urls = keep_from_a_deleted_stack(demo_definition, aws)
+    template = synthesized.templates[DEMO_STACK]
+    monkeypatch.setattr("infra.app.synthesize", lambda *args, **kwargs: {DEMO_STACK: template})
+    seen = tmp_path / "cdk-argv.json"
+    fake_cdk = f'{sys.executable} -c \'import json, sys; open("{seen}", "w").write(json.dumps(sys.argv[1:]))\''
+
+    assert run("before-deploy", aws, "--cdk", fake_cdk) == 0
+
+    argv = json.loads(seen.read_text())
+    assert argv[0] == "import"
+    assert argv[-1] == DEMO_STACK
+    assert {"client=demo", "stage=prod"} <= set(argv)
+    mapping = json.loads(argv[argv.index("--resource-mapping-inline") + 1])
+    kept = retained.retained_resources(template)  # every resource with DeletionPolicy Retain
+    assert set(mapping) == set(kept)
+    for logical_id, (resource_type, name) in kept.items():
+        identifier = {"TableName": name} if resource_type == "AWS::DynamoDB::Table" else {"QueueUrl": urls[name]}
+        assert mapping[logical_id] == identifier
+
+
+def test_deploy_imports_nothing_when_the_stack_exists_or_nothing_was_kept(
+    aws: boto3.Session, demo_definition: StackDefinition, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_synth(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("nothing to import: no synth, no cdk import")
+
+    monkeypatch.setattr("infra.app.synthesize", no_synth)
+    never = f"{sys.executable} -c 'raise SystemExit(9)'"
+    assert run("before-deploy", aws, "--cdk", never) == 0  # a first deploy: nothing kept
+
+    keep_from_a_deleted_stack(demo_definition, aws)
+    aws.client("cloudformation").create_stack(
+        StackName=DEMO_STACK,
+        TemplateBody=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}),
+    )
+    assert run("before-deploy", aws, "--cdk", never) == 0  # an update: the stack holds them
