@@ -248,20 +248,7 @@ def qualify_throughput(definition: Any, config: Any, endpoint: str) -> dict[str,
     dynamodb = session.client("dynamodb")
     intake = load_handler(definition.function("intake"), "bench_intake_throughput")
     context = LambdaContext("bench", 512, 30, "bench")
-    records = [
-        {
-            "messageId": f"bench-{n}",
-            "receiptHandle": f"bench-{n}",
-            "body": json.dumps(message),
-            "attributes": {"MessageGroupId": message["lead_id"], "ApproximateReceiveCount": "1"},
-            "messageAttributes": {},
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench.fifo",
-            "awsRegion": "us-east-1",
-        }
-        for n, message in enumerate(messages)
-    ]
+    records = [_record(message) for message in messages]
     # Batch by batch, floor then intake, so both tables grow alike and drift touches both.
     spent = {"floor": 0.0, "qualified": 0.0}
     with contextlib.redirect_stdout(io.StringIO()):  # the handler's metrics, printed as EMF
