@@ -194,7 +194,12 @@ class _Worker:
 def _exit_status(exitcode: int | None) -> str:
     if exitcode is None:
         return "still running"
-    return f"signal: {signal.Signals(-exitcode).name}" if exitcode < 0 else f"exit status {exitcode}"
+    if exitcode >= 0:
+        return f"exit status {exitcode}"
+    try:
+        return f"signal: {signal.Signals(-exitcode).name}"
+    except ValueError:
+        return f"signal: {-exitcode}"
 
 
 class FunctionPool:
@@ -203,6 +208,9 @@ class FunctionPool:
     An invocation takes an idle worker, else starts one if the pool has room, else waits for
     a worker or a free place. A worker that timed out, exited or was found dead is thrown
     away and its place freed, so the next invocation starts a fresh one.
+
+    `timeout_grace_s` is how long past the function's timeout an invocation waits for the
+    answer to cross the pipe; `stop_grace_s` is how long `stop` lets workers end by themselves.
     """
 
     def __init__(
