@@ -1,7 +1,8 @@
 """What a client stack keeps when it is deleted, and getting it back on the next deploy.
 
-Deleting a stack (`make destroy`) keeps the leads table and every queue (their removal policy is
-RETAIN): they hold leads, inquiries and hand-offs stored nowhere else. Because their names are
+Deleting a stack (`make destroy`) keeps the leads table, every queue and the lead id key (their
+removal policy is RETAIN): they hold leads, inquiries and hand-offs stored nowhere else, and the
+key the lead ids are derived with. Because their names are
 fixed, the next `cdk deploy` of that stack would fail on them ("already exists"), so:
 
     python infra/retained.py before-destroy --client acme [--stage staging] [--force]
@@ -28,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,8 @@ from leadflow.definition import DEFAULT_STAGE, InvalidStageError, StackDefinitio
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # What CloudFormation's import identifies each kept resource type by, and the template property naming it.
-TABLE, QUEUE = "AWS::DynamoDB::Table", "AWS::SQS::Queue"
-NAME_PROPERTY = {TABLE: "TableName", QUEUE: "QueueName"}
+TABLE, QUEUE, SECRET = "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret"
+NAME_PROPERTY = {TABLE: "TableName", QUEUE: "QueueName", SECRET: "Name"}
 MESSAGE_COUNTS = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -54,13 +55,14 @@ MESSAGE_COUNTS = (
 
 @dataclass(frozen=True)
 class Kept:
-    """The stack's kept resources that exist in the account: tables by name, queues by name with their URL."""
+    """The stack's kept resources that exist in the account: tables by name, queues and secrets by name."""
 
     tables: frozenset[str]
     queue_urls: dict[str, str]
+    secret_arns: dict[str, str] = field(default_factory=dict)  # the lead id key: ids stay the same
 
     def __bool__(self) -> bool:
-        return bool(self.tables or self.queue_urls)
+        return bool(self.tables or self.queue_urls or self.secret_arns)
 
 
 def kept_names(definition: StackDefinition) -> tuple[list[str], list[str]]:
@@ -88,6 +90,8 @@ def import_mapping(template: Template, kept: Kept) -> dict[str, dict[str, str]]:
             mapping[logical_id] = {"TableName": name}
         elif resource_type == QUEUE and name in kept.queue_urls:
             mapping[logical_id] = {"QueueUrl": kept.queue_urls[name]}
+        elif resource_type == SECRET and name in kept.secret_arns:
+            mapping[logical_id] = {"Id": kept.secret_arns[name]}
     return mapping
 
 
@@ -119,7 +123,14 @@ def find_kept(definition: StackDefinition, session: Any) -> Kept:
         except ClientError as exc:
             if "NonExistentQueue" not in _error_code(exc) and "QueueDoesNotExist" not in _error_code(exc):
                 raise
-    return Kept(frozenset(found_tables), queue_urls)
+    secrets, secret_arns = session.client("secretsmanager"), {}
+    for secret in definition.secrets:
+        try:
+            secret_arns[secret.name] = secrets.describe_secret(SecretId=secret.name)["ARN"]
+        except ClientError as exc:
+            if _error_code(exc) != "ResourceNotFoundException":
+                raise
+    return Kept(frozenset(found_tables), queue_urls, secret_arns)
 
 
 def stack_exists(stack_name: str, session: Any) -> bool:
@@ -153,7 +164,8 @@ def before_destroy(definition: StackDefinition, session: Any, *, force: bool, cl
     waiting = messages_waiting(find_kept(definition, session), session)
     tables, queues = kept_names(definition)
     kept_line = (
-        f"Deleting {definition.stack_name} keeps the table {', '.join(tables)} and the queues {', '.join(queues)}."
+        f"Deleting {definition.stack_name} keeps the table {', '.join(tables)}, the queues {', '.join(queues)}"
+        f" and the secret {', '.join(secret.name for secret in definition.secrets)} (the lead id key)."
     )
     if not waiting:
         print(f"{kept_line} The queues are empty.")

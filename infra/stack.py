@@ -11,6 +11,7 @@ from infra.constructs.events import EventBuses
 from infra.constructs.functions import Functions, SharedLayers
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.queues import Queues
+from infra.constructs.secrets import Secrets
 from infra.constructs.table import Tables
 from infra.layer_build import LayerPaths
 from leadflow.config import ClientConfig
@@ -66,6 +67,7 @@ class LeadsStack(Stack):
         tables = Tables(self, "Tables", specs=definition.tables)
         queues = Queues(self, "Queues", specs=definition.queues)
         event_buses = EventBuses(self, "EventBuses", specs=definition.event_buses)
+        secrets = Secrets(self, "Secrets", specs=definition.secrets)
         layers = SharedLayers(self, "Layers", paths=layer_paths)
         functions = Functions(
             self,
@@ -74,6 +76,7 @@ class LeadsStack(Stack):
             tables=tables,
             queues=queues,
             event_buses=event_buses,
+            secrets=secrets,
             layers=layers.layers,
             log_retention=log_retention,
         )

@@ -14,7 +14,7 @@ from typing import Any
 from leadflow.aws.queues import FifoQueue, QueueUnavailable
 from leadflow.capture.request import WebRequest, WebResponse, handle_capture, unavailable
 from leadflow.observability import MetricUnit, logger, metrics
-from leadflow.settings import capture_rules, client_name, required_env
+from leadflow.settings import capture_rules, lead_ids, required_env
 
 
 @cache
@@ -27,7 +27,7 @@ def intake_queue() -> FifoQueue:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rules = capture_rules()
     request = _request_from(event)
-    result = handle_capture(request, rules, client_name())
+    result = handle_capture(request, rules, lead_ids())
     if result.bot:
         metrics.add_metric(name="HoneypotCaught", unit=MetricUnit.Count, value=1)
         logger.info("honeypot filled; answered as a success and stored nothing")

@@ -16,6 +16,7 @@ from constructs import Construct
 
 from infra.constructs.events import EventBuses
 from infra.constructs.queues import Queues
+from infra.constructs.secrets import Secrets
 from infra.constructs.table import Tables
 from infra.layer_build import STAMP_FILE, LayerPaths
 from leadflow.definition import (
@@ -86,10 +87,12 @@ class Functions(Construct):
         tables: Tables,
         queues: Queues,
         event_buses: EventBuses,
+        secrets: Secrets,
         layers: list[lambda_.ILayerVersion],
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._secrets = secrets
         self._tables = tables
         self._queues = queues
         self._event_buses = event_buses
@@ -168,6 +171,8 @@ class Functions(Construct):
             return self._tables.table(value.key).table_name
         if value.kind == "bus_name":
             return self._event_buses.bus(value.key).event_bus_name
+        if value.kind == "secret_value":
+            return self._secrets.value(value.key)
         raise ValueError(f"no way to deploy an environment value of kind {value.kind!r} (for {value.key!r})")
 
     def _grant(self, role: iam.Role, grant: Grant) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 
 from leadflow.config import config_snapshot, load_client_config
 from leadflow.definition import REPO_ROOT, build_definition
+from leadflow.lead.ids import LeadIds
 from leadflow.local.resources import create_resources, create_table
 from leadflow.local.runtime import local_aws_environment
 from leadflow.local.workers import LambdaContext, load_handler
@@ -43,6 +44,7 @@ RUNS = int(os.environ.get("LEADFLOW_BENCH_RUNS", "7"))
 THROUGHPUT_LEADS = int(os.environ.get("LEADFLOW_BENCH_LEADS", "100"))
 LEADS = 40
 REPEATS = 10
+BENCH_IDS = LeadIds("demo", b"bench-lead-id-key-" + b"0" * 32)
 STORED = int(os.environ.get("LEADFLOW_BENCH_STORED", "100000"))
 BURST = int(os.environ.get("LEADFLOW_BENCH_BURST", "1000"))
 GOALS = {
@@ -233,7 +235,7 @@ def qualify_throughput(definition: Any, config: Any, endpoint: str) -> dict[str,
         if n % 4 == 0:
             body["inquiry_type"] = "demo_request"
         request = WebRequest("POST", {"content-type": "application/json"}, json.dumps(body).encode())
-        captured = handle_capture(request, rules, config.name).captured
+        captured = handle_capture(request, rules, BENCH_IDS).captured
         assert captured is not None
         messages.append(captured.message)
 
@@ -305,7 +307,7 @@ def write_units_per_new_lead(config: Any, definition: Any) -> float:
 
     now, total, leads = datetime.now(UTC), 0, 50
     for n in range(leads):
-        change = plan_inquiry(None, synthetic_message(config, n, now), config.qualify, now)
+        change = plan_inquiry(None, synthetic_message(config, BENCH_IDS, n, now), config.qualify, now)
         items, profile_at, _ = change_transaction("t", change, None, OutboxItem.of(change))
         for entry in items:
             item = (entry.get("Put") or {}).get("Item") or entry["Update"]["Key"]
@@ -350,7 +352,7 @@ def stored_throughput(definition: Any, config: Any) -> dict[str, float]:
     before = _rss_bytes()
     started = time.perf_counter()
     print(f"\nseeding {STORED:,} leads into {stored.name} (in process)...", flush=True)
-    items = load_into_moto(config, stored.name, STORED)
+    items = load_into_moto(config, BENCH_IDS, stored.name, STORED)
     seeded_s = time.perf_counter() - started
     gc.collect()
     per_lead = (_rss_bytes() - before) / STORED
@@ -371,7 +373,7 @@ def stored_throughput(definition: Any, config: Any) -> dict[str, float]:
             for table in (fresh, stored):
                 records = []
                 for _ in range(10):
-                    message = synthetic_message(config, number, now)
+                    message = synthetic_message(config, BENCH_IDS, number, now)
                     number += 1
                     records.append(_record(message))
                 started = time.perf_counter()

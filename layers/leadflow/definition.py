@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from leadflow.config import ClientConfig
+from leadflow.settings import LEAD_ID_KEY_VARIABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -39,11 +40,25 @@ class InvalidStageError(ValueError):
 class ResourceRef:
     """An environment value only known once a resource exists (a queue URL, say)."""
 
-    kind: Literal["queue_url", "queue_arn", "table_name", "bus_name"]
+    kind: Literal["queue_url", "queue_arn", "table_name", "bus_name", "secret_value"]
     key: str
 
 
 EnvValue = str | ResourceRef
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A secret the stack generates once and keeps: on stack deletion, across every redeploy.
+
+    The lead id key is one: lead ids are keyed with it, so a new key would give a person who
+    writes again a second lead. Functions that need it get its value in their environment
+    (a CloudFormation dynamic reference, resolved at deploy: no call at cold start).
+    """
+
+    key: str
+    name: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,7 @@ class StackDefinition:
     tables: tuple[TableSpec, ...]
     queues: tuple[QueueSpec, ...]
     event_buses: tuple[EventBusSpec, ...]
+    secrets: tuple[SecretSpec, ...]
     functions: tuple[FunctionSpec, ...]
     routes: tuple[RouteSpec, ...]
     queue_triggers: tuple[QueueTrigger, ...]
@@ -152,11 +168,14 @@ class StackDefinition:
     def event_bus(self, key: str) -> EventBusSpec:
         return next(b for b in self.event_buses if b.key == key)
 
+    def secret(self, key: str) -> SecretSpec:
+        return next(s for s in self.secrets if s.key == key)
+
     def function(self, key: str) -> FunctionSpec:
         return next(f for f in self.functions if f.key == key)
 
 
-# Names of the indexes the lead store reads through (see leadflow.leads_store).
+# Names of the indexes the lead store reads through (see leadflow.aws.leads_table).
 LEADS_BY_CREATED = Index("by_created", "gsi1pk", "gsi1sk")
 
 
@@ -200,6 +219,11 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
     intake = _lead_queue(prefix, "intake")
     routing = _lead_queue(prefix, "routing")
     events = EventBusSpec(key="events", name=f"{prefix}-events")
+    lead_id_key = SecretSpec(
+        key="lead-id-key",
+        name=f"{prefix}-lead-id-key",
+        description="Keys the lead ids this stack derives from email addresses; keep it: a new key means new ids",
+    )
     common_env: dict[str, EnvValue] = {
         "LEADFLOW_CLIENT": config.name,
         "LEADFLOW_STAGE": stage,
@@ -214,7 +238,11 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         source_dir=FUNCTIONS_DIR / "capture",
         memory_mb=512,
         timeout_s=10,
-        environment={**common_env, "INTAKE_QUEUE_URL": ResourceRef("queue_url", "intake")},
+        environment={
+            **common_env,
+            "INTAKE_QUEUE_URL": ResourceRef("queue_url", "intake"),
+            LEAD_ID_KEY_VARIABLE: ResourceRef("secret_value", "lead-id-key"),
+        },
         grants=(Grant("intake", "send"),),
     )
     intake_fn = FunctionSpec(
@@ -252,6 +280,7 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         tables=(leads,),
         queues=(intake, routing),  # routing's consumer arrives with the routing step; until then leads wait
         event_buses=(events,),
+        secrets=(lead_id_key,),
         functions=(capture, intake_fn, script),
         routes=(
             RouteSpec("POST", "/leads", "capture"),

@@ -14,9 +14,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+LEAD_ID_KEY_VARIABLE = "LEADFLOW_LEAD_ID_KEY"
+
 if TYPE_CHECKING:
     from leadflow.capture.request import CaptureRules
     from leadflow.config import ClientConfig
+    from leadflow.lead.ids import LeadIds
 
 
 @cache
@@ -44,9 +47,17 @@ def capture_rules() -> CaptureRules:
     return CaptureRules(**client_snapshot()["capture"])
 
 
+@cache
+def lead_ids() -> LeadIds:
+    """How this stack names leads: keyed with its lead id key (LEADFLOW_LEAD_ID_KEY, set from its secret)."""
+    from leadflow.lead.ids import LeadIds
+
+    return LeadIds(client_name(), required_env(LEAD_ID_KEY_VARIABLE).encode())
+
+
 def forget_cached() -> None:
     """For tests that change the environment between invocations in one process."""
-    for cached in (client_snapshot, client_config, capture_rules):
+    for cached in (client_snapshot, client_config, capture_rules, lead_ids):
         cached.cache_clear()
 
 

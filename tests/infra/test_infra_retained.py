@@ -33,7 +33,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
 
 
 def keep_from_a_deleted_stack(definition: StackDefinition, session: boto3.Session) -> dict[str, str]:
-    """The table and queues a deleted stack leaves behind; their URLs by name."""
+    """The table, queues and lead id key a deleted stack leaves behind; the queues' URLs and secret's ARN by name."""
+    kept = {
+        secret.name: session.client("secretsmanager").create_secret(Name=secret.name, SecretString="k" * 64)["ARN"]
+        for secret in definition.secrets
+    }
     for table in definition.tables:
         session.client("dynamodb").create_table(
             TableName=table.name,
@@ -43,9 +47,9 @@ def keep_from_a_deleted_stack(definition: StackDefinition, session: boto3.Sessio
         )
     sqs = session.client("sqs")
     _, queue_names = retained.kept_names(definition)
-    return {
-        name: sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"] for name in queue_names
-    }
+    for name in queue_names:
+        kept[name] = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    return kept
 
 
 def run(command: str, session: boto3.Session, *extra: str) -> int:
@@ -100,8 +104,13 @@ def test_redeploy_after_destroy_imports_what_the_stack_kept_under_its_logical_id
     mapping = json.loads(argv[argv.index("--resource-mapping-inline") + 1])
     kept = retained.retained_resources(template)  # every resource with DeletionPolicy Retain
     assert set(mapping) == set(kept)
+    assert {resource_type for resource_type, _ in kept.values()} == set(retained.NAME_PROPERTY)
     for logical_id, (resource_type, name) in kept.items():
-        identifier = {"TableName": name} if resource_type == "AWS::DynamoDB::Table" else {"QueueUrl": urls[name]}
+        identifier = {
+            "AWS::DynamoDB::Table": {"TableName": name},
+            "AWS::SQS::Queue": {"QueueUrl": urls.get(name)},
+            "AWS::SecretsManager::Secret": {"Id": urls.get(name)},  # imported by its ARN: the same key, the same ids
+        }[resource_type]
         assert mapping[logical_id] == identifier
 
 

@@ -528,7 +528,7 @@ def test_waf_rate_limit_guards_the_stage_only_when_the_client_file_switches_it_o
         assert {"Ref": stage_id} in association["Properties"]["ResourceArn"]["Fn::Join"][1]
 
 
-def test_every_queue_and_the_table_are_kept_when_the_stack_is_deleted(
+def test_every_queue_the_table_and_the_lead_id_key_are_kept_when_the_stack_is_deleted(
     demo_template: Template, demo_definition: StackDefinition
 ) -> None:
     kept = {
@@ -537,6 +537,26 @@ def test_every_queue_and_the_table_are_kept_when_the_stack_is_deleted(
         if resource.get("DeletionPolicy") == "Retain"
     }
     assert sorted(kept.values()) == sorted(
-        ["AWS::DynamoDB::Table"] * len(demo_definition.tables) + ["AWS::SQS::Queue"] * 2 * len(demo_definition.queues)
+        ["AWS::DynamoDB::Table"] * len(demo_definition.tables)
+        + ["AWS::SQS::Queue"] * 2 * len(demo_definition.queues)
+        + ["AWS::SecretsManager::Secret"] * len(demo_definition.secrets)
     )
     demo_template.all_resources("AWS::SQS::Queue", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+
+
+def test_only_capture_gets_the_lead_id_key_resolved_from_the_stack_secret_at_deploy(
+    demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    secret_id = logical_id(
+        demo_template, "AWS::SecretsManager::Secret", Name=demo_definition.secret("lead-id-key").name
+    )
+    holders = {}
+    for found_id, key in function_keys_by_logical_id(demo_template.to_json()).items():
+        variables = demo_template.to_json()["Resources"][found_id]["Properties"]["Environment"]["Variables"]
+        if "LEADFLOW_LEAD_ID_KEY" in variables:
+            holders[key] = json.dumps(variables["LEADFLOW_LEAD_ID_KEY"])
+    assert list(holders) == ["capture"]
+    assert "{{resolve:secretsmanager:" in holders["capture"]
+    assert secret_id in holders["capture"]
+    policies = json.dumps(resources_of_type(demo_template.to_json(), "AWS::IAM::Policy"))
+    assert "secretsmanager:" not in policies  # CloudFormation resolves it at deploy: no role reads it

@@ -23,6 +23,7 @@ from leadflow.local import moto_dynamodb
 from leadflow.local.resources import LocalResources, create_resources
 from leadflow.local.runtime import local_aws_environment
 from leadflow.local.workers import load_handler
+from tests.support import SAMPLE_LEAD_ID_KEY
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -89,7 +90,7 @@ def stack(
         monkeypatch.setenv(name, value)
     definition = build_definition(demo_config)
     session = boto3.Session(region_name="us-east-1")
-    resources = create_resources(definition, session)
+    resources = create_resources(definition, session, secret_values={"lead-id-key": SAMPLE_LEAD_ID_KEY})
     for spec in definition.functions:
         for name, value in resources.environment(spec.environment).items():
             monkeypatch.setenv(name, value)

@@ -15,14 +15,14 @@ from leadflow.capture.request import CaptureRules, WebRequest, handle_capture
 from leadflow.lead.change import Conflict
 from leadflow.qualify.changes import plan_inquiry, record_inquiry
 from tests.integration.conftest import Stack
-from tests.support import load_event
+from tests.support import SAMPLE_IDS, load_event
 
 
 def captured_record(stack: Stack, body: dict[str, Any], key: str | None = None, n: int = 0) -> dict[str, Any]:
     """An SQS record as Lambda delivers it, carrying what capture enqueues for `body`."""
     headers = {"content-type": "application/json", **({"idempotency-key": key} if key else {})}
     result = handle_capture(
-        WebRequest("POST", headers, json.dumps(body).encode()), CaptureRules.of(stack.config), "demo"
+        WebRequest("POST", headers, json.dumps(body).encode()), CaptureRules.of(stack.config), SAMPLE_IDS
     )
     assert result.captured is not None
     record = copy.deepcopy(load_event("intake-sqs-batch.json")["Records"][0])

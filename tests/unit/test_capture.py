@@ -15,7 +15,7 @@ import pytest
 from leadflow.capture.inquiry import MAX_IGNORED_NAMES
 from leadflow.capture.request import CaptureResult, CaptureRules, WebRequest, handle_capture
 from leadflow.config import CaptureSettings, ClientConfig
-from tests.support import ROOT
+from tests.support import ROOT, SAMPLE_IDS
 
 JSON = {"content-type": "application/json"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -45,7 +45,7 @@ def post(config: ClientConfig, body: bytes | str | dict, headers: dict[str, str]
         body = json.dumps(body)
     raw = body.encode() if isinstance(body, str) else body
     return handle_capture(
-        WebRequest("POST", {**JSON, **(headers or {})}, raw), CaptureRules.of(config), config.name, NOW
+        WebRequest("POST", {**JSON, **(headers or {})}, raw), CaptureRules.of(config), SAMPLE_IDS, NOW
     )
 
 
@@ -255,14 +255,14 @@ def test_browser_post_from_another_origin_is_refused(demo_config: ClientConfig) 
 
 def test_preflight_from_allowed_origin_allows_post_and_idempotency_header(demo_config: ClientConfig) -> None:
     request = WebRequest("OPTIONS", {"origin": "http://127.0.0.1:3000"}, b"")
-    response = handle_capture(request, CaptureRules.of(demo_config), demo_config.name).response
+    response = handle_capture(request, CaptureRules.of(demo_config), SAMPLE_IDS).response
     assert response.status == 204
     assert "Idempotency-Key" in response.headers["Access-Control-Allow-Headers"]
 
 
 def test_preflight_from_other_origin_gets_no_cors_headers(demo_config: ClientConfig) -> None:
     request = WebRequest("OPTIONS", {"origin": "https://evil.example"}, b"")
-    response = handle_capture(request, CaptureRules.of(demo_config), demo_config.name).response
+    response = handle_capture(request, CaptureRules.of(demo_config), SAMPLE_IDS).response
     assert response.status == 403
     assert "Access-Control-Allow-Origin" not in response.headers
 
@@ -533,7 +533,7 @@ def test_identity_content_encoding_is_accepted(demo_config: ClientConfig) -> Non
 
 def test_request_whose_body_could_not_be_read_gets_400_naming_the_body(demo_config: ClientConfig) -> None:
     request = WebRequest("POST", JSON, b"", body_problem="is not valid base64")
-    result = handle_capture(request, CaptureRules.of(demo_config), demo_config.name, NOW)
+    result = handle_capture(request, CaptureRules.of(demo_config), SAMPLE_IDS, NOW)
     assert result.response.status == 400
     assert errors_of(result) == {"body": "is not valid base64"}
 

@@ -28,7 +28,7 @@ from leadflow.capture.inquiry import (
     printable_name,
     route_fields,
 )
-from leadflow.lead.ids import inquiry_id_for_key, lead_id_for, new_inquiry_id
+from leadflow.lead.ids import LeadIds, new_inquiry_id
 
 if TYPE_CHECKING:
     from leadflow.config import ClientConfig
@@ -136,7 +136,7 @@ class CaptureResult:
 
 
 def handle_capture(
-    request: WebRequest, settings: CaptureRules, client: str, now: datetime | None = None
+    request: WebRequest, settings: CaptureRules, ids: LeadIds, now: datetime | None = None
 ) -> CaptureResult:
     """Decide the answer to a request; the caller enqueues `captured` before sending it."""
     cors = _cors_headers(request.origin, settings)
@@ -171,7 +171,7 @@ def handle_capture(
     if is_bot(flat, settings.honeypot_field):
         sent = routed.values.get("email")
         email = normalize_email(sent) if isinstance(sent, str) else ""
-        fake = lead_id_for(client, email or new_inquiry_id())
+        fake = ids.lead_id(email or new_inquiry_id())
         return CaptureResult(_success(is_form, fake, routed.ignored_fields, settings, cors), bot=True)
 
     inquiry, field_errors = check_inquiry(routed, settings)
@@ -185,12 +185,12 @@ def handle_capture(
         return CaptureResult(_json(422, _errors(errors), cors))
 
     key = key or inquiry.submission_id
-    lead_id = lead_id_for(client, inquiry.email)
+    lead_id = ids.lead_id(inquiry.email)
     # One key, one person: the same key with another email is that person's own inquiry, never a lost one.
-    inquiry_id = inquiry_id_for_key(client, lead_id, key) if key else new_inquiry_id(int(now.timestamp() * 1000))
+    inquiry_id = ids.inquiry_id_for_key(lead_id, key) if key else new_inquiry_id(int(now.timestamp() * 1000))
     message = {
         "version": MESSAGE_VERSION,
-        "client": client,
+        "client": ids.client,
         "lead_id": lead_id,
         "inquiry_id": inquiry_id,
         "received_at": now.isoformat(timespec="milliseconds"),

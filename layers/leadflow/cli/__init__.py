@@ -49,6 +49,7 @@ def local(
     is there again at the next start; --fresh starts empty.
     """
     from leadflow.local.runtime import LocalOptions, LocalStack
+    from leadflow.local.workers import WorkerStartError
 
     stack = LocalStack(
         LocalOptions(
@@ -69,6 +70,9 @@ def local(
         stopped.wait()
     except KeyboardInterrupt:
         pass
+    except WorkerStartError as exc:  # a handler that does not import: its log says why
+        errors.print(f"A function could not start: {exc}", markup=False)
+        raise typer.Exit(1) from None
     finally:
         console.print("Stopping...")
         stack.stop()
@@ -94,9 +98,12 @@ def seed(
     from rich.progress import Progress
 
     from leadflow.definition import build_definition
+    from leadflow.lead.ids import LeadIds
+    from leadflow.local.runtime import LocalOptions
     from leadflow.local.seed import seed_state_file
 
     config = load_client_config(clients_dir / f"{client}.toml")
+    ids = LeadIds(config.name, LocalOptions(clients_dir / f"{client}.toml", state_dir=state_dir).lead_id_key().encode())
     state_file = state_dir / f"{config.name}.sqlite"
     if Path(str(state_file) + "-wal").exists() and Path(str(state_file) + "-wal").stat().st_size:
         errors.print(f"{state_file} is in use: stop `leadflow local` (make run) first, then seed, then start it again.")
@@ -107,7 +114,7 @@ def seed(
         task = progress.add_task(f"Seeding {leads:,} leads into {state_file}", total=leads)
         for start in range(first, first + leads, batch):
             size = min(batch, first + leads - start)
-            written += seed_state_file(state_file, config, table, size, start)
+            written += seed_state_file(state_file, config, ids, table, size, start)
             progress.advance(task, size)
     console.print(f"Added {leads:,} leads ({written:,} items) to {state_file}. Start the stack: make run", markup=False)
 

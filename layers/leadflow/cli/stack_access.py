@@ -25,7 +25,7 @@ from leadflow.capture.inquiry import normalize_email
 from leadflow.config import ClientConfig, load_client_config
 from leadflow.definition import StackDefinition, build_definition
 from leadflow.lead.change import LeadServices
-from leadflow.lead.ids import lead_id_for
+from leadflow.lead.ids import LeadIds
 
 T = TypeVar("T")
 
@@ -75,9 +75,17 @@ class StackAccess:
             queues={"routing": FifoQueue(url, sqs)},
         )
 
+    @cached_property
+    def lead_ids(self) -> LeadIds:
+        """How the stack names its leads: keyed with its lead id key, read from its secret."""
+        secrets = self.aws_client("secretsmanager")
+        name = self.definition.secret("lead-id-key").name
+        key = self.call(lambda: secrets.get_secret_value(SecretId=name)["SecretString"], f"read secret {name}")
+        return LeadIds(self.config.name, key.encode())
+
     def lead_id(self, id_or_email: str) -> str:
         """A lead id as given, or the id the client's stack derives from an email."""
-        return lead_id_for(self.config.name, normalize_email(id_or_email)) if "@" in id_or_email else id_or_email
+        return self.lead_ids.lead_id(normalize_email(id_or_email)) if "@" in id_or_email else id_or_email
 
     def command(self, *words: str) -> str:
         """A leadflow command line that reaches this same stack, for hints in messages."""

@@ -79,13 +79,17 @@ class QueuePoller:
     def start(self) -> None:
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Poll no more; returns at once (stop() then waits for the thread)."""
+        self._stop.set()
+
     def stop(self) -> None:
         """Stop polling: waits out the receive under way, not a batch the function is still handling.
 
         An unfinished batch stays on the queue (its invocation ends when the function pools stop),
         so Ctrl-C of the local stack takes seconds, not a function's timeout.
         """
-        self._stop.set()
+        self.request_stop()
         self._thread.join(timeout=self.wait_seconds + 1)
 
     def poll_once(self) -> int:

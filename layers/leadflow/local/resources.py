@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadflow.definition import EnvValue, QueueSpec, ResourceRef, StackDefinition, TableSpec
+from leadflow.definition import EnvValue, QueueSpec, ResourceRef, SecretSpec, StackDefinition, TableSpec
+from leadflow.lead.ids import new_lead_id_key
 
 
 @dataclass
@@ -18,6 +19,7 @@ class LocalResources:
     queue_arns: dict[str, str] = field(default_factory=dict)
     table_names: dict[str, str] = field(default_factory=dict)
     bus_names: dict[str, str] = field(default_factory=dict)
+    secret_values: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, value: EnvValue) -> str:
         if isinstance(value, str):
@@ -27,6 +29,7 @@ class LocalResources:
             "queue_arn": self.queue_arns,
             "table_name": self.table_names,
             "bus_name": self.bus_names,
+            "secret_value": self.secret_values,
         }
         return lookup[value.kind][value.key]
 
@@ -34,8 +37,14 @@ class LocalResources:
         return {name: self.resolve(value) for name, value in env.items()}
 
 
-def create_resources(definition: StackDefinition, session: Any) -> LocalResources:
-    """Create (or find, when they exist already) every table, queue and event bus of the definition."""
+def create_resources(
+    definition: StackDefinition, session: Any, secret_values: dict[str, str] | None = None
+) -> LocalResources:
+    """Create (or find, when they exist already) every table, queue, event bus and secret of the definition.
+
+    A secret gets the value `secret_values` gives for its key (the local runtime keeps them
+    across restarts), else the one it has in moto already, else a new one.
+    """
     created = LocalResources()
     dynamodb = session.client("dynamodb")
     sqs = session.client("sqs")
@@ -51,7 +60,25 @@ def create_resources(definition: StackDefinition, session: Any) -> LocalResource
         with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
             events.create_event_bus(Name=bus.name)
         created.bus_names[bus.key] = bus.name
+    secrets = session.client("secretsmanager")
+    for secret in definition.secrets:
+        created.secret_values[secret.key] = _create_secret(secrets, secret, (secret_values or {}).get(secret.key))
     return created
+
+
+def _create_secret(secrets: Any, secret: SecretSpec, value: str | None) -> str:
+    try:
+        existing: str = secrets.get_secret_value(SecretId=secret.name)["SecretString"]
+    except secrets.exceptions.ResourceNotFoundException:
+        existing = ""
+    if existing and (value is None or value == existing):
+        return existing
+    value = value or new_lead_id_key()
+    if existing:
+        secrets.put_secret_value(SecretId=secret.name, SecretString=value)
+    else:
+        secrets.create_secret(Name=secret.name, Description=secret.description, SecretString=value)
+    return value
 
 
 def create_table(dynamodb: Any, table: TableSpec) -> None:

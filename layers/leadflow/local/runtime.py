@@ -18,6 +18,7 @@ from typing import Any
 
 from leadflow.config import ClientConfig, config_snapshot, load_client_config
 from leadflow.definition import StackDefinition, build_definition
+from leadflow.lead.ids import new_lead_id_key
 from leadflow.local import moto_dynamodb
 from leadflow.local.api import LocalApi, Page
 from leadflow.local.pollers import QueuePoller
@@ -44,6 +45,19 @@ class LocalOptions:
     @property
     def state_file(self) -> Path:
         return self.state_dir / f"{self.client_file.stem}.sqlite"
+
+    @property
+    def lead_id_key_file(self) -> Path:
+        """The local stack's lead id key: kept, like a deployed stack's secret, so ids never change."""
+        return self.state_dir / f"{self.client_file.stem}.lead-id-key"
+
+    def lead_id_key(self) -> str:
+        path = self.lead_id_key_file
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(new_lead_id_key(), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
 
 
 def local_aws_environment(endpoint: str, region: str) -> dict[str, str]:
@@ -94,7 +108,9 @@ class LocalStack:
         import boto3
 
         session = boto3.Session(region_name=self.options.region)
-        self.resources = create_resources(self.definition, session)
+        self.resources = create_resources(
+            self.definition, session, secret_values={"lead-id-key": self.options.lead_id_key()}
+        )
         self._restore_state()
         self.options.log_dir.mkdir(parents=True, exist_ok=True)
         snapshot = self.options.log_dir.parent / f"{self.config.name}.client.json"
@@ -147,10 +163,12 @@ class LocalStack:
     def stop(self) -> None:
         if self.api is not None:
             self.api.shutdown()
+        for poller in self.pollers:  # all at once: none waits for another
+            poller.request_stop()
+        for pool in self.pools.values():  # ends any invocation under way; its messages stay queued
+            pool.stop()
         for poller in self.pollers:
             poller.stop()
-        for pool in self.pools.values():
-            pool.stop()
         if self.state is not None:
             self.state.stop()
             self.state = None

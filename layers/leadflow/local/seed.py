@@ -18,7 +18,7 @@ from typing import Any
 
 from leadflow.aws.leads_table import change_transaction
 from leadflow.config import ClientConfig
-from leadflow.lead.ids import inquiry_id_for_key, lead_id_for
+from leadflow.lead.ids import LeadIds
 from leadflow.qualify.changes import plan_inquiry
 
 TITLES = ("VP Operations", "Student", "CEO", "Analyst", "Head of Logistics", "Fleet Manager", "Founder")
@@ -26,10 +26,10 @@ TYPES = ("contact", "contact", "contact", "demo_request", "price_list")
 SOURCES = ("google", "newsletter", "linkedin", "", "partner")
 
 
-def synthetic_message(config: ClientConfig, n: int, now: datetime) -> dict[str, Any]:
+def synthetic_message(config: ClientConfig, ids: LeadIds, n: int, now: datetime) -> dict[str, Any]:
     """The n-th synthetic inquiry, as capture would enqueue it (spread over the last 180 days)."""
     email = f"seed{n}@company{n % 997}.example"
-    lead_id = lead_id_for(config.name, email)
+    lead_id = ids.lead_id(email)
     received = now - timedelta(minutes=(n * 37) % (180 * 24 * 60))
     fields: dict[str, Any] = {"job_title": TITLES[n % len(TITLES)], "inquiry_type": TYPES[n % len(TYPES)]}
     if SOURCES[n % len(SOURCES)]:
@@ -38,7 +38,7 @@ def synthetic_message(config: ClientConfig, n: int, now: datetime) -> dict[str, 
         "version": 1,
         "client": config.name,
         "lead_id": lead_id,
-        "inquiry_id": inquiry_id_for_key(config.name, lead_id, f"seed-{n}"),
+        "inquiry_id": ids.inquiry_id_for_key(lead_id, f"seed-{n}"),
         "received_at": received.astimezone(UTC).isoformat(timespec="milliseconds"),
         "channel": "json",
         "email": email,
@@ -47,12 +47,12 @@ def synthetic_message(config: ClientConfig, n: int, now: datetime) -> dict[str, 
     }
 
 
-def seed_items(config: ClientConfig, table: str, count: int, first: int = 0) -> Iterator[dict[str, Any]]:
+def seed_items(config: ClientConfig, ids: LeadIds, table: str, count: int, first: int = 0) -> Iterator[dict[str, Any]]:
     """The DynamoDB items (wire format) of `count` synthetic leads, counters last."""
     now = datetime.now(UTC)
     counters: Counter[tuple[str, str]] = Counter()
     for n in range(first, first + count):
-        change = plan_inquiry(None, synthetic_message(config, n, now), config.qualify, now)
+        change = plan_inquiry(None, synthetic_message(config, ids, n, now), config.qualify, now)
         change.events.clear()  # seeded leads have nothing left to publish
         change.handoffs.clear()
         items, _, _ = change_transaction(table, change, None, [])
@@ -73,7 +73,9 @@ def item_key(item: dict[str, Any]) -> str:
     return json.dumps({"pk": item["pk"], "sk": item["sk"]}, sort_keys=True)
 
 
-def seed_state_file(state_file: Path, config: ClientConfig, table: str, count: int, first: int = 0) -> int:
+def seed_state_file(
+    state_file: Path, config: ClientConfig, ids: LeadIds, table: str, count: int, first: int = 0
+) -> int:
     """Add the items of `count` leads to a (stopped) local stack's state file; the number of items."""
     import sqlite3
 
@@ -83,7 +85,7 @@ def seed_state_file(state_file: Path, config: ClientConfig, table: str, count: i
     db = sqlite3.connect(state_file)
     try:
         db.executescript(SCHEMA)
-        rows = ((table, item_key(item), json.dumps(item)) for item in seed_items(config, table, count, first))
+        rows = ((table, item_key(item), json.dumps(item)) for item in seed_items(config, ids, table, count, first))
         with db:
             written = 0
             for row in rows:
@@ -97,7 +99,7 @@ def seed_state_file(state_file: Path, config: ClientConfig, table: str, count: i
         db.close()
 
 
-def load_into_moto(config: ClientConfig, table_name: str, count: int, region: str = "us-east-1") -> int:
+def load_into_moto(config: ClientConfig, ids: LeadIds, table_name: str, count: int, region: str = "us-east-1") -> int:
     """Put the items of `count` leads straight into moto's table in this process; the number of items."""
     from moto.backends import get_backend
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
@@ -107,7 +109,7 @@ def load_into_moto(config: ClientConfig, table_name: str, count: int, region: st
     table = get_backend("dynamodb")["123456789012"][region].get_table(table_name)
     written = 0
     with moto_dynamodb.write_lock():
-        for attributes in seed_items(config, table_name, count):
+        for attributes in seed_items(config, ids, table_name, count):
             hash_value, range_value = DynamoType(attributes["pk"]), DynamoType(attributes["sk"])
             table.items[hash_value][range_value] = Item(hash_value, range_value, attributes)
             written += 1
