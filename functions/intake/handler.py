@@ -51,7 +51,7 @@ def record_handler(record: SQSRecord) -> None:
         logger.info("inquiry stored and lead qualified", extra=ids)
     else:
         metrics.add_metric(name="InquiryDuplicate", unit=MetricUnit.Count, value=1)
-        logger.info("inquiry already stored; dropped the repeat", extra=ids)
+        logger.info("inquiry stored before (a redelivery, or a write retried); published what it had left", extra=ids)
 
 
 @logger.inject_lambda_context(clear_state=True)

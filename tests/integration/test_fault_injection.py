@@ -27,7 +27,7 @@ INQUIRIES_EACH = 3
 @pytest.fixture
 def injector(stack: Stack) -> Iterator[FaultInjector]:
     boto3.setup_default_session(region_name="us-east-1")  # the session the handlers' clients come from
-    faults = FaultInjector(conflict_every=3, throttle_every=4)
+    faults = FaultInjector(conflict_rate=0.3, throttle_rate=0.3, seed=7)
     faults.install(boto3.DEFAULT_SESSION)
     yield faults
     faults.uninstall(boto3.DEFAULT_SESSION)
@@ -95,12 +95,14 @@ def test_conflicts_and_throttles_store_every_inquiry_once_and_dead_letter_nothin
         AttributeNames=["ApproximateNumberOfMessages"],
     )["Attributes"]["ApproximateNumberOfMessages"]
     assert dead_letters == "0"
-    # The hook really answered in DynamoDB's place, many times.
+    # The hook really answered in DynamoDB's place, many times, and several times in a row.
     assert injector.cancelled >= PEOPLE
     assert injector.throttled >= PEOPLE
+    assert injector.longest_run >= 4
     print(
         f"\nfault injection: {injector.transactions} transactions, {injector.cancelled} cancelled"
         " (TransactionConflict),"
-        f" {injector.throttled} throttled of {injector.calls} DynamoDB calls; {PEOPLE * INQUIRIES_EACH} inquiries"
+        f" {injector.throttled} throttled of {injector.calls} DynamoDB calls (up to {injector.longest_run} in a row);"
+        f" {PEOPLE * INQUIRIES_EACH} inquiries"
         f" stored once each; dead-letter messages: {dead_letters}"
     )

@@ -148,8 +148,11 @@ def apply_change(lead_id: str, plan: Planner, services: LeadServices) -> Applied
         except Conflict:
             continue
         except AlreadyApplied:
-            if stored is not None:  # what the first delivery may not have published goes now
-                publish(stored.profile["lead_id"], stored.version, list(stored.outbox), services)
+            # Written before: by an earlier delivery of the message, or by this very write when its
+            # answer was lost and it was sent again. Publish what the lead still holds to publish.
+            written = services.store.read(lead_id)
+            if written is not None:
+                publish(lead_id, written.version, list(written.outbox), services)
             return Applied("duplicate", None, before)
         publish(lead_id, version, outbox, services)
         return Applied("changed", change, before)
