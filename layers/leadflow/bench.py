@@ -381,7 +381,20 @@ def stored_throughput(definition: Any, config: Any) -> dict[str, float]:
                 spent[table.name] += time.perf_counter() - started
                 assert answer == {"batchItemFailures": []}, answer
     leads = batches * 10
+    listing = {}  # the first page of `leads list` (an index Query per shard), median of 5
+    from leadflow.aws.leads_table import LeadsTable
+
+    for table in (fresh, stored):
+        leads_table = LeadsTable(table.name, session.client("dynamodb"))
+        runs = []
+        for _ in range(5):
+            started = time.perf_counter()
+            assert len(leads_table.list_leads(20)) == 20
+            runs.append(time.perf_counter() - started)
+        listing[table.name] = statistics.median(runs)
     return {
+        "list_fresh_s": listing[fresh.name],
+        "list_stored_s": listing[stored.name],
         "fresh": leads / spent[fresh.name],
         "stored": leads / spent[stored.name],
         "memory_per_lead": per_lead,
@@ -497,6 +510,10 @@ def report_scale(figures: dict[str, float]) -> None:
         f" {figures['stored']:.0f} leads/s against {figures['fresh']:.0f}/s)"
     )
     print(f"  resident memory per stored lead: {figures['memory_per_lead'] / 1024:.1f} KiB")
+    print(
+        f"  leads list, first page: {figures['list_stored_s'] / figures['list_fresh_s']:.2f}x the time on the fresh"
+        f" table ({figures['list_stored_s'] * 1000:.0f} ms against {figures['list_fresh_s'] * 1000:.0f} ms)"
+    )
 
 
 def report_burst(figures: dict[str, float]) -> None:

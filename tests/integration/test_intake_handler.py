@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from leadflow.aws.leads_table import LeadsTable
+from leadflow.aws.leads_table import LeadsTable, counter_shard
 from leadflow.capture.request import CaptureRules, WebRequest, handle_capture
 from leadflow.lead.change import Conflict
 from leadflow.qualify.changes import plan_inquiry, record_inquiry
@@ -157,3 +157,20 @@ def test_intake_sample_form_inquiry_has_a_time_ordered_id_as_a_keyless_post_gets
     assert message["channel"] == "form"
     assert len(message["inquiry_id"]) == len("iq_") + 26  # new_inquiry_id: 48 bits of time, 80 random
     assert record["attributes"]["MessageDeduplicationId"] == message["inquiry_id"]
+
+
+def test_leads_are_listed_newest_first_across_the_months_listing_shards(stack: Stack, lambda_context: Any) -> None:
+    records = [captured_record(stack, {"email": f"person{n}@example.com"}, n=n) for n in range(15)]
+    for n, record in enumerate(records):  # fifteen people, one minute apart, in no particular shard order
+        message = json.loads(record["body"])
+        message["received_at"] = f"2026-11-23T09:{n:02d}:00.000+00:00"
+        record["body"] = json.dumps(message)
+    stack.handler("intake")({"Records": records[:10]}, lambda_context)
+    stack.handler("intake")({"Records": records[10:]}, lambda_context)
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    listed = [lead["email"] for lead in store(stack).list_leads(limit=15, now=now)]
+    assert listed == [f"person{n}@example.com" for n in reversed(range(15))]
+    pages = [len(page) for page in store(stack).pages_of_leads(now=now, page_size=4)]
+    assert pages == [4, 4, 4, 3]
+    shards = {counter_shard(lead["lead_id"]) for lead in store(stack).list_leads(limit=15, now=now)}
+    assert len(shards) > 1  # spread over the month's listing shards, merged back in order

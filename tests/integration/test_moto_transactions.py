@@ -119,3 +119,48 @@ def test_transaction_backs_up_only_the_items_it_touches(monkeypatch: pytest.Monk
     monkeypatch.setattr(moto_dynamodb.copy, "deepcopy", counting_deepcopy)
     moto_dynamodb._transact_write_items(backend, SCENARIOS["all succeed"])
     assert sorted(copied) == ["Item", "NoneType", "NoneType"]  # the one existing item and two new keys
+
+
+def backend_with_an_index() -> Any:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    backend = DynamoDBBackend("us-east-1", "123456789012")
+    keys = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+    index_keys = [{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]
+    backend.create_table(
+        TABLE, schema=keys, throughput=None,
+        attr=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "gsi1pk", "gsi1sk")],
+        global_indexes=[{"IndexName": "by_created", "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}}],
+        indexes=None, streams=None, billing_mode="PAY_PER_REQUEST", sse_specification=None, tags=[],
+        deletion_protection_enabled=False, warm_throughput=None,
+    )  # fmt: skip
+    return backend
+
+
+def profile(n: int, month: str) -> dict[str, Any]:
+    return {**key(n), "gsi1pk": {"S": f"LEADS#{month}"}, "gsi1sk": {"S": f"2026-{n:02d}"}}
+
+
+def month_query(backend: Any, month: str, through: Any) -> list[str]:
+    table = backend.get_table(TABLE)
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    partition = DynamoType({"S": f"LEADS#{month}"})
+    items, _, _ = through(
+        table, partition, None, [], None, None, False, None, "by_created", hash_key_conditions=[("gsi1pk", partition)]
+    )
+    return [item.hash_key.value for item in items]
+
+
+def test_index_query_finds_each_partition_as_motos_own_query_after_puts_moves_deletes_and_transactions() -> None:
+    backend = backend_with_an_index()
+    for n in range(6):
+        backend.put_item(TABLE, profile(n, "2026-10" if n % 2 else "2026-11"))
+    month_query(backend, "2026-11", moto_dynamodb.Table_query())  # the partitions are built now, then follow
+    backend.put_item(TABLE, profile(1, "2026-11"))  # moved to another partition
+    backend.delete_item(TABLE, key(2))
+    moto_dynamodb._transact_write_items(backend, [{"Put": {"TableName": TABLE, "Item": profile(7, "2026-11")}}])
+    for month in ("2026-10", "2026-11", "2026-12"):
+        patched = month_query(backend, month, moto_dynamodb.Table_query())
+        assert patched == month_query(backend, month, moto_dynamodb._ORIGINALS["query"])
+    assert month_query(backend, "2026-11", moto_dynamodb.Table_query()) == ["LEAD#7", "LEAD#4", "LEAD#1", "LEAD#0"]

@@ -101,3 +101,11 @@ def test_outbox_left_by_a_crash_is_published_when_the_message_is_redelivered(
     assert record_inquiry(message, stack.services(), stack.config.qualify).outcome == "duplicate"
     assert len(handoffs(stack)) == 1
     assert stack.services().store.read(message["lead_id"]).outbox == ()
+
+
+def test_the_stored_lead_keeps_the_phone_as_sent_and_its_e164_form(stack: Stack) -> None:
+    lead = inquire(stack, email="dana@northwind-logistics.com", phone="030 901820", page_url="https://example.de/")
+    assert lead["phone"] == "030 901820"
+    assert lead.get("phone_e164") is None  # no country code, and the demo's default region is US: it does not parse
+    german = inquire(stack, n=1, email="jo@northwind-logistics.com", phone="+49 30 901820")
+    assert (german["phone"], german["phone_e164"]) == ("+49 30 901820", "+4930901820")

@@ -201,6 +201,14 @@ def test_filled_honeypot_answers_as_success_and_captures_nothing(demo_config: Cl
     assert json.loads(result.response.body)["status"] == "received"
 
 
+def test_honeypot_answer_never_carries_the_lead_id_of_the_address_posted(demo_config: ClientConfig) -> None:
+    real = post(demo_config, {"email": "ada@example.com"})
+    bot = post(demo_config, {"email": "ada@example.com", "website": "http://spam.example"})
+    assert bot.bot
+    assert json.loads(bot.response.body)["lead_id"] != json.loads(real.response.body)["lead_id"]
+    assert json.loads(bot.response.body)["lead_id"].startswith("ld_")
+
+
 @pytest.mark.parametrize("value", ["http://spam.example", "yes", True, 1, ["x"]])
 def test_honeypot_with_a_value_is_a_bot(demo_config: ClientConfig, value: Any) -> None:
     assert post(demo_config, {"email": "a@b.co", "website": value}).bot

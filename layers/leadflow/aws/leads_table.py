@@ -14,8 +14,9 @@ split over COUNTER_SHARDS items per day (the shard comes from the lead id) and s
 read, so concurrent transactions rarely meet on one item; when they do, DynamoDB cancels
 with `TransactionConflict`, which `leadflow.aws.retry` retries with jittered backoff.
 
-Profiles carry `gsi1pk = LEADS#<yyyy-mm>` and `gsi1sk = <created_at>#<lead_id>` so leads
-are listed month by month with a Query, never a Scan. Beside the profile's own keys
+Profiles carry `gsi1pk = LEADS#<yyyy-mm>#<shard>` and `gsi1sk = <created_at>#<lead_id>`, so
+leads are listed month by month with Queries (one per shard, merged newest first), never a
+Scan, and no index partition takes every new lead either. Beside the profile's own keys
 (`leadflow.lead.profile.LeadProfile`) the item holds its `version` (optimistic locking)
 and its `outbox` (what the last change has still to publish); neither reaches the rules.
 """
@@ -23,6 +24,7 @@ and its `outbox` (what the last change has still to publish); neither reaches th
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,12 +39,17 @@ from leadflow.lead.profile import LeadProfile, TimelineEntry
 PROFILE = "PROFILE"
 COUNTER_SHARDS = 10
 MAX_LIST_MONTHS = 36
-LEADS_BY_CREATED_INDEX = "by_created"  # leadflow_tools.definition declares it
+LEADS_BY_CREATED_INDEX = "by_created"  # leadflow.definition declares it
 STORAGE_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "version", "outbox")
 
 
 def lead_pk(lead_id: str) -> str:
     return f"LEAD#{lead_id}"
+
+
+def listing_partition(month: str, shard: int) -> str:
+    """The index partition a lead is listed in: its month, split like the counters (no hot partition)."""
+    return f"LEADS#{month}#{shard:02d}"
 
 
 def counter_shard(lead_id: str) -> int:
@@ -159,29 +166,42 @@ class LeadsTable(LazyClient):
         return found[:limit]
 
     def pages_of_leads(self, now: datetime | None = None, page_size: int = 100) -> Iterator[list[LeadProfile]]:
-        """Every lead, newest first, a page at a time: a Query per month partition, never a Scan."""
+        """Every lead, newest first, a page at a time: Queries per month and shard, never a Scan."""
         now = now or datetime.now(UTC)
         year, month = now.year, now.month
         for _ in range(MAX_LIST_MONTHS):
-            start: dict[str, Any] | None = None
-            while True:
-                kwargs: dict[str, Any] = {
-                    "TableName": self.table_name,
-                    "IndexName": LEADS_BY_CREATED_INDEX,
-                    "KeyConditionExpression": "gsi1pk = :m",
-                    "ExpressionAttributeValues": {":m": {"S": f"LEADS#{year:04d}-{month:02d}"}},
-                    "ScanIndexForward": False,
-                    "Limit": page_size,
-                }
-                if start:
-                    kwargs["ExclusiveStartKey"] = start
-                answer = self.client.query(**kwargs)
-                if answer.get("Items"):
-                    yield [_profile(_plain(i)) for i in answer["Items"]]
-                start = answer.get("LastEvaluatedKey")
-                if not start:
-                    break
+            shards = [self._month_shard(f"{year:04d}-{month:02d}", shard, page_size) for shard in range(COUNTER_SHARDS)]
+            page: list[LeadProfile] = []
+            for _, profile in heapq.merge(*shards, reverse=True):
+                page.append(profile)
+                if len(page) == page_size:
+                    yield page
+                    page = []
+            if page:
+                yield page
             year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+
+    def _month_shard(self, month: str, shard: int, page_size: int) -> Iterator[tuple[str, LeadProfile]]:
+        """One shard of a month's leads, newest first, read a page at a time as the merge asks for them."""
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": LEADS_BY_CREATED_INDEX,
+                "KeyConditionExpression": "gsi1pk = :m",
+                "ExpressionAttributeValues": {":m": {"S": listing_partition(month, shard)}},
+                "ScanIndexForward": False,
+                "Limit": page_size,
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            answer = self.client.query(**kwargs)
+            for item in answer.get("Items", []):
+                plain = _plain(item)
+                yield plain["gsi1sk"], _profile(plain)
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                return
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -216,7 +236,7 @@ def change_transaction(
         **profile,
         "pk": lead_pk(lead_id),
         "sk": PROFILE,
-        "gsi1pk": f"LEADS#{profile['created_at'][:7]}",
+        "gsi1pk": listing_partition(profile["created_at"][:7], counter_shard(lead_id)),
         "gsi1sk": f"{profile['created_at']}#{lead_id}",
         "version": version,
         "outbox": [{"kind": item.kind, "body": item.body} for item in outbox] or None,

@@ -19,12 +19,12 @@ from urllib.parse import unquote_to_bytes, urlencode
 
 from leadflow.capture.inquiry import (
     IDEMPOTENCY_KEY,
+    LEADFLOW_FIELDS,
     FieldError,
     check_inquiry,
     flatten_form_fields,
     flatten_json_body,
     is_bot,
-    normalize_email,
     printable_name,
     route_fields,
 )
@@ -169,9 +169,8 @@ def handle_capture(
     now = now or datetime.now(UTC)
     routed = route_fields(flat, settings)
     if is_bot(flat, settings.honeypot_field):
-        sent = routed.values.get("email")
-        email = normalize_email(sent) if isinstance(sent, str) else ""
-        fake = ids.lead_id(email or new_inquiry_id())
+        # Looks like any answer, names nobody: the id of a posted address would let anyone look ids up.
+        fake = ids.lead_id(new_inquiry_id())
         return CaptureResult(_success(is_form, fake, routed.ignored_fields, settings, cors), bot=True)
 
     inquiry, field_errors = check_inquiry(routed, settings)
@@ -404,9 +403,7 @@ def _success(
 
 def _ignored_note(ignored_fields: list[str]) -> str:
     """What a JSON client should know about the fields that were not stored (a misspelling, most likely)."""
-    from difflib import get_close_matches
-
-    from leadflow.capture.inquiry import LEADFLOW_FIELDS
+    from difflib import get_close_matches  # only when a field was ignored: kept out of the cold start
 
     hints = []
     for name in ignored_fields:

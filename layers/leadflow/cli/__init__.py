@@ -109,14 +109,15 @@ def seed(
         errors.print(f"{state_file} is in use: stop `leadflow local` (make run) first, then seed, then start it again.")
         raise typer.Exit(1)
     table = build_definition(config).table("leads").name
-    written, batch = 0, 10_000
+    added, batch = 0, 10_000
     with Progress(console=console) as progress:
         task = progress.add_task(f"Seeding {leads:,} leads into {state_file}", total=leads)
         for start in range(first, first + leads, batch):
             size = min(batch, first + leads - start)
-            written += seed_state_file(state_file, config, ids, table, size, start)
+            added += seed_state_file(state_file, config, ids, table, size, start)
             progress.advance(task, size)
-    console.print(f"Added {leads:,} leads ({written:,} items) to {state_file}. Start the stack: make run", markup=False)
+    kept = f"; {leads - added:,} were there already and were left as they were" if added < leads else ""
+    console.print(f"Added {added:,} leads to {state_file}{kept}. Start the stack: make run", markup=False)
 
 
 @client_app.command("snippet")

@@ -35,8 +35,8 @@ class EngagementEntry(TypedDict, total=False):
 
 
 class LeadProfile(TypedDict, total=False):
-    lead_id: str  # derived from the client's secret and the normalised email
-    email: str  # normalised: NFC, lower case, IDNA domain
+    lead_id: str  # the normalised email, keyed with the stack's lead id key (leadflow.lead.ids)
+    email: str  # normalised: NFC, lower case, the domain in Unicode (leadflow.capture.inquiry)
     stage: str  # see leadflow.lead.lifecycle
     created_at: str
     updated_at: str
@@ -59,7 +59,7 @@ class LeadProfile(TypedDict, total=False):
     marketing_consent_text: str
     engagement: list[EngagementEntry]
     # What qualification made of it.
-    score: dict[str, Any]  # fit, engagement, total and the reasons (leadflow.scoring.Score.as_dict)
+    score: dict[str, Any]  # fit, engagement, total and the reasons (leadflow.qualify.scoring.Score.as_dict)
     marketing_qualified: bool
     qualified_at: str
     restored: bool  # ops took it out of junk: the rules never make it junk again

@@ -8,9 +8,11 @@ the process that runs moto's server (the local runtime, the bench and the test f
 
 - a transaction backs up only the items it touches, and on any failure puts exactly those
   back, so it stays all-or-nothing with the same condition checks and cancellation reasons;
-- a Query on the table's own partition key reads that partition, not the table;
-- writes are serialized with one lock, as DynamoDB serializes writes to an item (moto does
-  not: two conditional writes could both pass the same version check);
+- a Query reads the asked-for partition, not the table: the table's own partitions directly,
+  an index's through a map of its partitions kept up to date as items change;
+- writes are serialized with one lock (DynamoDB serializes the writes to each item; moto does
+  not, so two conditional writes could both pass the same version check), and reads take the
+  same lock, so none sees a write half done;
 - every change is reported to `on_change` (table name, key, the item or None), which the
   local state journal uses to keep the data across restarts.
 
@@ -41,9 +43,10 @@ def install() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    for name in ("put_item", "update_item", "delete_item", "delete_table", "transact_write_items"):
+    for name in ("put_item", "update_item", "delete_item", "delete_table", "transact_write_items", "get_item", "scan"):
         _ORIGINALS[name] = getattr(DynamoDBBackend, name)
     _ORIGINALS["query"] = Table.query
+    _check_query_signature(Table.query)
 
     def put_item(self: Any, table_name: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         with _write_lock:
@@ -66,6 +69,7 @@ def install() -> None:
     def delete_table(self: Any, name: str) -> Any:
         with _write_lock:
             table = _ORIGINALS["delete_table"](self, name)
+            forget_index_partitions(table)
             for listener in _listeners:
                 listener(name, {}, None)  # an empty key: the whole table is gone
             return table
@@ -73,23 +77,58 @@ def install() -> None:
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         # moto passes index_name as the eighth positional argument (after hash_key, the seventh of args)
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        if index_name or hash_key is None:
-            return _ORIGINALS["query"](self, hash_key, *args, **kwargs)
-        return _query_one_partition(self, hash_key, *args, **kwargs)
+        with _write_lock:  # reads see no write half done (moto's dicts change under a running write)
+            if hash_key is None:
+                return _ORIGINALS["query"](self, hash_key, *args, **kwargs)
+            if index_name:
+                if index_name not in {index.name for index in self.global_indexes}:
+                    return _ORIGINALS["query"](self, hash_key, *args, **kwargs)  # moto's own answer, or error
+                return _query_index_partition(self, index_name, hash_key, *args, **kwargs)
+            return _query_one_partition(self, hash_key, *args, **kwargs)
+
+    def get_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _write_lock:
+            return _ORIGINALS["get_item"](self, *args, **kwargs)
+
+    def scan(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _write_lock:
+            return _ORIGINALS["scan"](self, *args, **kwargs)
 
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     DynamoDBBackend.put_item = put_item  # type: ignore[method-assign]
     DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
     DynamoDBBackend.delete_item = delete_item  # type: ignore[method-assign]
     DynamoDBBackend.delete_table = delete_table  # type: ignore[method-assign]
+    DynamoDBBackend.get_item = get_item  # type: ignore[method-assign]
+    DynamoDBBackend.scan = scan  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     _installed = True
+
+
+def Table_query() -> Any:
+    """The Query every moto table answers with once installed."""
+    install()
+    from moto.dynamodb.models.table import Table
+
+    return Table.query
 
 
 def moto_transact_write_items() -> Any:
     """moto's own transaction, as it wrote it (tests hold the replacement to its semantics)."""
     install()
     return _ORIGINALS["transact_write_items"]
+
+
+def _check_query_signature(query: Any) -> None:
+    """The patch reads moto's Query arguments by position: refuse a moto that orders them otherwise."""
+    import inspect
+
+    names = list(inspect.signature(query).parameters)
+    if names[1:2] != ["hash_key"] or names[8:9] != ["index_name"]:
+        raise RuntimeError(
+            f"moto's Table.query takes ({', '.join(names)}): leadflow.local.moto_dynamodb expects hash_key second and "
+            "index_name ninth (moto 5.2). Install the moto version pyproject.toml names, or update the patch."
+        )
 
 
 def add_change_listener(listener: ChangeListener) -> None:
@@ -107,14 +146,80 @@ def write_lock() -> threading.RLock:
 
 
 def _report(backend: Any, table_name: str, key: dict[str, Any]) -> None:
-    if not _listeners:
-        return
     table = backend.get_table(table_name)
     hash_value, range_value = backend.get_keys_value(table, key)
     item = table.get_item(hash_value, range_value)
+    _index_partitions_follow(table, hash_value, range_value, item)
+    if not _listeners:
+        return
     attributes = item.to_json()["Attributes"] if item is not None else None
     for listener in _listeners:
         listener(table.name, key, attributes)
+
+
+# --- global secondary indexes: each partition's items, found without walking the table -----
+
+# id(table) -> index name -> (partition value -> item keys, item key -> its partition value)
+_index_partitions: dict[int, dict[str, tuple[dict[Any, set[Any]], dict[Any, Any]]]] = {}
+
+
+def forget_index_partitions(table: Any) -> None:
+    """After items were put into a table behind moto's back (a restore, a seed): rebuilt on the next query."""
+    _index_partitions.pop(id(table), None)
+
+
+def _partition_attribute(index: Any) -> str:
+    return str(next(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"))
+
+
+def _partitions_of(table: Any) -> dict[str, tuple[dict[Any, set[Any]], dict[Any, Any]]]:
+    """The table's index partitions, built by one walk over its items the first time they are needed."""
+    built = _index_partitions.get(id(table))
+    if built is None:
+        built = {}
+        for index in table.global_indexes:
+            attribute = _partition_attribute(index)
+            members: dict[Any, set[Any]] = {}
+            placed: dict[Any, Any] = {}
+            for item in table.all_items():
+                value = item.attrs.get(attribute)
+                if value is not None:
+                    members.setdefault(value, set()).add((item.hash_key, item.range_key))
+                    placed[item.hash_key, item.range_key] = value
+            built[index.name] = (members, placed)
+        _index_partitions[id(table)] = built
+    return built
+
+
+def _index_partitions_follow(table: Any, hash_value: Any, range_value: Any, item: Any) -> None:
+    built = _index_partitions.get(id(table))
+    if built is None:
+        return  # not built yet: the first index query builds it from the items as they are then
+    for index in table.global_indexes:
+        members, placed = built[index.name]
+        key = (hash_value, range_value)
+        before, after = placed.pop(key, None), item.attrs.get(_partition_attribute(index)) if item else None
+        if before is not None:
+            members.get(before, set()).discard(key)
+        if after is not None:
+            members.setdefault(after, set()).add(key)
+            placed[key] = after
+
+
+def _query_index_partition(table: Any, index_name: str, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+    """moto's own index Query, run on a stand-in table holding only the items of the asked-for partition."""
+    members, _ = _partitions_of(table)[index_name]
+    view = copy.copy(table)
+    view.items = {}
+    for item_hash, item_range in members.get(hash_key, ()):
+        item = table.get_item(item_hash, item_range)
+        if item is None:
+            continue
+        if item_range is None:
+            view.items[item_hash] = item
+        else:
+            view.items.setdefault(item_hash, {})[item_range] = item
+    return _ORIGINALS["query"](view, hash_key, *args, **kwargs)
 
 
 def _key_of(table: Any, attributes: dict[str, Any]) -> dict[str, Any]:

@@ -10,13 +10,14 @@ into moto's tables in this process (`make bench`), never one HTTP request per it
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from leadflow.aws.leads_table import change_transaction
+from leadflow.aws.leads_table import PROFILE, change_transaction, counter_shard
 from leadflow.config import ClientConfig
 from leadflow.lead.ids import LeadIds
 from leadflow.qualify.changes import plan_inquiry
@@ -76,25 +77,31 @@ def item_key(item: dict[str, Any]) -> str:
 def seed_state_file(
     state_file: Path, config: ClientConfig, ids: LeadIds, table: str, count: int, first: int = 0
 ) -> int:
-    """Add the items of `count` leads to a (stopped) local stack's state file; the number of items."""
-    import sqlite3
+    """Add `count` leads to a (stopped) local stack's state file; the number of leads that were new.
 
+    Seeding a range twice changes nothing: a lead already in the file is left as it is and its
+    counter is not moved again.
+    """
     from leadflow.local.state import SCHEMA
 
     state_file.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(state_file)
+    added: Counter[str] = Counter()  # counter item key -> new leads
     try:
         db.executescript(SCHEMA)
-        rows = ((table, item_key(item), json.dumps(item)) for item in seed_items(config, ids, table, count, first))
         with db:
-            written = 0
-            for row in rows:
-                if row[1].startswith('{"pk": {"S": "COUNTER#'):
-                    _add_to_counter(db, row)
-                else:
-                    db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", row)
-                written += 1
-        return written
+            for item in seed_items(config, ids, table, count, first):
+                if item["pk"]["S"].startswith("COUNTER#"):
+                    continue  # counted below, from the profiles that were really added
+                written = db.execute(
+                    "INSERT OR IGNORE INTO items VALUES (?, ?, ?)", (table, item_key(item), json.dumps(item))
+                )
+                if item["sk"]["S"] == PROFILE and written.rowcount:
+                    lead_id, created_at = item["lead_id"]["S"], item["created_at"]["S"]
+                    added[item_key(_counter_key("leads", created_at[:10], counter_shard(lead_id)))] += 1
+            for key, new_leads in added.items():
+                _add_to_counter(db, table, key, new_leads)
+        return sum(added.values())
     finally:
         db.close()
 
@@ -113,14 +120,16 @@ def load_into_moto(config: ClientConfig, ids: LeadIds, table_name: str, count: i
             hash_value, range_value = DynamoType(attributes["pk"]), DynamoType(attributes["sk"])
             table.items[hash_value][range_value] = Item(hash_value, range_value, attributes)
             written += 1
+        moto_dynamodb.forget_index_partitions(table)
     return written
 
 
-def _add_to_counter(db: Any, row: tuple[str, str, str]) -> None:
-    table, key, attributes = row
+def _counter_key(name: str, day: str, shard: int) -> dict[str, Any]:
+    return {"pk": {"S": f"COUNTER#{name}"}, "sk": {"S": f"{day}#{shard:02d}"}}
+
+
+def _add_to_counter(db: sqlite3.Connection, table: str, key: str, amount: int) -> None:
     found = db.execute("SELECT attributes FROM items WHERE table_name = ? AND item_key = ?", (table, key)).fetchone()
-    if found:
-        stored, added = json.loads(found[0]), json.loads(attributes)
-        stored["count"] = {"N": str(int(stored["count"]["N"]) + int(added["count"]["N"]))}
-        attributes = json.dumps(stored)
-    db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", (table, key, attributes))
+    item = json.loads(found[0]) if found else {**json.loads(key), "count": {"N": "0"}}
+    item["count"] = {"N": str(int(item["count"]["N"]) + amount)}
+    db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", (table, key, json.dumps(item)))

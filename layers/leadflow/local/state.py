@@ -3,11 +3,18 @@
 State lives in one SQLite file per client, `.leadflow/state/<client>.sqlite` by default:
 
 - `items`: every DynamoDB item, written through as moto changes it (the tables' items are
-  journaled by `leadflow.local.moto_dynamodb`'s change listener, batched by a writer thread
-  and committed at most `FLUSH_SECONDS` later, so even a killed process loses at most that);
-- `messages`: the messages of every queue, written every few seconds and at shutdown, with
-  their group, deduplication id and receive count (a message that was in flight is visible
-  again after a restart, as it would be once its visibility timeout passed).
+  journaled by `leadflow.local.moto_dynamodb`'s change listener, batched by one writer thread
+  and committed at most `FLUSH_SECONDS` later);
+- `messages`: the messages of every queue, saved by the same writer every `QUEUE_SNAPSHOT_SECONDS`
+  and at a stop, in the same transaction as the item changes made before it, with their group,
+  deduplication id and receive count (a message that was in flight is visible again after a
+  restart, as it would be once its visibility timeout passed; it keeps its receive count, so a
+  message in flight at five stops in a row reaches its dead-letter queue, as after five failures).
+
+A stop (Ctrl-C) saves everything. A killed process loses the item changes of its last
+`FLUSH_SECONDS` and the queue changes of its last `QUEUE_SNAPSHOT_SECONDS`: an inquiry captured
+(a 2xx) in those seconds, not yet stored by intake, can be lost. The file never holds a queue
+without a message that was taken off it while missing the lead that message made.
 
 At start, the stack's resources are created from the definition first, then the file's
 items and messages are loaded straight into moto's backends (no HTTP round trip per item).
@@ -20,6 +27,7 @@ import json
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +36,8 @@ from typing import Any
 from leadflow.local import moto_dynamodb
 
 FLUSH_SECONDS = 0.2
+_STOP = object()  # the writer's last entry
+STOP_WRITE_TRIES = 5  # at a stop, how often a batch that cannot be written is tried
 QUEUE_SNAPSHOT_SECONDS = 2.0
 ACCOUNT = "123456789012"
 # The parts of a moto SQS message that make it the same message after a restart.
@@ -60,10 +70,9 @@ class LocalState:
     def __init__(self, path: Path, region: str):
         self.path = path
         self.region = region
-        self._pending: queue.SimpleQueue[tuple[str, str, str | None] | None] = queue.SimpleQueue()
+        self._pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
-        self._snapshots: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._restored = False
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -85,6 +94,8 @@ class LocalState:
         from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
         with moto_dynamodb.write_lock():
+            for table in dynamodb.tables.values():
+                moto_dynamodb.forget_index_partitions(table)  # rebuilt from the restored items when first read
             for table_name, attributes_json in db.execute("SELECT table_name, attributes FROM items"):
                 table = dynamodb.tables.get(table_name)
                 if table is None:
@@ -112,77 +123,103 @@ class LocalState:
                 setattr(message, name, fields.get(name))
             sqs_queue._messages.append(message)
             restored.messages += 1
+        self._restored = True  # from now on the queues may be saved over the file's messages
         return restored
 
     def start(self) -> None:
-        """Journal every change from now on, and snapshot the queues every few seconds."""
+        """Journal every change from now on; the queues are saved with it every few seconds."""
         moto_dynamodb.add_change_listener(self._changed)
         self._writer = threading.Thread(target=self._write_changes, name="local-state-writer", daemon=True)
         self._writer.start()
-        self._snapshots = threading.Thread(target=self._snapshot_queues_now_and_then, name="local-state-queues")
-        self._snapshots.daemon = True
-        self._snapshots.start()
 
     def stop(self) -> None:
-        """Write what is pending and the queues' contents, then close the file."""
+        """Write what is pending and the queues' contents, then close the file.
+
+        The queues are saved only if the file's own messages were restored first: a stop while
+        the restore is still loading leaves the file's messages as they were.
+        """
         moto_dynamodb.remove_change_listener(self._changed)
-        self._stop.set()
-        self._pending.put(None)
         if self._writer is not None:
-            self._writer.join(timeout=30)
-        if self._snapshots is not None:
-            self._snapshots.join(timeout=5)
-        self.snapshot_queues()
+            self._pending.put(_STOP)
+            self._writer.join(timeout=60)
+            self._writer = None
         if self._db is not None:
             self._db.close()
             self._db = None
-
-    def snapshot_queues(self) -> None:
-        sqs = _backend("sqs", self.region)
-        rows = []
-        for name, sqs_queue in list(sqs.queues.items()):
-            for position, message in enumerate(list(sqs_queue._messages)):
-                fields = {field: getattr(message, field, None) for field in MESSAGE_FIELDS}
-                rows.append((name, position, json.dumps(fields, default=str)))
-        db = self._connection()
-        with self._transaction(db):
-            db.execute("DELETE FROM messages")
-            db.executemany("INSERT INTO messages VALUES (?, ?, ?)", rows)
 
     def _changed(self, table_name: str, key: dict[str, Any], attributes: dict[str, Any] | None) -> None:
         item_key = json.dumps(key, sort_keys=True) if key else ""
         self._pending.put((table_name, item_key, json.dumps(attributes) if attributes is not None else None))
 
     def _write_changes(self) -> None:
-        db = self._connection()
-        done = False
-        while not done:
-            change = self._pending.get()
-            batch = [change]
-            try:
-                while len(batch) < 5000:
-                    batch.append(self._pending.get(timeout=FLUSH_SECONDS if len(batch) == 1 else 0.0))
-            except queue.Empty:
-                pass
-            done = None in batch
-            with self._transaction(db):
-                for entry in batch:
-                    if entry is None:
-                        continue
-                    table_name, item_key, attributes = entry
-                    if not item_key:
-                        db.execute("DELETE FROM items WHERE table_name = ?", (table_name,))
-                    elif attributes is None:
-                        db.execute("DELETE FROM items WHERE table_name = ? AND item_key = ?", (table_name, item_key))
-                    else:
-                        db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", (table_name, item_key, attributes))
+        """The one writer: item changes in batches, and every few seconds the queues with them.
 
-    def _snapshot_queues_now_and_then(self) -> None:
-        while not self._stop.wait(QUEUE_SNAPSHOT_SECONDS):
+        A queue snapshot is read first, then every item change made until then is drained and
+        both are committed in one transaction: a message deleted before the snapshot was read
+        had its lead written before that, so the file never holds the deletion without the lead.
+        """
+        db = self._connection()
+        carried: list[Any] = []  # a batch that could not be written: tried again
+        last_snapshot = time.monotonic()
+        stopping, tries_left_at_stop = False, STOP_WRITE_TRIES
+        while not stopping or carried:
+            batch = carried + self._take(0 if stopping else FLUSH_SECONDS)
+            stopping = stopping or _STOP in batch
+            messages = None
+            if self._restored and (stopping or time.monotonic() - last_snapshot >= QUEUE_SNAPSHOT_SECONDS):
+                messages = self._queue_rows()
+                batch += self._take(0)
+                stopping = stopping or _STOP in batch
+                last_snapshot = time.monotonic()
             try:
-                self.snapshot_queues()
-            except Exception as exc:  # the next snapshot, or the one at shutdown, tries again
-                print(f"  ! could not save the queues' contents: {type(exc).__name__}: {exc}", flush=True)
+                self._write(db, [entry for entry in batch if entry is not _STOP], messages)
+                carried = []
+            except Exception as exc:  # the file is locked, the disk full: say so loudly, keep the batch
+                carried = [entry for entry in batch if entry is not _STOP]
+                print(
+                    f"  ! could not save {len(carried)} change(s) to {self.path}: {type(exc).__name__}: {exc};"
+                    " trying again",
+                    flush=True,
+                )
+                if stopping:
+                    tries_left_at_stop -= 1
+                    if not tries_left_at_stop:
+                        print(f"  ! {len(carried)} change(s) were not saved: they are lost at this stop", flush=True)
+                        return
+                time.sleep(1)
+
+    def _take(self, wait: float) -> list[Any]:
+        """What is pending: at least one entry when one comes within `wait` seconds, at most 5,000."""
+        taken: list[Any] = []
+        try:
+            taken.append(self._pending.get(timeout=wait) if wait else self._pending.get_nowait())
+            while len(taken) < 5000:
+                taken.append(self._pending.get_nowait())
+        except queue.Empty:
+            pass
+        return taken
+
+    def _write(self, db: sqlite3.Connection, changes: list[Any], messages: list[tuple[str, int, str]] | None) -> None:
+        with self._transaction(db):
+            for table_name, item_key, attributes in changes:
+                if not item_key:
+                    db.execute("DELETE FROM items WHERE table_name = ?", (table_name,))
+                elif attributes is None:
+                    db.execute("DELETE FROM items WHERE table_name = ? AND item_key = ?", (table_name, item_key))
+                else:
+                    db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", (table_name, item_key, attributes))
+            if messages is not None:
+                db.execute("DELETE FROM messages")
+                db.executemany("INSERT INTO messages VALUES (?, ?, ?)", messages)
+
+    def _queue_rows(self) -> list[tuple[str, int, str]]:
+        sqs = _backend("sqs", self.region)
+        rows = []
+        for name, sqs_queue in list(sqs.queues.items()):
+            for position, message in enumerate(list(sqs_queue._messages)):
+                fields = {field: getattr(message, field, None) for field in MESSAGE_FIELDS}
+                rows.append((name, position, json.dumps(fields, default=str)))
+        return rows
 
     def _transaction(self, db: sqlite3.Connection) -> Any:
         return _Transaction(db, self._lock)
