@@ -8,6 +8,7 @@ with repeated values comma-joined, `cookies`). Header names are compared lower-c
 from __future__ import annotations
 
 import base64
+import gc
 from functools import cache
 from typing import Any
 
@@ -15,6 +16,10 @@ from leadflow.aws.queues import FifoQueue, QueueUnavailable
 from leadflow.capture.request import WebRequest, WebResponse, handle_capture, unavailable
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.settings import capture_rules, lead_ids, required_env
+
+# What the imports made lives as long as the function: freezing it keeps the garbage collector
+# from walking it again while the first request imports boto3 (about 20 ms of a visitor's wait).
+gc.freeze()
 
 
 @cache
