@@ -126,10 +126,18 @@ def find_kept(definition: StackDefinition, session: Any) -> Kept:
     secrets, secret_arns = session.client("secretsmanager"), {}
     for secret in definition.secrets:
         try:
-            secret_arns[secret.name] = secrets.describe_secret(SecretId=secret.name)["ARN"]
+            described = secrets.describe_secret(SecretId=secret.name)
         except ClientError as exc:
             if _error_code(exc) != "ResourceNotFoundException":
                 raise
+            continue
+        if described.get("DeletedDate"):
+            raise SystemExit(
+                f"The kept secret {secret.name} is scheduled for deletion, so it cannot be imported, and a new key "
+                "would give every returning person a new lead. Restore it first: "
+                f"aws secretsmanager restore-secret --secret-id {secret.name}"
+            )
+        secret_arns[secret.name] = described["ARN"]
     return Kept(frozenset(found_tables), queue_urls, secret_arns)
 
 

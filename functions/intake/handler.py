@@ -9,6 +9,7 @@ max receive count, to its dead-letter queue.
 from __future__ import annotations
 
 import json
+import time
 from functools import cache
 from typing import Any
 
@@ -25,6 +26,7 @@ from leadflow.qualify.changes import record_inquiry
 from leadflow.settings import client_config, required_env
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+ANSWER_RESERVE_S = 3.0  # time kept to finish the record under way and report the batch
 
 
 @cache
@@ -57,4 +59,8 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    # Retries stop in time to answer: a record still failing then goes back to the queue alone.
+    store = services().store
+    assert isinstance(store, LeadsTable)
+    store.give_up_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_S
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -36,7 +36,6 @@ class Tables(Construct):
                 point_in_time_recovery_enabled=True
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            time_to_live_attribute=spec.ttl_attribute,
             # Leads are the client's records: deleting the stack must never delete them.
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -75,7 +75,6 @@ class TableSpec:
     partition_key: str = "pk"
     sort_key: str = "sk"
     indexes: tuple[Index, ...] = ()
-    ttl_attribute: str | None = None
 
 
 @dataclass(frozen=True)
@@ -215,7 +214,7 @@ def _lead_queue(prefix: str, key: str) -> QueueSpec:
 
 def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackDefinition:
     prefix = physical_prefix(config.name, stage)
-    leads = TableSpec(key="leads", name=f"{prefix}-leads", indexes=(LEADS_BY_CREATED,), ttl_attribute="expires_at")
+    leads = TableSpec(key="leads", name=f"{prefix}-leads", indexes=(LEADS_BY_CREATED,))
     intake = _lead_queue(prefix, "intake")
     routing = _lead_queue(prefix, "routing")
     events = EventBusSpec(key="events", name=f"{prefix}-events")

@@ -130,3 +130,15 @@ def test_deploy_imports_nothing_when_the_stack_exists_or_nothing_was_kept(
         TemplateBody=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}),
     )
     assert run("before-deploy", aws, "--cdk", never) == 0  # an update: the stack holds them
+
+
+def test_deploy_refuses_a_kept_lead_id_key_scheduled_for_deletion_and_says_how_to_restore_it(
+    aws: boto3.Session, demo_definition: StackDefinition, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keep_from_a_deleted_stack(demo_definition, aws)
+    name = demo_definition.secret("lead-id-key").name
+    aws.client("secretsmanager").delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    monkeypatch.setattr("infra.app.synthesize", lambda *args, **kwargs: pytest.fail("no import may start"))
+    with pytest.raises(SystemExit) as refused:
+        run("before-deploy", aws, "--cdk", f"{sys.executable} -c 'raise SystemExit(9)'")
+    assert f"aws secretsmanager restore-secret --secret-id {name}" in str(refused.value)

@@ -70,7 +70,7 @@ def test_leads_table_is_kept_when_the_stack_is_deleted(demo_template: Template) 
     demo_template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
 
 
-def test_leads_table_has_the_definition_indexes_and_expiry_attribute(
+def test_leads_table_has_the_definition_indexes_and_no_expiry(
     demo_template: Template, demo_definition: StackDefinition
 ) -> None:
     spec = demo_definition.table("leads")
@@ -90,7 +90,7 @@ def test_leads_table_has_the_definition_indexes_and_expiry_attribute(
                 )
                 for index in spec.indexes
             ],
-            "TimeToLiveSpecification": {"AttributeName": spec.ttl_attribute, "Enabled": True},
+            "TimeToLiveSpecification": Match.absent(),  # nothing expires leads: they are the client's records
         },
     )
 
@@ -560,3 +560,16 @@ def test_only_capture_gets_the_lead_id_key_resolved_from_the_stack_secret_at_dep
     assert secret_id in holders["capture"]
     policies = json.dumps(resources_of_type(demo_template.to_json(), "AWS::IAM::Policy"))
     assert "secretsmanager:" not in policies  # CloudFormation resolves it at deploy: no role reads it
+
+
+def test_the_lead_id_key_is_generated_with_settings_that_never_change(
+    demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    # Changing GenerateSecretString makes CloudFormation generate a new key on the next update.
+    demo_template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {
+            "Name": demo_definition.secret("lead-id-key").name,
+            "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True, "IncludeSpace": False},
+        },
+    )

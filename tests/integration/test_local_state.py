@@ -54,7 +54,8 @@ def test_a_stop_before_the_restore_finished_keeps_the_saved_messages(tmp_path: P
     path = tmp_path / "demo.sqlite"
     save_one_message(path, queue_name)
     interrupted = LocalState(path, REGION)
-    interrupted.open()  # Ctrl-C came while the items were still loading: no restore, then a stop
+    interrupted.open()  # the queues in moto are still empty: the restore never got to the messages
+    interrupted.start()
     interrupted.stop()
     assert saved_messages(path) == ["an inquiry"]
 
@@ -83,15 +84,33 @@ def test_a_batch_that_could_not_be_written_is_written_on_the_next_try(
         assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 1
 
 
-def test_the_journal_follows_changes_made_through_moto(tmp_path: Path) -> None:
+def test_the_journal_follows_writes_made_through_moto(tmp_path: Path) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
     moto_dynamodb.install()
+    backend = DynamoDBBackend(REGION, "123456789012")
+    keys = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+    backend.create_table(
+        "leads", schema=keys, throughput=None,
+        attr=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        global_indexes=None, indexes=None, streams=None, billing_mode="PAY_PER_REQUEST", sse_specification=None,
+        tags=[], deletion_protection_enabled=False, warm_throughput=None,
+    )  # fmt: skip
     path = tmp_path / "demo.sqlite"
     journal = LocalState(path, REGION)
     journal.open()
     journal.restore()
     journal.start()
-    journal._changed("leads", {"pk": {"S": "LEAD#a"}, "sk": {"S": "PROFILE"}}, {"pk": {"S": "LEAD#a"}, "n": {"N": "1"}})
-    journal._changed("leads", {"pk": {"S": "LEAD#a"}, "sk": {"S": "PROFILE"}}, None)  # then deleted
+    for n in range(3):
+        backend.put_item("leads", {"pk": {"S": f"LEAD#{n}"}, "sk": {"S": "PROFILE"}, "n": {"N": str(n)}})
+    backend.update_item(
+        "leads", {"pk": {"S": "LEAD#0"}, "sk": {"S": "PROFILE"}}, "SET n = :n", None, {":n": {"N": "9"}}
+    )
+    backend.delete_item("leads", {"pk": {"S": "LEAD#1"}, "sk": {"S": "PROFILE"}})
     journal.stop()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 0
+        saved = {
+            json.loads(row[0])["pk"]["S"]: json.loads(row[0])["n"]["N"]
+            for row in db.execute("SELECT attributes FROM items")
+        }
+    assert saved == {"LEAD#0": "9", "LEAD#2": "2"}  # put, updated and deleted as moto holds them

@@ -87,3 +87,17 @@ def test_waits_are_jittered_below_a_cap_that_doubles() -> None:
         with_backoff(call, sleep=waits.append)
     assert all(0 <= wait <= min(1.0, 0.02 * 2**n) for n, wait in enumerate(waits))
     assert len(set(waits)) == len(waits)  # drawn, not fixed
+
+
+def test_no_retry_starts_after_the_time_given_up_at() -> None:
+    import time
+
+    calls: list[int] = []
+
+    def call() -> None:
+        calls.append(1)
+        raise error("ThrottlingException")
+
+    with pytest.raises(ClientError):
+        with_backoff(call, sleep=lambda seconds: None, give_up_at=time.monotonic() - 1)
+    assert calls == [1]

@@ -75,6 +75,7 @@ class LeadsTable(LazyClient):
         super().__init__(client)
         self.table_name = table_name
         self.on_retry = on_retry
+        self.give_up_at: float | None = None  # time.monotonic() after which no retry starts (a Lambda's deadline)
 
     # --- the applier's port (leadflow.lead.change.LeadStore) ---------------------------
 
@@ -211,7 +212,7 @@ class LeadsTable(LazyClient):
         return items
 
     def _retrying(self, call: Callable[[], Any]) -> Any:
-        return with_backoff(call, on_retry=self.on_retry)
+        return with_backoff(call, on_retry=self.on_retry, give_up_at=self.give_up_at)
 
 
 def change_transaction(

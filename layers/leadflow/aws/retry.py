@@ -60,15 +60,24 @@ def with_backoff(
     attempts: int = ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[Exception], None] | None = None,
+    give_up_at: float | None = None,
 ) -> T:
-    """`call()`, retried while it fails with a retryable error, at most `attempts` times in all."""
+    """`call()`, retried while it fails with a retryable error, at most `attempts` times in all.
+
+    `give_up_at` (a time.monotonic() value) bounds the waiting: a retry that would start after
+    it is not made, and the error is raised, so a Lambda fails the one record in time instead of
+    timing out with the whole batch.
+    """
     for attempt in range(attempts):
         try:
             return call()
         except Exception as error:
             if attempt == attempts - 1 or not is_retryable(error):
                 raise
+            wait = random.uniform(0, min(CAP_SECONDS, BASE_SECONDS * 2**attempt))  # noqa: S311 - jitter, not secrecy
+            if give_up_at is not None and time.monotonic() + wait > give_up_at:
+                raise
             if on_retry is not None:
                 on_retry(error)
-            sleep(random.uniform(0, min(CAP_SECONDS, BASE_SECONDS * 2**attempt)))  # noqa: S311 - jitter, not secrecy
+            sleep(wait)
     raise AssertionError("unreachable: the last attempt returns or raises")

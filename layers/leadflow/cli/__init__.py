@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -77,6 +78,11 @@ def local(
         console.print("Stopping...")
         stack.stop()
         console.print("Stopped.")
+    # Everything is saved and closed. Freeing a large stack's objects one by one at exit takes
+    # longer than the stop itself (20 s at 100,000 leads): leave without it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 app.command("rescore")(rescore)

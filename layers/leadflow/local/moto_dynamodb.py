@@ -43,7 +43,10 @@ def install() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    for name in ("put_item", "update_item", "delete_item", "delete_table", "transact_write_items", "get_item", "scan"):
+    for name in (
+        "put_item", "update_item", "delete_item", "delete_table", "transact_write_items", "get_item", "scan",
+        "execute_statement", "update_table",
+    ):  # fmt: skip
         _ORIGINALS[name] = getattr(DynamoDBBackend, name)
     _ORIGINALS["query"] = Table.query
     _check_query_signature(Table.query)
@@ -86,6 +89,19 @@ def install() -> None:
                 return _query_index_partition(self, index_name, hash_key, *args, **kwargs)
             return _query_one_partition(self, hash_key, *args, **kwargs)
 
+    def writes_behind_the_patch(name: str) -> Any:
+        """PartiQL and table updates change items or indexes without reporting them: forget every map."""
+
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _write_lock:
+                try:
+                    return _ORIGINALS[name](self, *args, **kwargs)
+                finally:
+                    for table in list(self.tables.values()):
+                        forget_index_partitions(table)
+
+        return write
+
     def get_item(self: Any, *args: Any, **kwargs: Any) -> Any:
         with _write_lock:
             return _ORIGINALS["get_item"](self, *args, **kwargs)
@@ -100,6 +116,8 @@ def install() -> None:
     DynamoDBBackend.delete_item = delete_item  # type: ignore[method-assign]
     DynamoDBBackend.delete_table = delete_table  # type: ignore[method-assign]
     DynamoDBBackend.get_item = get_item  # type: ignore[method-assign]
+    DynamoDBBackend.execute_statement = writes_behind_the_patch("execute_statement")  # type: ignore[method-assign]
+    DynamoDBBackend.update_table = writes_behind_the_patch("update_table")  # type: ignore[method-assign]
     DynamoDBBackend.scan = scan  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     _installed = True
@@ -159,51 +177,84 @@ def _report(backend: Any, table_name: str, key: dict[str, Any]) -> None:
 
 # --- global secondary indexes: each partition's items, found without walking the table -----
 
-# id(table) -> index name -> (partition value -> item keys, item key -> its partition value)
-_index_partitions: dict[int, dict[str, tuple[dict[Any, set[Any]], dict[Any, Any]]]] = {}
+# Kept on each moto Table, under this attribute: index name -> (partition -> {item key: item},
+# item key -> its partition), all keyed by plain (type, value) pairs, which hash far faster than
+# moto's DynamoType. A table that goes (delete, /moto-api/reset) takes its map along.
+PARTITIONS = "_leadflow_index_partitions"
+Plain = tuple[str, str]
+IndexPartitions = tuple[dict[Plain, dict[Any, Any]], dict[Any, Plain]]
 
 
 def forget_index_partitions(table: Any) -> None:
     """After items were put into a table behind moto's back (a restore, a seed): rebuilt on the next query."""
-    _index_partitions.pop(id(table), None)
+    if hasattr(table, PARTITIONS):
+        delattr(table, PARTITIONS)
+
+
+def _plain(value: Any) -> Plain:
+    return (value.type, str(value.value))
+
+
+def _plain_key(hash_value: Any, range_value: Any) -> Any:
+    return (_plain(hash_value), _plain(range_value) if range_value is not None else None)
 
 
 def _partition_attribute(index: Any) -> str:
     return str(next(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"))
 
 
-def _partitions_of(table: Any) -> dict[str, tuple[dict[Any, set[Any]], dict[Any, Any]]]:
+def _index_names(table: Any) -> set[str]:
+    return {index.name for index in table.global_indexes}
+
+
+def _partitions_of(table: Any) -> dict[str, IndexPartitions]:
     """The table's index partitions, built by one walk over its items the first time they are needed."""
-    built = _index_partitions.get(id(table))
-    if built is None:
+    built: dict[str, IndexPartitions] | None = getattr(table, PARTITIONS, None)
+    if built is None or set(built) != _index_names(table):  # new, or the indexes changed
         built = {}
-        for index in table.global_indexes:
-            attribute = _partition_attribute(index)
-            members: dict[Any, set[Any]] = {}
-            placed: dict[Any, Any] = {}
-            for item in table.all_items():
+        attributes = {index.name: _partition_attribute(index) for index in table.global_indexes}
+        for name in attributes:
+            built[name] = ({}, {})
+        for item in _every_item(table):
+            key = None
+            for name, attribute in attributes.items():
                 value = item.attrs.get(attribute)
-                if value is not None:
-                    members.setdefault(value, set()).add((item.hash_key, item.range_key))
-                    placed[item.hash_key, item.range_key] = value
-            built[index.name] = (members, placed)
-        _index_partitions[id(table)] = built
+                if value is None:
+                    continue
+                key = key or _plain_key(item.hash_key, item.range_key)
+                members, placed = built[name]
+                partition = _plain(value)
+                members.setdefault(partition, {})[key] = item
+                placed[key] = partition
+        setattr(table, PARTITIONS, built)
     return built
 
 
+def _every_item(table: Any) -> Any:
+    """The table's items in no order (moto's all_items() sorts them all: seconds at 100,000 leads)."""
+    for partition in list(table.items.values()):
+        if table.range_key_attr is None:
+            yield partition
+        else:
+            yield from list(partition.values())
+
+
 def _index_partitions_follow(table: Any, hash_value: Any, range_value: Any, item: Any) -> None:
-    built = _index_partitions.get(id(table))
-    if built is None:
-        return  # not built yet: the first index query builds it from the items as they are then
+    built: dict[str, IndexPartitions] | None = getattr(table, PARTITIONS, None)
+    if built is None or set(built) != _index_names(table):
+        forget_index_partitions(table)  # not built yet, or the indexes changed: the next query builds it anew
+        return
+    key = _plain_key(hash_value, range_value)
     for index in table.global_indexes:
         members, placed = built[index.name]
-        key = (hash_value, range_value)
-        before, after = placed.pop(key, None), item.attrs.get(_partition_attribute(index)) if item else None
+        before = placed.pop(key, None)
         if before is not None:
-            members.get(before, set()).discard(key)
-        if after is not None:
-            members.setdefault(after, set()).add(key)
-            placed[key] = after
+            members.get(before, {}).pop(key, None)
+        value = item.attrs.get(_partition_attribute(index)) if item is not None else None
+        if value is not None:
+            partition = _plain(value)
+            members.setdefault(partition, {})[key] = item
+            placed[key] = partition
 
 
 def _query_index_partition(table: Any, index_name: str, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
@@ -211,14 +262,11 @@ def _query_index_partition(table: Any, index_name: str, hash_key: Any, *args: An
     members, _ = _partitions_of(table)[index_name]
     view = copy.copy(table)
     view.items = {}
-    for item_hash, item_range in members.get(hash_key, ()):
-        item = table.get_item(item_hash, item_range)
-        if item is None:
-            continue
-        if item_range is None:
-            view.items[item_hash] = item
+    for item in members.get(_plain(hash_key), {}).values():
+        if item.range_key is None:
+            view.items[item.hash_key] = item
         else:
-            view.items.setdefault(item_hash, {})[item_range] = item
+            view.items.setdefault(item.hash_key, {})[item.range_key] = item
     return _ORIGINALS["query"](view, hash_key, *args, **kwargs)
 
 

@@ -106,10 +106,6 @@ def create_table(dynamodb: Any, table: TableSpec) -> None:
         )
     except dynamodb.exceptions.ResourceInUseException:
         return
-    if table.ttl_attribute:
-        dynamodb.update_time_to_live(
-            TableName=table.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
-        )
 
 
 def _create_queue(sqs: Any, queue: QueueSpec) -> tuple[str, str]:

@@ -8,6 +8,7 @@ and every queue trigger is polled with Lambda's batch semantics.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -55,8 +56,10 @@ class LocalOptions:
         path = self.lead_id_key_file
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(new_lead_id_key(), encoding="utf-8")
-            path.chmod(0o600)
+            with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # private from the start
+                with os.fdopen(descriptor, "w", encoding="utf-8") as key_file:
+                    key_file.write(new_lead_id_key())
         return path.read_text(encoding="utf-8").strip()
 
 

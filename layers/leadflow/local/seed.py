@@ -79,8 +79,8 @@ def seed_state_file(
 ) -> int:
     """Add `count` leads to a (stopped) local stack's state file; the number of leads that were new.
 
-    Seeding a range twice changes nothing: a lead already in the file is left as it is and its
-    counter is not moved again.
+    Seeding a range twice changes nothing: a lead already in the file is left as it is (profile,
+    timeline and marker) and its counter is not moved again.
     """
     from leadflow.local.state import SCHEMA
 
@@ -90,14 +90,22 @@ def seed_state_file(
     try:
         db.executescript(SCHEMA)
         with db:
+            known: dict[str, bool] = {}  # lead id -> its profile was in the file before this run
             for item in seed_items(config, ids, table, count, first):
                 if item["pk"]["S"].startswith("COUNTER#"):
                     continue  # counted below, from the profiles that were really added
-                written = db.execute(
-                    "INSERT OR IGNORE INTO items VALUES (?, ?, ?)", (table, item_key(item), json.dumps(item))
-                )
-                if item["sk"]["S"] == PROFILE and written.rowcount:
-                    lead_id, created_at = item["lead_id"]["S"], item["created_at"]["S"]
+                lead_id = item["lead_id"]["S"] if "lead_id" in item else item["pk"]["S"].removeprefix("LEAD#")
+                if lead_id not in known:
+                    profile_key = item_key({"pk": {"S": f"LEAD#{lead_id}"}, "sk": {"S": PROFILE}})
+                    found = db.execute(
+                        "SELECT 1 FROM items WHERE table_name = ? AND item_key = ?", (table, profile_key)
+                    )
+                    known[lead_id] = found.fetchone() is not None
+                if known[lead_id]:
+                    continue  # seeded before: none of its items is written again
+                db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", (table, item_key(item), json.dumps(item)))
+                if item["sk"]["S"] == PROFILE:
+                    created_at = item["created_at"]["S"]
                     added[item_key(_counter_key("leads", created_at[:10], counter_shard(lead_id)))] += 1
             for key, new_leads in added.items():
                 _add_to_counter(db, table, key, new_leads)

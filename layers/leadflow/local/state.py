@@ -138,7 +138,8 @@ class LocalState:
         The queues are saved only if the file's own messages were restored first: a stop while
         the restore is still loading leaves the file's messages as they were.
         """
-        moto_dynamodb.remove_change_listener(self._changed)
+        with moto_dynamodb.write_lock():  # no write is half reported when the stop is queued
+            moto_dynamodb.remove_change_listener(self._changed)
         if self._writer is not None:
             self._pending.put(_STOP)
             self._writer.join(timeout=60)
@@ -166,12 +167,13 @@ class LocalState:
             batch = carried + self._take(0 if stopping else FLUSH_SECONDS)
             stopping = stopping or _STOP in batch
             messages = None
-            if self._restored and (stopping or time.monotonic() - last_snapshot >= QUEUE_SNAPSHOT_SECONDS):
-                messages = self._queue_rows()
-                batch += self._take(0)
-                stopping = stopping or _STOP in batch
-                last_snapshot = time.monotonic()
             try:
+                if self._restored and (stopping or time.monotonic() - last_snapshot >= QUEUE_SNAPSHOT_SECONDS):
+                    messages = self._queue_rows()
+                    while more := self._take(0):  # every change made before the snapshot, however many
+                        batch += more
+                    stopping = stopping or _STOP in batch
+                    last_snapshot = time.monotonic()
                 self._write(db, [entry for entry in batch if entry is not _STOP], messages)
                 carried = []
             except Exception as exc:  # the file is locked, the disk full: say so loudly, keep the batch

@@ -57,7 +57,11 @@ class LambdaContext:
     invoked_function_arn: str = ""
     log_group_name: str = ""
     log_stream_name: str = "local"
-    deadline: float = 0.0
+    deadline: float = 0.0  # time.monotonic() when the invocation times out; 0: its timeout from now
+
+    def __post_init__(self) -> None:
+        if not self.deadline:
+            self.deadline = time.monotonic() + self.timeout_s
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
