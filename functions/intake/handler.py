@@ -30,10 +30,15 @@ ANSWER_RESERVE_S = 3.0  # time kept to finish the record under way and report th
 
 
 @cache
+def leads_table() -> LeadsTable:
+    return LeadsTable(required_env("LEADS_TABLE"), on_retry=_retried)
+
+
+@cache
 def services() -> LeadServices:
     return LeadServices(
         client=client_config().name,
-        store=LeadsTable(required_env("LEADS_TABLE"), on_retry=_retried),
+        store=leads_table(),
         bus=EventBus(required_env("EVENT_BUS_NAME")),
         queues={"routing": FifoQueue(required_env("ROUTING_QUEUE_URL"))},
     )
@@ -60,7 +65,5 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     # Retries stop in time to answer: a record still failing then goes back to the queue alone.
-    store = services().store
-    assert isinstance(store, LeadsTable)
-    store.give_up_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_S
+    leads_table().give_up_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_S
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

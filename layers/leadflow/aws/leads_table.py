@@ -47,6 +47,11 @@ def lead_pk(lead_id: str) -> str:
     return f"LEAD#{lead_id}"
 
 
+def counter_key(name: str, day: str, shard: int) -> dict[str, Any]:
+    """One shard of one day of a counter (summed on read by `count`)."""
+    return {"pk": {"S": f"COUNTER#{name}"}, "sk": {"S": f"{day}#{shard:02d}"}}
+
+
 def listing_partition(month: str, shard: int) -> str:
     """The index partition a lead is listed in: its month, split like the counters (no hot partition)."""
     return f"LEADS#{month}#{shard:02d}"
@@ -254,7 +259,7 @@ def change_transaction(
     for counter in change.counters:
         items.append({"Update": {
             "TableName": table,
-            "Key": {"pk": {"S": f"COUNTER#{counter.name}"}, "sk": {"S": f"{counter.day}#{shard:02d}"}},
+            "Key": counter_key(counter.name, counter.day, shard),
             "UpdateExpression": "ADD #count :n",
             "ExpressionAttributeNames": {"#count": "count"},
             "ExpressionAttributeValues": {":n": {"N": str(counter.amount)}},

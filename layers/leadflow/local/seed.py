@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from leadflow.aws.leads_table import PROFILE, change_transaction, counter_shard
+from leadflow.aws.leads_table import PROFILE, change_transaction, counter_key, counter_shard
 from leadflow.config import ClientConfig
 from leadflow.lead.ids import LeadIds
+from leadflow.local.state import SCHEMA, item_key
 from leadflow.qualify.changes import plan_inquiry
 
 TITLES = ("VP Operations", "Student", "CEO", "Analyst", "Head of Logistics", "Fleet Manager", "Founder")
@@ -69,11 +70,6 @@ def seed_items(config: ClientConfig, ids: LeadIds, table: str, count: int, first
         yield {"pk": {"S": pk}, "sk": {"S": sk}, "count": {"N": str(total)}}
 
 
-def item_key(item: dict[str, Any]) -> str:
-    """The key the local state journal files an item under (see leadflow.local.state)."""
-    return json.dumps({"pk": item["pk"], "sk": item["sk"]}, sort_keys=True)
-
-
 def seed_state_file(
     state_file: Path, config: ClientConfig, ids: LeadIds, table: str, count: int, first: int = 0
 ) -> int:
@@ -82,7 +78,6 @@ def seed_state_file(
     Seeding a range twice changes nothing: a lead already in the file is left as it is (profile,
     timeline and marker) and its counter is not moved again.
     """
-    from leadflow.local.state import SCHEMA
 
     state_file.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(state_file)
@@ -103,10 +98,13 @@ def seed_state_file(
                     known[lead_id] = found.fetchone() is not None
                 if known[lead_id]:
                     continue  # seeded before: none of its items is written again
-                db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", (table, item_key(item), json.dumps(item)))
+                db.execute(
+                    "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
+                    (table, item_key({"pk": item["pk"], "sk": item["sk"]}), json.dumps(item)),
+                )
                 if item["sk"]["S"] == PROFILE:
                     created_at = item["created_at"]["S"]
-                    added[item_key(_counter_key("leads", created_at[:10], counter_shard(lead_id)))] += 1
+                    added[item_key(counter_key("leads", created_at[:10], counter_shard(lead_id)))] += 1
             for key, new_leads in added.items():
                 _add_to_counter(db, table, key, new_leads)
         return sum(added.values())
@@ -130,10 +128,6 @@ def load_into_moto(config: ClientConfig, ids: LeadIds, table_name: str, count: i
             written += 1
         moto_dynamodb.forget_index_partitions(table)
     return written
-
-
-def _counter_key(name: str, day: str, shard: int) -> dict[str, Any]:
-    return {"pk": {"S": f"COUNTER#{name}"}, "sk": {"S": f"{day}#{shard:02d}"}}
 
 
 def _add_to_counter(db: sqlite3.Connection, table: str, key: str, amount: int) -> None:

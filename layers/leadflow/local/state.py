@@ -28,7 +28,8 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,6 @@ class LocalState:
         self._writer: threading.Thread | None = None
         self._restored = False
         self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,8 +149,7 @@ class LocalState:
             self._db = None
 
     def _changed(self, table_name: str, key: dict[str, Any], attributes: dict[str, Any] | None) -> None:
-        item_key = json.dumps(key, sort_keys=True) if key else ""
-        self._pending.put((table_name, item_key, json.dumps(attributes) if attributes is not None else None))
+        self._pending.put((table_name, item_key(key), json.dumps(attributes) if attributes is not None else None))
 
     def _write_changes(self) -> None:
         """The one writer: item changes in batches, and every few seconds the queues with them.
@@ -202,7 +201,7 @@ class LocalState:
         return taken
 
     def _write(self, db: sqlite3.Connection, changes: list[Any], messages: list[tuple[str, int, str]] | None) -> None:
-        with self._transaction(db):
+        with _transaction(db):
             for table_name, item_key, attributes in changes:
                 if not item_key:
                     db.execute("DELETE FROM items WHERE table_name = ?", (table_name,))
@@ -223,30 +222,27 @@ class LocalState:
                 rows.append((name, position, json.dumps(fields, default=str)))
         return rows
 
-    def _transaction(self, db: sqlite3.Connection) -> Any:
-        return _Transaction(db, self._lock)
-
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             raise RuntimeError("the local state file is not open")
         return self._db
 
 
-class _Transaction:
-    """BEGIN ... COMMIT on the shared connection, one writer at a time."""
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN ... COMMIT (ROLLBACK on an error) on a connection in autocommit mode."""
+    db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock):
-        self.db, self.lock = db, lock
 
-    def __enter__(self) -> None:
-        self.lock.acquire()
-        self.db.execute("BEGIN")
-
-    def __exit__(self, kind: Any, *_: Any) -> None:
-        try:
-            self.db.execute("ROLLBACK" if kind else "COMMIT")
-        finally:
-            self.lock.release()
+def item_key(key: dict[str, Any]) -> str:
+    """The journal's key for an item: its key attributes as canonical JSON ("" stands for a whole table)."""
+    return json.dumps(key, sort_keys=True) if key else ""
 
 
 def _backend(service: str, region: str) -> Any:
