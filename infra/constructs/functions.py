@@ -46,9 +46,10 @@ QUEUE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
 }
 TABLE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
     # The change applier: read a lead by key, write its change in one TransactWriteItems (which IAM
-    # checks item by item: Put, Update), clear its outbox (Update). No Query, Scan, Delete or batch write,
-    # and nothing on the table's indexes.
+    # checks item by item: Put, Update), clear its outbox (Update). No Scan, Delete or batch write.
     "apply_changes": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+    # Routing's reads of a partition (the roster, a company's leads): Query on the table, not its indexes.
+    "query": ("dynamodb:Query",),
 }
 BUS_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {"publish": ("events:PutEvents",)}
 

@@ -2,7 +2,7 @@
 
 - a message in a dead-letter queue (it failed every retry);
 - a work queue whose oldest message is older than it should ever be (its consumer is behind
-  or stopped; for a queue nothing reads yet, its messages are about to expire);
+  or stopped);
 - a 5xx answer from the API, and capture's own 503 (`CaptureUnavailable`: the inquiry could
   not be made durable and the website was told to retry);
 - API Gateway refusing requests over the stage's throttling limit (429, counted from the
@@ -40,8 +40,6 @@ FIVE_MINUTES = Duration.minutes(5)
 CAPTURE_UNAVAILABLE = "CaptureUnavailable"
 # Counted from the API's access log (see LeadsApi's access log format).
 API_THROTTLED = "ApiThrottled"
-# A queue that nothing consumes yet is alarmed this long before its messages expire.
-EXPIRY_WARNING = Duration.days(2)
 
 
 class Monitoring(Construct):
@@ -73,9 +71,8 @@ class Monitoring(Construct):
                 threshold=0,
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             )
-        consumed = {trigger.queue for trigger in definition.queue_triggers}
         for spec in definition.queues:
-            self._oldest_message_alarm(spec, queues, consumed=spec.key in consumed)
+            self._oldest_message_alarm(spec, queues)
         self._api_alarms(definition, api)
         for key, function in functions.all().items():
             self._alarm(
@@ -94,21 +91,13 @@ class Monitoring(Construct):
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             )
 
-    def _oldest_message_alarm(self, spec: QueueSpec, queues: Queues, *, consumed: bool) -> None:
-        if consumed:
-            # A message still waiting after every retry would have sent it to the dead-letter queue.
-            threshold = Duration.seconds(spec.visibility_timeout_s * spec.max_receive_count)
-            description = (
-                f"The oldest message on the {spec.key} queue waits longer than its retries can take: "
-                f"its consumer is behind, throttled or stopped, and leads are delayed. See the {spec.key} trigger."
-            )
-        else:
-            threshold = Duration.days(spec.retention_days).minus(EXPIRY_WARNING)
-            description = (
-                f"Nothing consumes the {spec.key} queue yet, and its oldest message expires in "
-                f"{EXPIRY_WARNING.to_days():.0f} days ({spec.retention_days}-day retention): move the messages "
-                "somewhere safe before they are lost."
-            )
+    def _oldest_message_alarm(self, spec: QueueSpec, queues: Queues) -> None:
+        # A message still waiting after every retry would have sent it to the dead-letter queue.
+        threshold = Duration.seconds(spec.visibility_timeout_s * spec.max_receive_count)
+        description = (
+            f"The oldest message on the {spec.key} queue waits longer than its retries can take: "
+            f"its consumer is behind, throttled or stopped, and leads are delayed. See the {spec.key} trigger."
+        )
         self._alarm(
             f"{spec.key}-oldest-message",
             description=description,

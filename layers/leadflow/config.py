@@ -11,10 +11,14 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+if TYPE_CHECKING:
+    from leadflow.route.calendar import WorkingCalendar
 
 CLIENT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _ORIGIN = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:\d{1,5})?$")
@@ -117,53 +121,71 @@ class CaptureSettings(_Strict):
 ScalarValue = str | int | float | bool
 
 
-class ScoringRule(_Strict):
-    """One rule of the lead definition: a predicate on one fact, and its points.
-
-    Exactly one predicate: `equals`, `in`, `contains`, `between = [min, max]` or `matches`
-    (a regular expression, searched; start it with (?i) to ignore case).
+class Condition(_Strict):
+    """A predicate on one fact of a lead: exactly one of `equals`, `in`, `contains`,
+    `between = [min, max]` or `matches` (a regular expression, searched; start it with (?i)
+    to ignore case). A fact the lead does not have matches nothing.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    name: str = Field(min_length=1, max_length=80)
     field: str
     equals: ScalarValue | None = None
     in_: list[ScalarValue] | None = Field(default=None, alias="in", min_length=1)
     contains: str | None = Field(default=None, min_length=1)
     between: tuple[float, float] | None = None
     matches: str | None = None
-    points: float = 0
-    disqualify: bool = False
+
+    def _label(self) -> str:
+        return f"condition on {self.field!r}"
+
+    @classmethod
+    def known_fields(cls) -> dict[str, str]:
+        from leadflow.qualify.facts import FACT_FIELDS
+
+        return FACT_FIELDS
 
     @model_validator(mode="after")
-    def _one_valid_predicate_on_a_known_fact(self) -> ScoringRule:
-        from leadflow.qualify.facts import CUSTOM_FIELD, FACT_FIELDS
+    def _one_valid_predicate_on_a_known_fact(self) -> Condition:
+        from leadflow.qualify.facts import CUSTOM_FIELD
 
-        if self.field not in FACT_FIELDS and not CUSTOM_FIELD.match(self.field):
-            near = difflib.get_close_matches(self.field, FACT_FIELDS, n=1)
+        known = self.known_fields()
+        label = self._label()
+        if self.field not in known and not CUSTOM_FIELD.match(self.field):
+            near = difflib.get_close_matches(self.field, known, n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
             raise ValueError(
-                f"rule {self.name!r}: unknown field {self.field!r}: {hint}use one of "
-                f"{', '.join(FACT_FIELDS)}, or custom.<name> for a custom form field"
+                f"{label}: unknown field {self.field!r}: {hint}use one of "
+                f"{', '.join(known)}, or custom.<name> for a custom form field"
             )
         given = [p for p in ("equals", "in_", "contains", "between", "matches") if getattr(self, p) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"rule {self.name!r}: give exactly one of equals, in, contains, between or matches"
+                f"{label}: give exactly one of equals, in, contains, between or matches"
                 f" (it has {', '.join(g.rstrip('_') for g in given) or 'none'})"
             )
         if self.between is not None and self.between[0] > self.between[1]:
-            raise ValueError(f"rule {self.name!r}: between = [min, max] needs min <= max")
+            raise ValueError(f"{label}: between = [min, max] needs min <= max")
         if self.matches is not None:
             try:
                 re.compile(self.matches)
             except re.error as exc:
                 raise ValueError(
-                    f"rule {self.name!r}: matches = {self.matches!r} is not a valid regular expression ({exc}); "
+                    f"{label}: matches = {self.matches!r} is not a valid regular expression ({exc}); "
                     "escape special characters like ( ) [ ] . + * ? with a backslash"
                 ) from None
         return self
+
+
+class ScoringRule(Condition):
+    """One rule of the lead definition: a predicate on one fact (see Condition), and its points."""
+
+    name: str = Field(min_length=1, max_length=80)
+    points: float = 0
+    disqualify: bool = False
+
+    def _label(self) -> str:
+        return f"rule {self.name!r}"
 
 
 class FitRule(ScoringRule):
@@ -237,6 +259,142 @@ class QualifySettings(_Strict):
         return self
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WORKWEEK: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+RejectOutcome = Literal["nurture", "junk"]
+DEFAULT_REJECT_REASONS: dict[str, RejectOutcome] = {
+    "not_a_fit": "junk",
+    "not_ready": "nurture",
+    "duplicate": "junk",
+    "wrong_team": "nurture",
+}
+_SLUG = r"^[a-z][a-z0-9_-]{0,39}$"
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class WorkingHours(_Strict):
+    """When a team works: its time zone, working days, hours of a working day and holidays."""
+
+    timezone: str = "UTC"
+    workdays: list[Weekday] = Field(default_factory=lambda: list(WORKWEEK), min_length=1)
+    hours: list[str] = Field(default_factory=lambda: ["09:00-17:00"], min_length=1)  # HH:MM-HH:MM, local time
+    holidays: list[date] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _makes_a_calendar(self) -> WorkingHours:
+        self.calendar()
+        return self
+
+    def calendar(self) -> WorkingCalendar:
+        from leadflow.route.calendar import WorkingCalendar
+
+        return WorkingCalendar.parse(self.timezone, self.workdays, self.hours, self.holidays)
+
+
+class AcceptDeadline(_Strict):
+    """How long the owner has to accept a lead, in the team's working minutes, and what follows."""
+
+    minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    # Shorter (or longer) deadlines for some leads: by the routing rule's priority, by inquiry type.
+    by_priority: dict[str, Annotated[int, Field(ge=1, le=60 * 24 * 30)]] = Field(default_factory=dict)
+    by_inquiry_type: dict[str, Annotated[int, Field(ge=1, le=60 * 24 * 30)]] = Field(default_factory=dict)
+    # A reminder to the owner this many working minutes before the deadline (0: none).
+    remind_before_minutes: int = Field(default=10, ge=0)
+    # Past the deadline the lead goes to the next available rep, this many times; then it escalates.
+    reassign_times: int = Field(default=1, ge=0, le=10)
+    # Escalation: to the team's manager, or back to the team's queue.
+    escalate_to: Literal["manager", "queue"] = "manager"
+
+    @model_validator(mode="after")
+    def _reminder_before_deadline(self) -> AcceptDeadline:
+        shortest = min([self.minutes, *self.by_priority.values(), *self.by_inquiry_type.values()])
+        if self.remind_before_minutes >= shortest:
+            raise ValueError(
+                f"remind_before_minutes ({self.remind_before_minutes}) must be below the shortest deadline "
+                f"({shortest} minutes), or the reminder would come before the lead is assigned; lower it, or 0 for none"
+            )
+        return self
+
+
+class Team(_Strict):
+    """A team leads are routed to: how it picks an owner, who manages it, when it works."""
+
+    strategy: Literal["round_robin", "weighted_round_robin", "least_loaded"] = "round_robin"
+    manager: str | None = Field(default=None, pattern=_EMAIL)
+    # Route only to reps at work now (their own hours, else the team's); off: any available rep.
+    only_at_work: bool = True
+    calendar: WorkingHours = WorkingHours()
+    accept: AcceptDeadline = AcceptDeadline()
+
+    @model_validator(mode="after")
+    def _escalation_has_a_manager(self) -> Team:
+        if self.accept.escalate_to == "manager" and self.manager is None:
+            raise ValueError(
+                'accept.escalate_to is manager but the team has no manager: set manager = "name@example.com", '
+                'or escalate_to = "queue"'
+            )
+        return self
+
+
+class RoutingCondition(Condition):
+    @classmethod
+    def known_fields(cls) -> dict[str, str]:
+        from leadflow.route.facts import ROUTING_FIELDS
+
+        return ROUTING_FIELDS
+
+
+class RoutingRule(_Strict):
+    """Leads for which every condition holds go to `team` (rules are tried in order; the first wins)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    team: str
+    priority: str = Field(default="normal", pattern=_SLUG)
+    # A segment reps can cover (their territories): only reps with it, or with the lead's country, get these leads.
+    segment: str | None = Field(default=None, pattern=_SLUG)
+    when: list[RoutingCondition] = Field(default_factory=list)  # none: every lead
+
+
+class RouteSettings(_Strict):
+    """Who gets a sales-ready lead: teams, the ordered rules that pick a team, account matching."""
+
+    teams: dict[Annotated[str, Field(pattern=_SLUG)], Team] = Field(default_factory=dict)
+    rules: list[RoutingRule] = Field(default_factory=list)
+    # The team whose queue takes leads no rule matches; by default the first team.
+    default_team: str | None = None
+    # A lead from a company whose lead is owned and open, or won, in this many days goes to that owner (0: off).
+    account_match_days: int = Field(default=180, ge=0, le=3650)
+    # Phone first: marketing-qualified leads go to this team (inside sales) to be qualified by phone.
+    qualification_team: str | None = None
+    # Why a rep may reject a lead, and where each reason sends it.
+    reject_reasons: dict[Annotated[str, Field(pattern=_SLUG)], RejectOutcome] = Field(
+        default_factory=DEFAULT_REJECT_REASONS.copy
+    )
+
+    @model_validator(mode="after")
+    def _teams_exist(self) -> RouteSettings:
+        known = ", ".join(self.teams) or "none yet: add [route.teams.<name>]"
+        named: list[tuple[str, str | None]] = [
+            (f"rules[{i}] ({rule.name!r}).team", rule.team) for i, rule in enumerate(self.rules)
+        ]
+        named += [("default_team", self.default_team), ("qualification_team", self.qualification_team)]
+        for where, team in named:
+            if team is not None and team not in self.teams:
+                raise ValueError(f"{where} = {team!r} is not a team: use one of {known}")
+        names = [rule.name for rule in self.rules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                f"routing rule names must be unique, so decisions can be told apart: {', '.join(repeated)}"
+            )
+        return self
+
+    @property
+    def fallback_team(self) -> str | None:
+        return self.default_team or next(iter(self.teams), None)
+
+
 class WebsiteSettings(_Strict):
     """What `leadflow client snippet` puts in the form a web developer pastes."""
 
@@ -281,6 +439,7 @@ class ClientConfig(_Strict):
     aws: AwsTarget = AwsTarget()
     capture: CaptureSettings
     qualify: QualifySettings = QualifySettings()
+    route: RouteSettings = RouteSettings()
     website: WebsiteSettings = WebsiteSettings()
     monitoring: Monitoring = Monitoring()
     protection: ProtectionSettings = ProtectionSettings()
@@ -364,10 +523,11 @@ def _describe(error: Any, text: str, data: dict[str, Any]) -> str:
 
 def _rule_name(data: dict[str, Any], loc: tuple[Any, ...]) -> str | None:
     """The name of the scoring rule a problem is in, when it is in one."""
-    if len(loc) < 3 or loc[0] != "qualify" or loc[1] not in ("fit", "negative") or not isinstance(loc[2], int):
+    rule_lists = {("qualify", "fit"), ("qualify", "negative"), ("route", "rules")}
+    if len(loc) < 3 or (loc[0], loc[1]) not in rule_lists or not isinstance(loc[2], int):
         return None
     try:
-        name = data["qualify"][loc[1]][loc[2]].get("name")
+        name = data[loc[0]][loc[1]][loc[2]].get("name")
     except (KeyError, IndexError, AttributeError, TypeError):
         return None
     return str(name) if name else f"#{loc[2] + 1}"
@@ -385,7 +545,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return out
 
 
-ARRAYS_OF_TABLES = ("qualify.fit", "qualify.negative")
+ARRAYS_OF_TABLES = ("qualify.fit", "qualify.negative", "route.rules")
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> str:

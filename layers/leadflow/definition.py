@@ -104,8 +104,9 @@ class EventBusSpec:
 #   consume        a queue, as Lambda's queue trigger does: ReceiveMessage, DeleteMessage, GetQueueAttributes
 #   apply_changes  a table, as the change applier does: read a lead by key (GetItem) and write a
 #                  change in one transaction (PutItem, UpdateItem), then clear its outbox (UpdateItem)
+#   query          a table, as routing reads the roster and a company's leads: Query on the table itself
 #   publish        an event bus: PutEvents
-GrantAccess = Literal["send", "consume", "apply_changes", "publish"]
+GrantAccess = Literal["send", "consume", "apply_changes", "query", "publish"]
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ class StackDefinition:
 
 # Names of the indexes the lead store reads through (see leadflow.aws.leads_table).
 LEADS_BY_CREATED = Index("by_created", "gsi1pk", "gsi1sk")
+LEADS_BY_DUE = Index("by_due", "gsi2pk", "gsi2sk")  # sparse: leads with an SLA timer running
 
 
 def check_stage(stage: str) -> str:
@@ -214,7 +216,7 @@ def _lead_queue(prefix: str, key: str) -> QueueSpec:
 
 def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackDefinition:
     prefix = physical_prefix(config.name, stage)
-    leads = TableSpec(key="leads", name=f"{prefix}-leads", indexes=(LEADS_BY_CREATED,))
+    leads = TableSpec(key="leads", name=f"{prefix}-leads", indexes=(LEADS_BY_CREATED, LEADS_BY_DUE))
     intake = _lead_queue(prefix, "intake")
     routing = _lead_queue(prefix, "routing")
     events = EventBusSpec(key="events", name=f"{prefix}-events")
@@ -263,6 +265,24 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
             Grant("events", "publish"),
         ),
     )
+    route = FunctionSpec(
+        key="route",
+        description="Give each sales-ready lead one owner by the client's routing rules, with a deadline to accept it",
+        source_dir=FUNCTIONS_DIR / "route",
+        memory_mb=512,
+        timeout_s=30,
+        environment={
+            **common_env,
+            "LEADS_TABLE": ResourceRef("table_name", "leads"),
+            "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
+        },
+        grants=(
+            Grant("leads", "apply_changes"),
+            Grant("leads", "query"),
+            Grant("routing", "consume"),
+            Grant("events", "publish"),
+        ),
+    )
     script = FunctionSpec(
         key="script",
         description="GET /leadflow.js: the script websites embed to enhance their leadflow forms",
@@ -277,14 +297,17 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         stack_name=stack_name_for(config.name, stage),
         name_prefix=prefix,
         tables=(leads,),
-        queues=(intake, routing),  # routing's consumer arrives with the routing step; until then leads wait
+        queues=(intake, routing),
         event_buses=(events,),
         secrets=(lead_id_key,),
-        functions=(capture, intake_fn, script),
+        functions=(capture, intake_fn, route, script),
         routes=(
             RouteSpec("POST", "/leads", "capture"),
             RouteSpec("OPTIONS", "/leads", "capture"),
             RouteSpec("GET", "/leadflow.js", "script"),
         ),
-        queue_triggers=(QueueTrigger(queue="intake", function="intake", batch_size=10),),
+        queue_triggers=(
+            QueueTrigger(queue="intake", function="intake", batch_size=10),
+            QueueTrigger(queue="routing", function="route", batch_size=10),
+        ),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,31 @@ def lead_count(stack: RunningStack) -> int:
     return LeadsTable("leadflow-demo-leads", aws(stack, "dynamodb")).count()
 
 
-def routing_queue_depth(stack: RunningStack) -> int:
+DEAD_LETTERS = "leadflow-demo-routing-dlq.fifo"  # a queue nothing consumes: what is on it stays
+
+
+def dead_letter_depth(stack: RunningStack) -> int:
     sqs = aws(stack, "sqs")
-    url = sqs.get_queue_url(QueueName="leadflow-demo-routing.fifo")["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=DEAD_LETTERS)["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def dead_letter(stack: RunningStack, body: str) -> None:
+    """A message on the routing dead-letter queue, as a hand-off that failed five times leaves it."""
+    sqs = aws(stack, "sqs")
+    url = sqs.get_queue_url(QueueName=DEAD_LETTERS)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="kept", MessageDeduplicationId=body)
+
+
+def routed(stack: RunningStack, email: str) -> dict[str, Any]:
+    """The lead once routing decided for it: nothing changes it after that."""
+    for _ in range(100):
+        lead = stack.lead(email)
+        if lead.get("routing"):
+            return lead
+        time.sleep(0.2)
+    raise AssertionError(f"{email} was not routed")
 
 
 def test_leads_queued_messages_and_counters_survive_a_restart(tmp_path: Path) -> None:
@@ -43,8 +64,9 @@ def test_leads_queued_messages_and_counters_survive_a_restart(tmp_path: Path) ->
     try:
         answer = requests.post(f"{first.api}/leads", json={"email": email, "inquiry_type": "demo_request"}, timeout=10)
         assert answer.status_code == 202
-        before = first.lead(email)
-        assert routing_queue_depth(first) == 1  # sales-ready: handed to routing, which has no consumer yet
+        before = routed(first, email)
+        dead_letter(first, '{"lead_id": "kept"}')
+        assert dead_letter_depth(first) == 1
         counted = lead_count(first)
         assert counted >= 1
     finally:
@@ -54,7 +76,7 @@ def test_leads_queued_messages_and_counters_survive_a_restart(tmp_path: Path) ->
     try:
         after = second.lead(email, timeout_s=5)
         assert after == before
-        assert routing_queue_depth(second) == 1
+        assert dead_letter_depth(second) == 1
         assert lead_count(second) == counted
     finally:
         stop_local_stack(second)

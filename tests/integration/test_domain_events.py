@@ -44,7 +44,7 @@ def validator(name: str) -> Draft202012Validator:
 
 
 def test_every_schema_is_a_valid_json_schema() -> None:
-    assert set(SCHEMAS) == {"LeadQualified", "LeadStageChanged"}
+    assert set(SCHEMAS) == {"LeadQualified", "LeadStageChanged", "LeadAssigned", "LeadQueued"}
     for path in SCHEMAS.values():
         Draft202012Validator.check_schema(json.loads(path.read_text()))
 
@@ -75,3 +75,23 @@ def test_qualified_event_reasons_sum_to_its_score(stack: Stack, tap: Any) -> Non
 def test_a_schema_rejects_an_event_missing_a_field() -> None:
     detail = {"client": "demo", "lead_id": "ld_" + "a" * 24, "from_stage": "new", "to_stage": "nurture", "at": "x"}
     assert list(validator("LeadStageChanged").iter_errors(detail))
+
+
+def assert_valid(events: list[dict[str, Any]]) -> None:
+    for event in events:
+        assert event["source"] == "leadflow.demo"
+        errors = [e.message for e in validator(event["detail-type"]).iter_errors(event["detail"])]
+        assert errors == [], event["detail-type"]
+
+
+def test_routing_publishes_assigned_and_queued_events_that_match_their_schemas(stack: Stack, tap: Any) -> None:
+    from tests.integration.test_route_handler import add_rep, route, sales_ready
+
+    add_rep(stack, "ada", capacity=1)
+    route(stack, sales_ready(stack, "lin@acme-robotics.example"))
+    route(stack, sales_ready(stack, "kim@globex.example"))  # ada is full now: queued
+    published = [e for e in tap() if e["detail-type"] in ("LeadAssigned", "LeadQueued")]
+    assert sorted(e["detail-type"] for e in published) == ["LeadAssigned", "LeadQueued"]
+    assert_valid(published)
+    [queued] = [e["detail"] for e in published if e["detail-type"] == "LeadQueued"]
+    assert queued["passed_over"] == [{"rep_id": "ada", "name": "Ada", "reason": "full at 1 of 1"}]

@@ -8,6 +8,8 @@ One table per client stack, single-table layout:
 | timeline entry    | LEAD#<lead_id>       | TIMELINE#<at>#<id>           | once                      |
 | change marker     | MARKER#<marker>      | MARKER                       | once (idempotency)        |
 | counter shard     | COUNTER#<name>       | <yyyy-mm-dd>#<shard>         | by 1 in COUNTER_SHARDS    |
+| account link      | ACCOUNT#<domain>     | LEAD#<lead_id>               | with an owned lead of a company domain |
+| rep (roster)      | ROSTER               | REP#<rep_id>                 | see leadflow.aws.roster   |
 
 No hot items: nothing is written by every lead. A counter that every new lead moves is
 split over COUNTER_SHARDS items per day (the shard comes from the lead id) and summed on
@@ -19,6 +21,12 @@ leads are listed month by month with Queries (one per shard, merged newest first
 Scan, and no index partition takes every new lead either. Beside the profile's own keys
 (`leadflow.lead.profile.LeadProfile`) the item holds its `version` (optimistic locking)
 and its `outbox` (what the last change has still to publish); neither reaches the rules.
+
+A lead with an SLA timer running (`sla_next_at`: its next reminder or deadline) also carries
+`gsi2pk = DUE#<shard>` and `gsi2sk = <sla_next_at>#<lead_id>`: a sparse index the SLA sweep
+Queries for what is due, reading nothing else. A lead with an owner and a company email
+domain (`account_domain`) keeps an account link, so that account matching finds the
+company's leads with one Query.
 """
 
 from __future__ import annotations
@@ -28,19 +36,22 @@ import heapq
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from leadflow.aws.client import LazyClient
+from leadflow.aws.items import item_of, plain_of
 from leadflow.aws.retry import cancellation_reasons, with_backoff
+from leadflow.aws.roster import ledger_update
 from leadflow.lead.change import AlreadyApplied, Conflict, LeadChange, OutboxItem, StoredLead
 from leadflow.lead.profile import LeadProfile, TimelineEntry
+from leadflow.route.assignment import AccountLead
 
 PROFILE = "PROFILE"
 COUNTER_SHARDS = 10
 MAX_LIST_MONTHS = 36
 LEADS_BY_CREATED_INDEX = "by_created"  # leadflow.definition declares it
-STORAGE_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "version", "outbox")
+LEADS_BY_DUE_INDEX = "by_due"  # leadflow.definition declares it
+STORAGE_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "version", "outbox")
 
 
 def lead_pk(lead_id: str) -> str:
@@ -55,6 +66,11 @@ def counter_key(name: str, day: str, shard: int) -> dict[str, Any]:
 def listing_partition(month: str, shard: int) -> str:
     """The index partition a lead is listed in: its month, split like the counters (no hot partition)."""
     return f"LEADS#{month}#{shard:02d}"
+
+
+def due_partition(shard: int) -> str:
+    """The due index partition a lead's SLA timer is in (split like the counters)."""
+    return f"DUE#{shard:02d}"
 
 
 def counter_shard(lead_id: str) -> int:
@@ -95,7 +111,7 @@ class LeadsTable(LazyClient):
         item = answer.get("Item")
         if not item:
             return None
-        plain = _plain(item)
+        plain = plain_of(item)
         outbox = tuple(OutboxItem(entry["kind"], entry["body"]) for entry in plain.get("outbox") or [])
         return StoredLead(_profile(plain), int(plain["version"]), outbox)
 
@@ -111,8 +127,11 @@ class LeadsTable(LazyClient):
             reasons = cancellation_reasons(exc)
             if change.marker is not None and reasons[:1] == ["ConditionalCheckFailed"]:
                 raise AlreadyApplied(change.marker) from exc
-            if len(reasons) > profile_at and reasons[profile_at] == "ConditionalCheckFailed":
-                raise Conflict(change.profile["lead_id"]) from exc
+            guarded = (
+                [profile_at, *range(len(reasons) - len(change.ledger), len(reasons))] if change.ledger else [profile_at]
+            )
+            if any(len(reasons) > at and reasons[at] == "ConditionalCheckFailed" for at in guarded):
+                raise Conflict(change.profile["lead_id"]) from exc  # the lead, or a rep it was to go to, moved on
             raise
         return version
 
@@ -203,17 +222,28 @@ class LeadsTable(LazyClient):
                 kwargs["ExclusiveStartKey"] = start
             answer = self.client.query(**kwargs)
             for item in answer.get("Items", []):
-                plain = _plain(item)
+                plain = plain_of(item)
                 yield plain["gsi1sk"], _profile(plain)
             start = answer.get("LastEvaluatedKey")
             if not start:
                 return
 
+    def account_leads(self, domain: str) -> list[AccountLead]:
+        """The company's owned leads (by email domain), most recently changed first: one Query."""
+        links = self._query_all(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": f"ACCOUNT#{domain}"}}
+        )
+        found = [
+            AccountLead(domain, link["lead_id"], link["owner"], link.get("stage", ""), link.get("at", ""))
+            for link in links
+        ]
+        return sorted(found, key=lambda a: a.at, reverse=True)
+
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         paginator = self.client.get_paginator("query")
         for page in paginator.paginate(TableName=self.table_name, **kwargs):
-            items += [_plain(i) for i in page.get("Items", [])]
+            items += [plain_of(i) for i in page.get("Items", [])]
         return items
 
     def _retrying(self, call: Callable[[], Any]) -> Any:
@@ -231,12 +261,12 @@ def change_transaction(
         at = change.timeline[0]["at"] if change.timeline else profile.get("updated_at", "")
         marker = {"pk": f"MARKER#{change.marker}", "sk": "MARKER", "lead_id": lead_id, "at": at}
         items.append(
-            {"Put": {"TableName": table, "Item": _item(marker), "ConditionExpression": "attribute_not_exists(pk)"}}
+            {"Put": {"TableName": table, "Item": item_of(marker), "ConditionExpression": "attribute_not_exists(pk)"}}
         )
     for position, entry in enumerate(change.timeline):
         entry_id = entry.get("inquiry_id") or f"{entry['type']}{position}"
         key = {"pk": lead_pk(lead_id), "sk": f"TIMELINE#{entry['at']}#{entry_id}"}
-        items.append({"Put": {"TableName": table, "Item": _item({**key, **entry})}})
+        items.append({"Put": {"TableName": table, "Item": item_of({**key, **entry})}})
     version = (read.version if read else 0) + 1
     stored = {
         **profile,
@@ -247,7 +277,9 @@ def change_transaction(
         "version": version,
         "outbox": [{"kind": item.kind, "body": item.body} for item in outbox] or None,
     }
-    put: dict[str, Any] = {"TableName": table, "Item": _item(stored)}
+    if profile.get("sla_next_at"):
+        stored |= {"gsi2pk": due_partition(counter_shard(lead_id)), "gsi2sk": f"{profile['sla_next_at']}#{lead_id}"}
+    put: dict[str, Any] = {"TableName": table, "Item": item_of(stored)}
     if read is None:
         put["ConditionExpression"] = "attribute_not_exists(pk)"
     else:
@@ -264,6 +296,11 @@ def change_transaction(
             "ExpressionAttributeNames": {"#count": "count"},
             "ExpressionAttributeValues": {":n": {"N": str(counter.amount)}},
         }})  # fmt: skip
+    if profile.get("account_domain") and profile.get("owner"):
+        link = {"pk": f"ACCOUNT#{profile['account_domain']}", "sk": lead_pk(lead_id), "lead_id": lead_id,
+                "owner": profile["owner"], "stage": profile.get("stage"), "at": profile.get("updated_at")}  # fmt: skip
+        items.append({"Put": {"TableName": table, "Item": item_of(link)}})
+    items += [ledger_update(table, entry) for entry in change.ledger]  # last: a Conflict is read from the end
     return items, profile_at, version
 
 
@@ -273,38 +310,3 @@ def _profile(item: dict[str, Any]) -> LeadProfile:
 
 def _entry(item: dict[str, Any]) -> TimelineEntry:
     return {k: v for k, v in item.items() if k not in ("pk", "sk")}  # type: ignore[return-value]
-
-
-def _item(values: dict[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeSerializer
-
-    serialize = TypeSerializer().serialize
-    return {k: serialize(_decimals(v)) for k, v in values.items() if v is not None}
-
-
-def _decimals(value: Any) -> Any:
-    """DynamoDB numbers are Decimals: floats are converted through their shortest repr."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _decimals(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_decimals(v) for v in value]
-    return value
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserialize = TypeDeserializer().deserialize
-    return {k: _numbers(deserialize(v)) for k, v in item.items()}
-
-
-def _numbers(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_numbers(v) for v in value]
-    return value

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from leadflow.cli.lead_commands import leads_app
+from leadflow.cli.rep_commands import reps_app
 from leadflow.cli.rescore import rescore
 from leadflow.cli.stack_access import DEFAULT_CLIENT, DEFAULT_CLIENTS_DIR, ClientOption, ClientsDir, console, errors
 from leadflow.config import CLIENT_NAME, ClientConfig, ConfigError, load_client_config
@@ -19,6 +20,7 @@ from leadflow.config import CLIENT_NAME, ClientConfig, ConfigError, load_client_
 app = typer.Typer(help="leadflow: open lead management on AWS.", no_args_is_help=True, add_completion=False)
 client_app = typer.Typer(help="Client config files (clients/NAME.toml).", no_args_is_help=True)
 app.add_typer(leads_app, name="leads")
+app.add_typer(reps_app, name="reps")
 app.add_typer(client_app, name="client")
 
 

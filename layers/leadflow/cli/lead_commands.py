@@ -100,13 +100,14 @@ def leads_show(
     profile: Mapping[str, Any] = lead.profile
     table = Table(show_header=False, box=None)
     for key in sorted(profile):
-        if key == "score":
+        if key in ("score", "routing"):
             continue  # shown below, reason by reason
         value = profile[key]
         shown = json.dumps(value, default=str, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
         table.add_row(as_text(key), as_text(shown))
     console.print(table)
     print_why(profile)
+    print_routing(profile)
     console.print(f"\n[bold]{len(lead.inquiries)} inquiry(ies)[/bold]")
     for entry in lead.inquiries:
         fields = entry.get("fields", {})
@@ -215,6 +216,31 @@ def print_why(profile: Mapping[str, Any]) -> None:
             f" = total {format_points(score['total'], signed=False)}"
         )
     )
+
+
+def print_routing(profile: Mapping[str, Any]) -> None:
+    """Who owns the lead and why: the rule, the team, the strategy, each rep passed over and the deadline."""
+    decision = profile.get("routing")
+    if not decision:
+        return
+    if decision.get("owner"):
+        headline = f"Owner: {decision['owner_name']} ({decision['owner']}), team {decision['team']}"
+    else:
+        headline = f"Waiting in the {decision['queue']} queue: nobody owns it yet"
+    console.print(Text(f"\n{headline}", style="bold"))
+    console.print(as_text(f"  why: {decision['why']}"), soft_wrap=True)
+    if decision.get("strategy"):
+        console.print(as_text(f"  strategy: {decision['strategy']}, priority {decision['priority']}"))
+    sla = profile.get("sla") or {}
+    if sla.get("due_at"):
+        verb = "accept" if decision.get("owner") else "claim"
+        console.print(as_text(f"  {verb} by: {sla['due_at']} ({sla['deadline_minutes']} working minutes)"))
+    passed = decision.get("passed_over") or []
+    if passed:
+        table = Table("passed over", "why", box=box.SIMPLE_HEAD, show_edge=False)
+        for rep in passed:
+            table.add_row(as_text(f"{rep['name']} ({rep['rep_id']})"), as_text(rep["reason"]))
+        console.print(table)
 
 
 def as_text(value: object) -> Text:

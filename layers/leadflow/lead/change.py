@@ -47,6 +47,23 @@ class CounterDelta:
     amount: int = 1
 
 
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A rep's side of an assignment: written with the lead, only if the rep is still at `version`.
+
+    The rep's open leads become `open_leads`, its count in `team`'s ledger `served` (see
+    leadflow.route.assignment). A rep changed since it was read makes the change a Conflict:
+    read and plan again, so two assignments can never both take a rep's last free place.
+    """
+
+    rep_id: str
+    version: int
+    team: str
+    served: float
+    open_leads: int
+    assigned_at: str
+
+
 @dataclass
 class LeadChange:
     """What a step's rules decided for one lead: pure data, written and published by the applier."""
@@ -56,6 +73,7 @@ class LeadChange:
     events: list[DomainEvent] = field(default_factory=list)
     handoffs: list[Handoff] = field(default_factory=list)
     counters: list[CounterDelta] = field(default_factory=list)
+    ledger: list[LedgerEntry] = field(default_factory=list)  # the reps an assignment moves
     marker: str | None = None  # an idempotency key: a change with a marker is written once
 
 

@@ -44,3 +44,18 @@ def lead_qualified(
             "qualified_at": qualified_at,
         },
     )
+
+
+def lead_assigned(lead_id: str, decision: dict[str, Any]) -> DomainEvent:
+    """A lead has an owner: the routing decision, with the deadline to accept it."""
+    return DomainEvent("LeadAssigned", {"lead_id": lead_id, **_routing(decision), "owner": decision["owner"]})
+
+
+def lead_queued(lead_id: str, decision: dict[str, Any]) -> DomainEvent:
+    """Nobody could take the lead now: it waits in a team's queue (or the client's default queue) to be claimed."""
+    return DomainEvent("LeadQueued", {"lead_id": lead_id, **_routing(decision), "queue": decision["queue"]})
+
+
+def _routing(decision: dict[str, Any]) -> dict[str, Any]:
+    keys = ("team", "rule", "strategy", "priority", "account", "why", "due_at", "passed_over")
+    return {"at": decision["decided_at"], **{key: decision[key] for key in keys}}

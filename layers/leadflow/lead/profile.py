@@ -34,6 +34,17 @@ class EngagementEntry(TypedDict, total=False):
     detail: str  # the page URL, the link
 
 
+class SlaTimer(TypedDict, total=False):
+    """The deadline to accept (or claim) a lead, counted in its team's working minutes."""
+
+    started_at: str
+    deadline_minutes: int
+    due_at: str
+    remind_at: str | None
+    reminded: bool
+    reassignments: int
+
+
 class LeadProfile(TypedDict, total=False):
     lead_id: str  # the normalised email, keyed with the stack's lead id key (leadflow.lead.ids)
     email: str  # normalised: NFC, lower case, the domain in Unicode (leadflow.capture.inquiry)
@@ -64,6 +75,19 @@ class LeadProfile(TypedDict, total=False):
     qualified_at: str
     restored: bool  # ops took it out of junk: the rules never make it junk again
     handed_off_at: str  # when it was handed to routing: once in its life
+    # What routing made of it (leadflow.route): the decision, who owns it, by when it must be accepted.
+    routed_for: str  # the hand-off (its handed_off_at) the lead was routed for: a redelivery changes nothing
+    routed_at: str
+    routing: dict[str, Any]  # the latest decision (leadflow.route.assignment.Decision.as_dict)
+    priority: str
+    team: str
+    queue: str  # the team whose queue holds it while nobody owns it (or "unassigned")
+    owner: str  # the owner's rep id
+    owner_name: str
+    assigned_at: str
+    account_domain: str  # the company's email domain, when it has an owner: account matching finds it
+    sla: SlaTimer
+    sla_next_at: str  # when the SLA sweep next looks at it (the reminder, then the deadline); absent: never
 
 
 # One thing that happened to a lead, kept as its own item: an inquiry, or a stage change.
@@ -71,7 +95,7 @@ class LeadProfile(TypedDict, total=False):
 TimelineEntry = TypedDict(
     "TimelineEntry",
     {
-        "type": str,  # inquiry or stage_changed
+        "type": str,  # inquiry, stage_changed or routed
         "at": str,
         # an inquiry: what capture took from the website, and which fields it set aside
         "inquiry_id": str,
@@ -83,6 +107,8 @@ TimelineEntry = TypedDict(
         "from": str,
         "to": str,
         "reason": str,
+        # a routing decision (leadflow.route.assignment.Decision.as_dict)
+        "decision": dict[str, Any],
     },
     total=False,
 )

@@ -1,0 +1,110 @@
+"""What routing changes about a lead (pure: the applier writes it, with the owner's ledger).
+
+`plan_routing` turns a `Pick` (leadflow.route.assignment) into the lead's `LeadChange`: the
+owner, team and deadline on the profile, the decision on the timeline, `LeadAssigned` (or
+`LeadQueued`) and the stage change on the bus, the counters, and the owner's ledger entry.
+`route_lead` reads what the decision needs (the roster, the company's owned leads) and
+applies it; a redelivered hand-off changes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from leadflow.config import ClientConfig
+from leadflow.lead.change import Applied, CounterDelta, LeadChange, LeadServices, apply_change
+from leadflow.lead.events import lead_assigned, lead_queued, lead_stage_changed
+from leadflow.lead.lifecycle import check_transition
+from leadflow.lead.profile import LeadProfile
+from leadflow.route.assignment import AccountLead, Pick, pick_owner
+from leadflow.route.facts import routing_facts
+from leadflow.route.roster import Rep
+
+
+class Roster(Protocol):
+    def list_reps(self) -> list[Rep]: ...
+
+
+class Accounts(Protocol):
+    def account_leads(self, domain: str) -> list[AccountLead]: ...
+
+
+def plan_routing(current: LeadProfile, handed_off_at: str, pick: Pick, facts: dict[str, Any]) -> LeadChange:
+    decision = pick.decision
+    routed = decision.as_dict()
+    stamp = decision.decided_at
+    lead_id = current["lead_id"]
+    profile = copy.deepcopy(current)
+    profile["routed_for"] = handed_off_at
+    profile["routed_at"] = profile["updated_at"] = stamp
+    profile["routing"] = routed
+    profile["priority"] = decision.priority
+    for name, value in (("team", decision.team), ("queue", decision.queue), ("owner", decision.owner),
+                        ("owner_name", decision.owner_name)):  # fmt: skip
+        if value is None:
+            profile.pop(name, None)  # type: ignore[misc]
+        else:
+            profile[name] = value  # type: ignore[literal-required]
+    if decision.due_at is not None:
+        profile["sla"] = {
+            "started_at": stamp,
+            "deadline_minutes": decision.deadline_minutes,
+            "due_at": decision.due_at,
+            "remind_at": decision.remind_at,
+            "reminded": False,
+            "reassignments": 0,
+        }
+        profile["sla_next_at"] = decision.remind_at or decision.due_at
+    change = LeadChange(profile)
+    change.timeline.append({"type": "routed", "at": stamp, "decision": routed})
+    if decision.owner is not None:
+        if facts.get("email_kind") == "corporate" and facts.get("email_domain"):
+            profile["account_domain"] = facts["email_domain"]
+        profile["assigned_at"] = stamp
+        from_stage = current.get("stage", "sales_ready")
+        check_transition(from_stage, "assigned")
+        profile["stage"] = "assigned"
+        reason = f"assigned to {decision.owner_name}: {decision.why}"
+        change.timeline.append({"type": "stage_changed", "at": stamp, "from": from_stage, "to": "assigned",
+                                "reason": reason})  # fmt: skip
+        change.events += [
+            lead_stage_changed(lead_id, from_stage, "assigned", stamp, reason),
+            lead_assigned(lead_id, routed),
+        ]
+        change.counters.append(CounterDelta("assigned", stamp[:10]))
+    else:
+        change.events.append(lead_queued(lead_id, routed))
+        change.counters.append(CounterDelta("queued", stamp[:10]))
+    if pick.ledger is not None:
+        change.ledger.append(pick.ledger)
+    return change
+
+
+def route_lead(
+    message: dict[str, Any],
+    services: LeadServices,
+    config: ClientConfig,
+    roster: Roster,
+    accounts: Accounts,
+    now: datetime | None = None,
+) -> Applied:
+    """Give a handed-off lead its owner (or a queue): "changed", or "unchanged" when routed before."""
+    lead_id, handed_off_at = message["lead_id"], message["handed_off_at"]
+
+    def plan(current: LeadProfile | None) -> LeadChange | None:
+        if current is None:
+            raise LookupError(f"no lead {lead_id}: a hand-off names a stored lead")
+        if current.get("routed_for") == handed_off_at or current.get("stage") != "sales_ready":
+            return None  # routed for this hand-off already (a redelivery), or moved on since
+        at = now or datetime.now(UTC)
+        facts = routing_facts(current, config.qualify.verification.default_phone_region)
+        settings = config.route
+        found: list[AccountLead] = []
+        if settings.account_match_days and facts.get("email_kind") == "corporate" and facts.get("email_domain"):
+            found = accounts.account_leads(facts["email_domain"])
+        pick = pick_owner(facts, settings, roster.list_reps(), at, accounts=found)
+        return plan_routing(current, handed_off_at, pick, facts)
+
+    return apply_change(lead_id, plan, services)
