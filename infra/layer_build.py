@@ -48,8 +48,8 @@ LAMBDA_PLATFORM = (
 )  # fmt: skip
 
 # Tools around the domain inside the leadflow package, which never run in Lambda: the CLI, the local
-# runtime, the bench, the deploy definition (read by infra/ and local/) and the website snippet (CLI).
-DEV_ONLY_ENTRIES = frozenset({"cli", "local", "bench.py", "definition.py", "snippet.py"})
+# runtime, the benches, the deploy definition (read by infra/ and local/) and the website snippet (CLI).
+DEV_ONLY_ENTRIES = frozenset({"cli", "local", "bench.py", "bench_routing.py", "definition.py", "snippet.py"})
 NEVER_SHIPPED = frozenset({"__pycache__"})
 
 

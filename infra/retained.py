@@ -1,8 +1,9 @@
 """What a client stack keeps when it is deleted, and getting it back on the next deploy.
 
-Deleting a stack (`make destroy`) keeps the leads table, every queue and the lead id key (their
-removal policy is RETAIN): they hold leads, inquiries and hand-offs stored nowhere else, and the
-key the lead ids are derived with. Because their names are
+Deleting a stack (`make destroy`) keeps the leads table, every queue and every secret (the lead id
+key, the link key; their removal policy is RETAIN): they hold leads, inquiries, hand-offs and
+notices stored nowhere else, the key the lead ids are derived with and the key the links in sent
+emails are signed with. Because their names are
 fixed, the next `cdk deploy` of that stack would fail on them ("already exists"), so:
 
     python infra/retained.py before-destroy --client acme [--stage staging] [--force]
@@ -59,7 +60,7 @@ class Kept:
 
     tables: frozenset[str]
     queue_urls: dict[str, str]
-    secret_arns: dict[str, str] = field(default_factory=dict)  # the lead id key: ids stay the same
+    secret_arns: dict[str, str] = field(default_factory=dict)  # imported as they are: ids and links stay valid
 
     def __bool__(self) -> bool:
         return bool(self.tables or self.queue_urls or self.secret_arns)
@@ -133,8 +134,8 @@ def find_kept(definition: StackDefinition, session: Any) -> Kept:
             continue
         if described.get("DeletedDate"):
             raise SystemExit(
-                f"The kept secret {secret.name} is scheduled for deletion, so it cannot be imported, and a new key "
-                "would give every returning person a new lead. Restore it first: "
+                f"The kept secret {secret.name} is scheduled for deletion, so it cannot be imported, and a new "
+                f"one would not do (it {secret.description[0].lower()}{secret.description[1:]}). Restore it first: "
                 f"aws secretsmanager restore-secret --secret-id {secret.name}"
             )
         secret_arns[secret.name] = described["ARN"]
@@ -173,7 +174,7 @@ def before_destroy(definition: StackDefinition, session: Any, *, force: bool, cl
     tables, queues = kept_names(definition)
     kept_line = (
         f"Deleting {definition.stack_name} keeps the table {', '.join(tables)}, the queues {', '.join(queues)}"
-        f" and the secret {', '.join(secret.name for secret in definition.secrets)} (the lead id key)."
+        f" and the secrets {', '.join(secret.name for secret in definition.secrets)}."
     )
     if not waiting:
         print(f"{kept_line} The queues are empty.")

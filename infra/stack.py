@@ -7,19 +7,23 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.api import LeadsApi
+from infra.constructs.email import Emails
+from infra.constructs.event_rules import EventRules
 from infra.constructs.events import EventBuses
 from infra.constructs.functions import Functions, SharedLayers
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.queues import Queues
+from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import Secrets
 from infra.constructs.table import Tables
 from infra.layer_build import LayerPaths
 from leadflow.config import ClientConfig
-from leadflow.definition import StackDefinition
+from leadflow.definition import DEFAULT_STAGE, StackDefinition
 
 LEADS_TABLE = "leads"
 INTAKE_QUEUE = "intake"
 EVENT_BUS = "events"
+API = "api"  # the key functions name the API by (ResourceRef("api_url", "api"))
 
 # The retention periods CloudWatch Logs offers, as the client config spells them (in days).
 LOG_RETENTION_BY_DAYS = {
@@ -44,7 +48,8 @@ LOG_RETENTION_BY_DAYS = {
 
 
 class LeadsStack(Stack):
-    """Table, queues, event bus, functions, API and alarms of one client, named after the definition."""
+    """Table, queues, event bus and its rules, secrets, email sender, functions, schedules, API and alarms of one
+    client, named after the definition."""
 
     def __init__(
         self,
@@ -68,6 +73,9 @@ class LeadsStack(Stack):
         queues = Queues(self, "Queues", specs=definition.queues)
         event_buses = EventBuses(self, "EventBuses", specs=definition.event_buses)
         secrets = Secrets(self, "Secrets", specs=definition.secrets)
+        # The sender's identity is the account's, one per address: the client's default stage owns it.
+        emails = Emails(self, "Emails", specs=definition.emails, owns_identities=definition.stage == DEFAULT_STAGE)
+        EventRules(self, "EventRules", definition=definition, event_buses=event_buses, queues=queues)
         layers = SharedLayers(self, "Layers", paths=layer_paths)
         functions = Functions(
             self,
@@ -77,9 +85,11 @@ class LeadsStack(Stack):
             queues=queues,
             event_buses=event_buses,
             secrets=secrets,
+            emails=emails,
             layers=layers.layers,
             log_retention=log_retention,
         )
+        Schedules(self, "Schedules", definition=definition, functions=functions)
         api = LeadsApi(
             self,
             "Api",
@@ -88,6 +98,9 @@ class LeadsStack(Stack):
             protection=config.protection,
             log_retention=log_retention,
         )
+        # The stage's URL, for the functions that write links to the API (not those behind it).
+        functions.provide("api_url", API, api.url)
+        functions.check_all_provided()
         Monitoring(
             self,
             "Monitoring",

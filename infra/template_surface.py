@@ -1,8 +1,9 @@
 """What a synthesized client template deploys, in the definition's own terms.
 
 Reads a CloudFormation template (a dict, as `infra.app.synthesize` returns it) and answers
-which functions, routes, queue triggers, tables, queues and event buses it holds, so that a test can
-compare it with the StackDefinition, or with what `leadflow local` serves.
+which functions, routes (with their path parameters, `/r/{token}`), queue triggers, schedules,
+event rules, tables, queues and event buses it holds, so that a test can compare it with the
+StackDefinition, or with what `leadflow local` serves.
 """
 
 from __future__ import annotations
@@ -32,10 +33,35 @@ class QueueTriggerDeployed:
 
 
 @dataclass(frozen=True)
+class ScheduleDeployed:
+    rule_name: str
+    function: str  # the definition key of the function the rule targets
+    schedule_expression: str  # as EventBridge spells it: "rate(1 minute)", "rate(5 minutes)"
+
+    @property
+    def every_minutes(self) -> int:
+        """The rate in minutes (a rate in hours or days too); ValueError for a cron expression."""
+        return rate_minutes(self.schedule_expression)
+
+
+@dataclass(frozen=True)
+class EventRuleDeployed:
+    """A rule that copies events from a bus to a queue."""
+
+    rule_name: str
+    bus_name: str
+    sources: tuple[str, ...]  # sorted, as the rule's event pattern lists them
+    detail_types: tuple[str, ...]  # sorted
+    queue_name: str  # the target queue
+
+
+@dataclass(frozen=True)
 class DeployedSurface:
     functions: frozenset[str]  # definition keys
     routes: frozenset[Route]
     queue_triggers: frozenset[QueueTriggerDeployed]
+    schedules: frozenset[ScheduleDeployed]
+    event_rules: frozenset[EventRuleDeployed]
     table_names: frozenset[str]
     queue_names: frozenset[str]  # work queues and dead-letter queues
     event_bus_names: frozenset[str]
@@ -60,6 +86,7 @@ def function_keys_by_logical_id(template: Template) -> dict[str, str]:
 def deployed_surface(template: Template) -> DeployedSurface:
     functions = function_keys_by_logical_id(template)
     queues = resources_of_type(template, "AWS::SQS::Queue")
+    buses = resources_of_type(template, "AWS::Events::EventBus")
     return DeployedSurface(
         functions=frozenset(functions.values()),
         routes=frozenset(_routes(template, functions)),
@@ -67,13 +94,21 @@ def deployed_surface(template: Template) -> DeployedSurface:
             _queue_trigger(mapping["Properties"], functions, queues)
             for mapping in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values()
         ),
+        schedules=frozenset(
+            schedule
+            for rule in resources_of_type(template, "AWS::Events::Rule").values()
+            for schedule in _schedules(rule["Properties"], functions)
+        ),
+        event_rules=frozenset(
+            event_rule
+            for rule in resources_of_type(template, "AWS::Events::Rule").values()
+            for event_rule in _event_rules(rule["Properties"], buses, queues)
+        ),
         table_names=frozenset(
             table["Properties"]["TableName"] for table in resources_of_type(template, "AWS::DynamoDB::Table").values()
         ),
         queue_names=frozenset(queue["Properties"]["QueueName"] for queue in queues.values()),
-        event_bus_names=frozenset(
-            bus["Properties"]["Name"] for bus in resources_of_type(template, "AWS::Events::EventBus").values()
-        ),
+        event_bus_names=frozenset(bus["Properties"]["Name"] for bus in buses.values()),
     )
 
 
@@ -87,6 +122,61 @@ def _queue_trigger(
         batch_size=mapping.get("BatchSize", 10),  # Lambda's default for SQS
         max_batching_window_s=mapping.get("MaximumBatchingWindowInSeconds", 0),
     )
+
+
+_RATE_UNITS = {"minute": 1, "minutes": 1, "hour": 60, "hours": 60, "day": 1440, "days": 1440}
+
+
+def rate_minutes(expression: str) -> int:
+    """Minutes between the ticks of an EventBridge rate expression: "rate(5 minutes)" is 5."""
+    inner = expression.strip()
+    if not (inner.startswith("rate(") and inner.endswith(")")):
+        raise ValueError(f"not a rate expression: {expression!r}")
+    value, _, unit = inner[len("rate(") : -1].strip().partition(" ")
+    if unit.strip() not in _RATE_UNITS or not value.isdigit():
+        raise ValueError(f"not a rate expression: {expression!r}")
+    return int(value) * _RATE_UNITS[unit.strip()]
+
+
+def _schedules(rule: dict[str, Any], functions: dict[str, str]) -> list[ScheduleDeployed]:
+    """A scheduled rule's function targets (a rule that matches events rather than a schedule has none)."""
+    if "ScheduleExpression" not in rule:
+        return []
+    return [
+        ScheduleDeployed(
+            rule_name=rule["Name"],
+            function=functions[_get_att_target(target["Arn"])],
+            schedule_expression=rule["ScheduleExpression"],
+        )
+        for target in rule.get("Targets", [])
+        if isinstance(target["Arn"], dict)
+        and "Fn::GetAtt" in target["Arn"]
+        and _get_att_target(target["Arn"]) in functions
+    ]
+
+
+def _event_rules(
+    rule: dict[str, Any], buses: dict[str, dict[str, Any]], queues: dict[str, dict[str, Any]]
+) -> list[EventRuleDeployed]:
+    """A rule's queue targets, with the bus it listens on and its pattern (a scheduled rule has none)."""
+    if "EventPattern" not in rule:
+        return []
+    bus = rule.get("EventBusName")
+    bus_name = buses[bus["Ref"]]["Properties"]["Name"] if isinstance(bus, dict) else bus or "default"
+    pattern = rule["EventPattern"]
+    return [
+        EventRuleDeployed(
+            rule_name=rule["Name"],
+            bus_name=bus_name,
+            sources=tuple(sorted(pattern.get("source", []))),
+            detail_types=tuple(sorted(pattern.get("detail-type", []))),
+            queue_name=queues[_get_att_target(target["Arn"])]["Properties"]["QueueName"],
+        )
+        for target in rule.get("Targets", [])
+        if isinstance(target["Arn"], dict)
+        and "Fn::GetAtt" in target["Arn"]
+        and _get_att_target(target["Arn"]) in queues
+    ]
 
 
 def _routes(template: Template, functions: dict[str, str]) -> list[Route]:

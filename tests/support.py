@@ -18,3 +18,14 @@ EVENTS = ROOT / "events"
 
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
+
+
+def sent_emails(moto_endpoint: str) -> list[Any]:
+    """What SES (moto) was asked to send, as parsed MIME messages, oldest first."""
+    from email import message_from_string, policy
+
+    import requests
+
+    state = requests.get(f"{moto_endpoint}/moto-api/data.json", timeout=30).json()
+    raw = state.get("ses", {}).get("RawMessage", [])
+    return [message_from_string(message["raw_data"], policy=policy.default) for message in raw]

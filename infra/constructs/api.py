@@ -1,8 +1,12 @@
 """API Gateway: a REST API whose routes are the definition's RouteSpecs, each a Lambda proxy.
 
-The routes are public website endpoints (a form on a client's site posts to them), so they
-carry no authorizer; abuse is held back by stage throttling, by capture's own checks and, when
-the client's file switches it on, by a per-caller rate limit in AWS WAF.
+A route's path may hold path parameters (`/r/{token}`): API Gateway passes them to the
+function as `pathParameters`. The routes carry no authorizer: the website endpoints are public
+(a form on a client's site posts to them), and the one-tap link page is authorized by the signed
+token in its path. Each route says so in its own acknowledgment (ROUTE_ACKNOWLEDGMENTS, by the
+function behind it), so a new route without one stops synth. Abuse is held back by stage
+throttling, by the functions' own checks and, when the client's file switches it on, by a
+per-caller rate limit in AWS WAF.
 CORS, including the OPTIONS preflight, is answered by the capture function from the client's
 allowed origins. API Gateway's own answers (throttled 429, 5xx, 403 for a missing route or a
 WAF block) never reach capture, so they carry CORS headers of their own: the browser script then
@@ -47,23 +51,35 @@ CORS_ON_GATEWAY_ERRORS = {
 }
 THROTTLED_RETRY_AFTER_S = 1
 
-PUBLIC_ENDPOINT_ACKNOWLEDGMENTS = (
-    Acknowledgment(
-        id="AwsSolutions::AwsSolutions-APIG4",
-        reason="Public website endpoint: anonymous visitors post inquiries from the client's forms, "
-        "so there is no caller to authorize; capture checks origin, honeypot and limits itself.",
-    ),
-    Acknowledgment(
-        id="AwsSolutions::AwsSolutions-COG4",
-        reason="Public website endpoint: visitors who post an inquiry have no Cognito account and "
-        "never will; capture checks origin, honeypot and limits itself.",
-    ),
+
+def _public_route(why: str) -> tuple[Acknowledgment, ...]:
+    """A route without an authorizer (cdk-nag's APIG4, and COG4: no Cognito authorizer), and why."""
+    return (
+        Acknowledgment(id="AwsSolutions::AwsSolutions-APIG4", reason=why),
+        Acknowledgment(id="AwsSolutions::AwsSolutions-COG4", reason=why),
+    )
+
+
+WEBSITE_ENDPOINT = _public_route(
+    "Public website endpoint: anonymous visitors post inquiries from the client's forms (and load the "
+    "script that enhances them), so there is no caller to authorize; capture checks origin, honeypot and limits."
 )
+# By the function behind the route: why that route has no authorizer.
+ROUTE_ACKNOWLEDGMENTS: dict[str, tuple[Acknowledgment, ...]] = {
+    "capture": WEBSITE_ENDPOINT,
+    "script": WEBSITE_ENDPOINT,
+    "respond": _public_route(
+        "One-tap link page: an owner opens it from an email, in whatever browser the mail app opens, without a "
+        "session. The token in the path is the authorization: HMAC-signed with the stack's link key, scoped to one "
+        "lead, its owner and one purpose (accept or reject it), expiring; respond checks it before it shows or "
+        "changes anything, and changes only on a POST."
+    ),
+}
 API_ACKNOWLEDGMENTS = (
     Acknowledgment(
         id="AwsSolutions::AwsSolutions-APIG2",
-        reason="Capture validates every request itself, JSON and urlencoded HTML forms alike (which "
-        "API Gateway models cannot describe), and answers with a 4xx naming the field.",
+        reason="Each function validates its requests itself: capture its JSON and urlencoded HTML forms (which "
+        "API Gateway models cannot describe) with a 4xx naming the field, respond its signed token and form.",
     ),
 )
 WITHOUT_WAF_ACKNOWLEDGMENT = Acknowledgment(
@@ -115,12 +131,15 @@ class LeadsApi(Construct):
         # The stack's ApiUrl output says the same; one output per fact is enough.
         self.rest_api.node.try_remove_child("Endpoint")
         for route in definition.routes:
-            self.rest_api.root.resource_for_path(route.path).add_method(
+            # A path part in braces ("{token}") is a path parameter, as API Gateway spells it.
+            method = self.rest_api.root.resource_for_path(route.path).add_method(
                 route.method,
                 apigateway.LambdaIntegration(functions.function(route.function), allow_test_invoke=False),
             )
+            if route.function in ROUTE_ACKNOWLEDGMENTS:  # else cdk-nag stops synth: a new route needs its reason
+                Validations.of(method).acknowledge(*ROUTE_ACKNOWLEDGMENTS[route.function])
         self._add_cors_to_gateway_errors()
-        Validations.of(self).acknowledge(*API_ACKNOWLEDGMENTS, *PUBLIC_ENDPOINT_ACKNOWLEDGMENTS)
+        Validations.of(self).acknowledge(*API_ACKNOWLEDGMENTS)
         if protection.rate_limit_per_5_minutes:
             self._limit_each_caller(definition.name_prefix, protection.rate_limit_per_5_minutes)
         else:

@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.email import Emails
 from infra.constructs.events import EventBuses
 from infra.constructs.queues import Queues
 from infra.constructs.secrets import Secrets
@@ -50,8 +51,21 @@ TABLE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
     "apply_changes": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
     # Routing's reads of a partition (the roster, a company's leads): Query on the table, not its indexes.
     "query": ("dynamodb:Query",),
+    # A sweep's reads of what is due (a sparse index by due time): Query on the table's indexes, not the table.
+    "query_indexes": ("dynamodb:Query",),
 }
+# Table access kinds granted on each of the table's indexes (`<table arn>/index/<name>`), not the table itself.
+ON_TABLE_INDEXES: frozenset[GrantAccess] = frozenset({"query_indexes"})
 BUS_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {"publish": ("events:PutEvents",)}
+EMAIL_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
+    # leadflow.aws.mailer sends through SES v2's SendEmail with Raw (MIME) content, which IAM authorizes
+    # as ses:SendRawEmail (SES v1's name for a raw send), on the identity and the configuration set.
+    "send_email": ("ses:SendEmail", "ses:SendRawEmail"),
+}
+# Environment values known only once a construct made after the functions exists: the API, whose
+# routes need the functions first. Functions.provide() sets them. A function behind a route may not
+# ask for the API's URL: the API's deployment would wait for the function, and the function for it.
+PROVIDED_LATER: frozenset[str] = frozenset({"api_url"})
 
 
 class SharedLayers(Construct):
@@ -89,16 +103,21 @@ class Functions(Construct):
         queues: Queues,
         event_buses: EventBuses,
         secrets: Secrets,
+        emails: Emails,
         layers: list[lambda_.ILayerVersion],
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
         self._secrets = secrets
+        self._emails = emails
+        # (kind, key) of a value provided later -> the function keys, functions and variable names waiting for it
+        self._waiting: dict[tuple[str, str], list[tuple[str, lambda_.Function, str]]] = {}
         self._tables = tables
         self._queues = queues
         self._event_buses = event_buses
         self._layers = layers
         self._log_retention = log_retention
+        self._behind_routes = {route.function for route in definition.routes}
         self._functions = {spec.key: self._declare_function(spec) for spec in definition.functions}
         for trigger in definition.queue_triggers:
             self._attach_queue_trigger(trigger)
@@ -108,6 +127,21 @@ class Functions(Construct):
 
     def all(self) -> dict[str, lambda_.Function]:
         return dict(self._functions)
+
+    def provide(self, kind: str, key: str, value: str) -> None:
+        """Set a value provided later (see PROVIDED_LATER) in the environment of every function that asks for it."""
+        for _, function, name in self._waiting.pop((kind, key), []):
+            function.add_environment(name, value)
+
+    def check_all_provided(self) -> None:
+        """Stop synth if a function still waits for a value nobody provided: it would deploy without it."""
+        if self._waiting:
+            missing = ", ".join(
+                f"{name} of {function_key} ({kind} {key!r})"
+                for (kind, key), waiting in self._waiting.items()
+                for function_key, _, name in waiting
+            )
+            raise ValueError(f"environment values never provided: {missing}")
 
     def _declare_function(self, spec: FunctionSpec) -> lambda_.Function:
         scope = Construct(self, spec.key)
@@ -139,12 +173,24 @@ class Functions(Construct):
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_s),
             reserved_concurrent_executions=spec.reserved_concurrency,
-            environment={name: self._resolve(value) for name, value in spec.environment.items()},
+            environment={
+                name: self._resolve(value)
+                for name, value in spec.environment.items()
+                if not (isinstance(value, ResourceRef) and value.kind in PROVIDED_LATER)
+            },
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
         )
         Tags.of(function).add(FUNCTION_KEY_TAG, spec.key)
+        for name, value in spec.environment.items():
+            if isinstance(value, ResourceRef) and value.kind in PROVIDED_LATER:
+                if value.kind == "api_url" and spec.key in self._behind_routes:
+                    raise ValueError(
+                        f"{spec.key} is behind a route of the API and asks for its URL ({name}): the API's "
+                        "deployment would wait for the function and the function for the deployment"
+                    )
+                self._waiting.setdefault((value.kind, value.key), []).append((spec.key, function, name))
         Validations.of(role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -174,15 +220,23 @@ class Functions(Construct):
             return self._event_buses.bus(value.key).event_bus_name
         if value.kind == "secret_value":
             return self._secrets.value(value.key)
+        if value.kind == "email_configuration_set":
+            return self._emails.configuration_set_name(value.key)
         raise ValueError(f"no way to deploy an environment value of kind {value.kind!r} (for {value.key!r})")
 
     def _grant(self, role: iam.Role, grant: Grant) -> None:
         if grant.access in QUEUE_ACTIONS:
             actions, resources = QUEUE_ACTIONS[grant.access], [self._queues.queue(grant.resource).queue_arn]
         elif grant.access in TABLE_ACTIONS:
-            actions, resources = TABLE_ACTIONS[grant.access], [self._tables.table(grant.resource).table_arn]
+            table_arn = self._tables.table(grant.resource).table_arn
+            on_indexes = grant.access in ON_TABLE_INDEXES
+            indexes = self._tables.index_names(grant.resource)
+            resources = [f"{table_arn}/index/{name}" for name in indexes] if on_indexes else [table_arn]
+            actions = TABLE_ACTIONS[grant.access]
         elif grant.access in BUS_ACTIONS:
             actions, resources = BUS_ACTIONS[grant.access], [self._event_buses.bus(grant.resource).event_bus_arn]
+        elif grant.access in EMAIL_ACTIONS:
+            actions, resources = EMAIL_ACTIONS[grant.access], self._emails.send_arns(grant.resource)
         else:
             raise ValueError(f"no way to deploy a grant of {grant.access!r} on {grant.resource!r}")
         role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=resources))

@@ -33,7 +33,8 @@ class Secrets(Construct):
             secret_name=spec.name,
             description=spec.description,
             # Never change these settings: CloudFormation generates a new value when they change, and a new
-            # key gives every returning person a new lead (a test pins them). 64 characters >= MIN_KEY_BYTES.
+            # lead id key gives every returning person a new lead (a test pins them). 64 characters: at least
+            # the 32 bytes a key needs (leadflow.lead.ids, leadflow.links).
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=64, exclude_punctuation=True, include_space=False
             ),
@@ -42,9 +43,7 @@ class Secrets(Construct):
         Validations.of(secret).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-SMG4",
-                reason="The lead id key is not a credential but the key lead ids are derived with: rotating it "
-                "would give every person who writes again a second lead. It is readable where the capture function's "
-                "configuration is, by people who can read the leads table too.",
+                reason=spec.not_rotated_because,
             )
         )
         return secret

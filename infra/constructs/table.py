@@ -24,6 +24,9 @@ class Tables(Construct):
     def table(self, key: str) -> dynamodb.Table:
         return self._tables[key]
 
+    def index_names(self, key: str) -> list[str]:
+        return [index.name for index in self._specs[key].indexes]
+
     def _declare_table(self, spec: TableSpec) -> dynamodb.Table:
         table = dynamodb.Table(
             self,

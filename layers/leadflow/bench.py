@@ -12,7 +12,10 @@ LEADFLOW_BENCH_BURST, default 1,000 inquiries):
   unchanged handlers run against moto's server: capture, then the intake consumer (which
   stores, qualifies, publishes and hands off);
 - qualify throughput: leads per second through the intake consumer, against the rate of a
-  bare PutItem per lead on the same moto server.
+  bare PutItem per lead on the same moto server;
+- routing's figures (leadflow.bench_routing): writes per lead to an owner, decisions per
+  second against the storage floor, the SLA sweep's reads per due lead at STORED leads, and
+  speed-to-lead on `leadflow local` against the same handlers called back to back.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from leadflow.bench_routing import path_to_owner, routing_throughput, speed_to_lead_local, sweep_reads
+from leadflow.bench_routing import report as report_routing
 from leadflow.config import config_snapshot, load_client_config
 from leadflow.definition import REPO_ROOT, build_definition
 from leadflow.lead.ids import LeadIds
@@ -110,10 +115,10 @@ def main() -> None:
         import boto3
 
         resources = create_resources(definition, boto3.Session(region_name="us-east-1"))
+        every_function = {name: value for spec in definition.functions for name, value in spec.environment.items()}
         function_env = {
             **env,
-            **resources.environment(definition.function("capture").environment),
-            **resources.environment(definition.function("intake").environment),
+            **resources.environment(every_function),
             "LEADFLOW_CLIENT_CONFIG": str(snapshot),
             "POWERTOOLS_METRICS_NAMESPACE": "leadflow-bench",
         }
@@ -124,13 +129,17 @@ def main() -> None:
         requests = requests_per_lead(definition, resources)
         throughput = qualify_throughput(definition, config, f"http://127.0.0.1:{port}")
         units = write_units_per_new_lead(config, definition)
+        routed = routing_throughput(definition, config, f"http://127.0.0.1:{port}")
+        chain = path_to_owner(definition, create_resources(definition, boto3.Session(region_name="us-east-1")))
         scale = stored_throughput(definition, config)
+        sweep = sweep_reads(config, scale.pop("table"))  # the table with STORED leads in it
     finally:
         server.stop()
     report(cold, requests, units)
     report_throughput(throughput)
     report_scale(scale)
     report_burst(burst_drain())
+    report_routing(chain, routed, sweep, speed_to_lead_local(), STORED)
 
 
 def cold_start(capture_dir: Path, env: dict[str, str]) -> dict[str, float]:
@@ -335,7 +344,7 @@ def _rss_bytes() -> int:
     return 0
 
 
-def stored_throughput(definition: Any, config: Any) -> dict[str, float]:
+def stored_throughput(definition: Any, config: Any) -> dict[str, Any]:
     """Intake's leads/s on a table holding STORED leads against a fresh one, batch by batch, alternating."""
     import gc
 
@@ -393,6 +402,7 @@ def stored_throughput(definition: Any, config: Any) -> dict[str, float]:
             runs.append(time.perf_counter() - started)
         listing[table.name] = statistics.median(runs)
     return {
+        "table": stored.name,
         "list_fresh_s": listing[fresh.name],
         "list_stored_s": listing[stored.name],
         "fresh": leads / spent[fresh.name],
@@ -502,7 +512,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def report_scale(figures: dict[str, float]) -> None:
+def report_scale(figures: dict[str, Any]) -> None:
     ratio = figures["stored"] / figures["fresh"]
     print(f"\nintake with {STORED:,} leads stored ({figures['items']:,.0f} items, seeded in {figures['seed_s']:.0f} s)")
     print(

@@ -367,10 +367,6 @@ class RouteSettings(_Strict):
     account_match_days: int = Field(default=180, ge=0, le=3650)
     # Phone first: marketing-qualified leads go to this team (inside sales) to be qualified by phone.
     qualification_team: str | None = None
-    # Why a rep may reject a lead, and where each reason sends it.
-    reject_reasons: dict[Annotated[str, Field(pattern=_SLUG)], RejectOutcome] = Field(
-        default_factory=DEFAULT_REJECT_REASONS.copy
-    )
 
     @model_validator(mode="after")
     def _teams_exist(self) -> RouteSettings:
@@ -393,6 +389,37 @@ class RouteSettings(_Strict):
     @property
     def fallback_team(self) -> str | None:
         return self.default_team or next(iter(self.teams), None)
+
+
+class FollowUpSettings(_Strict):
+    """What reps record after a lead reaches them: why they reject one, why a deal is lost."""
+
+    # Why a rep may reject a lead, and where each reason sends it: back to nurture, or junk.
+    reject_reasons: dict[Annotated[str, Field(pattern=_SLUG)], RejectOutcome] = Field(
+        default_factory=DEFAULT_REJECT_REASONS.copy, min_length=1
+    )
+    lost_reasons: list[Annotated[str, Field(pattern=_SLUG)]] = Field(
+        default_factory=lambda: ["no_budget", "no_decision", "competitor", "timing", "no_response", "other"],
+        min_length=1,
+    )
+    # Currencies a won deal may be recorded in (ISO 4217); reports sum revenue per currency.
+    currencies: list[Annotated[str, Field(pattern=r"^[A-Z]{3}$")]] = Field(
+        default_factory=lambda: ["EUR", "USD", "GBP"]
+    )
+
+
+class NotifySettings(_Strict):
+    """The emails leadflow sends to people at the client (a lead's owner, a team's manager)."""
+
+    # The sender. The client's default stage creates its SES identity, and SES mails the address a
+    # verification link: follow it before the first lead is routed (an address verified before by
+    # hand makes that deploy fail: remove the identity first, or let the stack own it).
+    from_address: str = Field(default="leads@example.com", pattern=_EMAIL)
+    from_name: str = Field(default="leadflow", min_length=1, max_length=80, pattern=r"^[^\r\n\x00-\x1f\x7f]+$")
+    # How long a one-tap Accept / Reject link in an owner's email works.
+    link_days: int = Field(default=7, ge=1, le=30)
+    # Where links in emails point: the API's own URL unless the client serves it under a domain of theirs.
+    public_url: Url | None = None
 
 
 class WebsiteSettings(_Strict):
@@ -440,6 +467,8 @@ class ClientConfig(_Strict):
     capture: CaptureSettings
     qualify: QualifySettings = QualifySettings()
     route: RouteSettings = RouteSettings()
+    follow_up: FollowUpSettings = FollowUpSettings()
+    notify: NotifySettings = NotifySettings()
     website: WebsiteSettings = WebsiteSettings()
     monitoring: Monitoring = Monitoring()
     protection: ProtectionSettings = ProtectionSettings()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from leadflow.config import ClientConfig
-from leadflow.settings import LEAD_ID_KEY_VARIABLE
+from leadflow.settings import LEAD_ID_KEY_VARIABLE, LINK_KEY_VARIABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -40,7 +40,9 @@ class InvalidStageError(ValueError):
 class ResourceRef:
     """An environment value only known once a resource exists (a queue URL, say)."""
 
-    kind: Literal["queue_url", "queue_arn", "table_name", "bus_name", "secret_value"]
+    kind: Literal[
+        "queue_url", "queue_arn", "table_name", "bus_name", "secret_value", "api_url", "email_configuration_set"
+    ]
     key: str
 
 
@@ -59,6 +61,30 @@ class SecretSpec:
     key: str
     name: str
     description: str
+    # Why it is never rotated automatically (cdk-nag asks; the answer is shown where it is acknowledged).
+    not_rotated_because: str
+
+
+@dataclass(frozen=True)
+class EmailSpec:
+    """How the stack sends email through SES: its sender and its configuration set (for SES's events)."""
+
+    key: str
+    from_address: str
+    from_name: str
+    configuration_set: str
+
+
+@dataclass(frozen=True)
+class EventRuleSpec:
+    """Domain events of some types, copied from the stack's bus to a queue (a delivery function consumes it)."""
+
+    key: str
+    name: str
+    bus: str
+    source: str  # the `source` every domain event of the client carries (leadflow.lead.change.publish)
+    detail_types: tuple[str, ...]
+    queue: str
 
 
 @dataclass(frozen=True)
@@ -105,8 +131,10 @@ class EventBusSpec:
 #   apply_changes  a table, as the change applier does: read a lead by key (GetItem) and write a
 #                  change in one transaction (PutItem, UpdateItem), then clear its outbox (UpdateItem)
 #   query          a table, as routing reads the roster and a company's leads: Query on the table itself
+#   query_indexes  a table's indexes, as a sweep finds what is due: Query on its indexes, not the table
 #   publish        an event bus: PutEvents
-GrantAccess = Literal["send", "consume", "apply_changes", "query", "publish"]
+#   send_email     the stack's email sender: SES SendEmail from its identity, through its configuration set
+GrantAccess = Literal["send", "consume", "apply_changes", "query", "query_indexes", "publish", "send_email"]
 
 
 @dataclass(frozen=True)
@@ -146,6 +174,17 @@ class QueueTrigger:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """A function run at a fixed rate, as an EventBridge rule runs it: a "Scheduled Event" whose time is the tick."""
+
+    key: str
+    name: str  # the rule's physical name, named after the deployment: <name prefix>-<key>
+    function: str
+    every_minutes: int
+    description: str
+
+
+@dataclass(frozen=True)
 class StackDefinition:
     client: str
     stage: str
@@ -155,9 +194,12 @@ class StackDefinition:
     queues: tuple[QueueSpec, ...]
     event_buses: tuple[EventBusSpec, ...]
     secrets: tuple[SecretSpec, ...]
+    emails: tuple[EmailSpec, ...]
+    event_rules: tuple[EventRuleSpec, ...]
     functions: tuple[FunctionSpec, ...]
     routes: tuple[RouteSpec, ...]
     queue_triggers: tuple[QueueTrigger, ...]
+    schedules: tuple[ScheduleSpec, ...] = ()
 
     def table(self, key: str) -> TableSpec:
         return next(t for t in self.tables if t.key == key)
@@ -171,6 +213,9 @@ class StackDefinition:
     def secret(self, key: str) -> SecretSpec:
         return next(s for s in self.secrets if s.key == key)
 
+    def email(self, key: str) -> EmailSpec:
+        return next(e for e in self.emails if e.key == key)
+
     def function(self, key: str) -> FunctionSpec:
         return next(f for f in self.functions if f.key == key)
 
@@ -178,6 +223,11 @@ class StackDefinition:
 # Names of the indexes the lead store reads through (see leadflow.aws.leads_table).
 LEADS_BY_CREATED = Index("by_created", "gsi1pk", "gsi1sk")
 LEADS_BY_DUE = Index("by_due", "gsi2pk", "gsi2sk")  # sparse: leads with an SLA timer running
+
+
+def event_source(client: str) -> str:
+    """The `source` of every domain event a client's functions publish (see leadflow.lead.change.publish)."""
+    return f"leadflow.{client}"
 
 
 def check_stage(stage: str) -> str:
@@ -224,6 +274,37 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         key="lead-id-key",
         name=f"{prefix}-lead-id-key",
         description="Keys the lead ids this stack derives from email addresses; keep it: a new key means new ids",
+        not_rotated_because="The lead id key is not a credential but the key lead ids are derived with: rotating it "
+        "would give every person who writes again a second lead. It is readable where the capture function's "
+        "configuration is, by people who can read the leads table too.",
+    )
+    link_key = SecretSpec(
+        key="link-key",
+        name=f"{prefix}-link-key",
+        description="Signs the links in the emails this stack sends (accept, reject); a new key refuses earlier links",
+        not_rotated_because="It signs the one-tap links in emails, which expire within days; a rotation would refuse "
+        "the links sent before it. Rotate it by deleting the secret's value and redeploying, when that is acceptable.",
+    )
+    email = EmailSpec(
+        key="email",
+        from_address=config.notify.from_address,
+        from_name=config.notify.from_name,
+        configuration_set=prefix,
+    )
+    notify_queue = QueueSpec(
+        key="notify",
+        name=f"{prefix}-notify",
+        dead_letter_name=f"{prefix}-notify-dlq",
+        visibility_timeout_s=180,
+        max_receive_count=5,
+    )
+    notify_rule = EventRuleSpec(
+        key="notify",
+        name=f"{prefix}-notify",
+        bus="events",
+        source=event_source(config.name),
+        detail_types=("LeadAssigned", "LeadReassigned", "LeadSlaReminder", "LeadEscalated"),
+        queue="notify",
     )
     common_env: dict[str, EnvValue] = {
         "LEADFLOW_CLIENT": config.name,
@@ -283,6 +364,57 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
             Grant("events", "publish"),
         ),
     )
+    sla = FunctionSpec(
+        key="sla",
+        description="Every minute: remind owners before the accept deadline, reassign or escalate leads past it",
+        source_dir=FUNCTIONS_DIR / "sla",
+        memory_mb=512,
+        timeout_s=60,
+        environment={
+            **common_env,
+            "LEADS_TABLE": ResourceRef("table_name", "leads"),
+            "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
+        },
+        grants=(
+            Grant("leads", "apply_changes"),
+            Grant("leads", "query"),
+            Grant("leads", "query_indexes"),
+            Grant("events", "publish"),
+        ),
+    )
+    notify = FunctionSpec(
+        key="notify",
+        description="Email a lead's owner at once (with one-tap Accept and Reject links), reminders, escalations",
+        source_dir=FUNCTIONS_DIR / "notify",
+        memory_mb=512,
+        timeout_s=30,
+        environment={
+            **common_env,
+            "LEADS_TABLE": ResourceRef("table_name", "leads"),
+            "PUBLIC_API_URL": config.notify.public_url or ResourceRef("api_url", "api"),
+            "EMAIL_CONFIGURATION_SET": ResourceRef("email_configuration_set", "email"),
+            LINK_KEY_VARIABLE: ResourceRef("secret_value", "link-key"),
+        },
+        grants=(
+            Grant("leads", "apply_changes"),
+            Grant("notify", "consume"),
+            Grant("email", "send_email"),
+        ),
+    )
+    respond = FunctionSpec(
+        key="respond",
+        description="GET and POST /r/{token}: the one-tap page behind the Accept and Reject links in an owner's email",
+        source_dir=FUNCTIONS_DIR / "respond",
+        memory_mb=512,
+        timeout_s=10,
+        environment={
+            **common_env,
+            "LEADS_TABLE": ResourceRef("table_name", "leads"),
+            "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
+            LINK_KEY_VARIABLE: ResourceRef("secret_value", "link-key"),
+        },
+        grants=(Grant("leads", "apply_changes"), Grant("events", "publish")),
+    )
     script = FunctionSpec(
         key="script",
         description="GET /leadflow.js: the script websites embed to enhance their leadflow forms",
@@ -297,17 +429,31 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         stack_name=stack_name_for(config.name, stage),
         name_prefix=prefix,
         tables=(leads,),
-        queues=(intake, routing),
+        queues=(intake, routing, notify_queue),
         event_buses=(events,),
-        secrets=(lead_id_key,),
-        functions=(capture, intake_fn, route, script),
+        secrets=(lead_id_key, link_key),
+        emails=(email,),
+        event_rules=(notify_rule,),
+        functions=(capture, intake_fn, route, sla, notify, respond, script),
         routes=(
             RouteSpec("POST", "/leads", "capture"),
             RouteSpec("OPTIONS", "/leads", "capture"),
             RouteSpec("GET", "/leadflow.js", "script"),
+            RouteSpec("GET", "/r/{token}", "respond"),
+            RouteSpec("POST", "/r/{token}", "respond"),
         ),
         queue_triggers=(
             QueueTrigger(queue="intake", function="intake", batch_size=10),
             QueueTrigger(queue="routing", function="route", batch_size=10),
+            QueueTrigger(queue="notify", function="notify", batch_size=10),
+        ),
+        schedules=(
+            ScheduleSpec(
+                key="sla-sweep",
+                name=f"{prefix}-sla-sweep",
+                function="sla",
+                every_minutes=1,
+                description="Find leads whose reminder or accept deadline is due (a Query of the due index)",
+            ),
         ),
     )

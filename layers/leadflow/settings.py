@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 LEAD_ID_KEY_VARIABLE = "LEADFLOW_LEAD_ID_KEY"
+LINK_KEY_VARIABLE = "LEADFLOW_LINK_KEY"
 
 if TYPE_CHECKING:
     from leadflow.capture.request import CaptureRules
@@ -55,9 +56,15 @@ def lead_ids() -> LeadIds:
     return LeadIds(client_name(), required_env(LEAD_ID_KEY_VARIABLE).encode())
 
 
+@cache
+def link_key() -> bytes:
+    """What signs the links in emails (LEADFLOW_LINK_KEY, set from the stack's link key secret)."""
+    return required_env(LINK_KEY_VARIABLE).encode()
+
+
 def forget_cached() -> None:
     """For tests that change the environment between invocations in one process."""
-    for cached in (client_snapshot, client_config, capture_rules, lead_ids):
+    for cached in (client_snapshot, client_config, capture_rules, lead_ids, link_key):
         cached.cache_clear()
 
 

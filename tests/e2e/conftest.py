@@ -99,3 +99,25 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
     stack = start_local_stack(tmp_path_factory.mktemp("local"))
     yield stack
     stop_local_stack(stack)
+
+
+# --- the browser tier: Debian's Chromium, headless, driven by Playwright ----------------------
+
+ARTIFACTS = ROOT / ".build" / "test-artifacts"  # screenshots a person can look at after the run
+CHROMIUM = os.environ.get("LEADFLOW_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        raise AssertionError(f"no Chromium at {CHROMIUM}: `make test` installs Debian's, or set LEADFLOW_CHROMIUM")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

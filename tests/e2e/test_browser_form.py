@@ -6,36 +6,15 @@ so every JavaScript post is a cross-origin one, with its CORS preflight, as on a
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import RunningStack
-from tests.support import ROOT
+from tests.e2e.conftest import ARTIFACTS, RunningStack
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("LEADFLOW_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = ROOT / ".build" / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        raise AssertionError(f"no Chromium at {CHROMIUM}: `make test` installs Debian's, or set LEADFLOW_CHROMIUM")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -17,7 +18,9 @@ CLIENTS = ["demo", "acme-eu"]
 STAGES = ["prod", "staging"]
 # Properties that name a resource in its account and region (CloudFormation generates the
 # names of the resources that leave them out, from the stack name).
-NAME_PROPERTIES = ("TableName", "QueueName", "Name", "FunctionName", "RoleName", "LogGroupName", "TopicName")
+NAME_PROPERTIES = (
+    "TableName", "QueueName", "Name", "FunctionName", "RoleName", "LogGroupName", "TopicName", "EmailIdentity",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +62,21 @@ def test_two_clients_and_two_stages_of_one_client_share_no_stack_physical_name_o
 
 def test_a_second_stage_names_everything_after_itself(side_by_side: dict[str, Template]) -> None:
     for resource_type, name in physical_names(side_by_side["Leads-demo-staging"]):
-        assert name.startswith("leadflow-demo-staging-"), (resource_type, name)
+        # The SES configuration set is named the deployment itself: one per stack.
+        assert name.startswith("leadflow-demo-staging-") or name == "leadflow-demo-staging", (resource_type, name)
+
+
+def test_only_the_default_stage_declares_the_clients_email_identity_and_every_stage_may_send_from_it(
+    side_by_side: dict[str, Template],
+) -> None:
+    identities = {
+        stack_name: [name for kind, name in physical_names(template) if kind == "AWS::SES::EmailIdentity"]
+        for stack_name, template in side_by_side.items()
+    }
+    assert identities["Leads-demo"] == ["leads@demo.example"]
+    assert identities["Leads-demo-staging"] == []  # one identity per address and account: the default stage's
+    staging = json.dumps(side_by_side["Leads-demo-staging"])
+    assert ":identity/leads@demo.example" in staging  # the notify role may still send from it
 
 
 def test_the_default_stage_keeps_todays_names(demo_config: ClientConfig, side_by_side: dict[str, Template]) -> None:

@@ -16,8 +16,14 @@ pytestmark = pytest.mark.infra
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStack]:
-    log_dir = tmp_path_factory.mktemp("local") / "logs"
-    options = LocalOptions(CLIENTS / "demo.toml", moto_port=free_port(), api_port=free_port(), log_dir=log_dir)
+    scratch = tmp_path_factory.mktemp("local")
+    options = LocalOptions(
+        CLIENTS / "demo.toml",
+        moto_port=free_port(),
+        api_port=free_port(),
+        log_dir=scratch / "logs",
+        state_dir=scratch / "state",  # not the developer's .leadflow/state: their leads and keys stay untouched
+    )
     stack = LocalStack(options)
     stack.start()  # every function's workers load their handler: a broken function fails here
     try:
@@ -57,3 +63,27 @@ def test_every_deployed_queue_exists_locally(deployed: DeployedSurface, served: 
 
 def test_every_deployed_event_bus_exists_locally(deployed: DeployedSurface, served: ServedStack) -> None:
     assert set(deployed.event_bus_names) == served.event_buses
+
+
+def test_every_deployed_schedule_runs_locally_with_the_same_function_and_rate(
+    deployed: DeployedSurface, served: ServedStack
+) -> None:
+    assert deployed.schedules, "the demo stack deploys a schedule (the SLA sweep)"
+    assert {(s.rule_name, s.function, s.every_minutes) for s in deployed.schedules} == served.schedules
+
+
+def test_every_deployed_event_rule_feeds_the_same_queue_from_the_same_bus_locally(
+    deployed: DeployedSurface, served: ServedStack
+) -> None:
+    assert deployed.event_rules, "the demo stack deploys an event rule (owners' notices)"
+    assert {
+        (r.rule_name, r.bus_name, r.sources, r.detail_types, r.queue_name) for r in deployed.event_rules
+    } == served.event_rules
+
+
+def test_the_routes_with_a_path_parameter_and_the_notify_trigger_are_among_those_compared(
+    deployed: DeployedSurface, served: ServedStack
+) -> None:
+    assert {("GET", "/r/{token}", "respond"), ("POST", "/r/{token}", "respond")} <= served.routes
+    assert ("leadflow-demo-notify", "notify", 10) in served.queue_triggers
+    assert {s.rule_name for s in deployed.schedules} == {"leadflow-demo-sla-sweep"}

@@ -33,7 +33,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
 
 
 def keep_from_a_deleted_stack(definition: StackDefinition, session: boto3.Session) -> dict[str, str]:
-    """The table, queues and lead id key a deleted stack leaves behind; the queues' URLs and secret's ARN by name."""
+    """The table, queues and secrets a deleted stack leaves behind; the queues' URLs and secrets' ARNs by name."""
     kept = {
         secret.name: session.client("secretsmanager").create_secret(Name=secret.name, SecretString="k" * 64)["ARN"]
         for secret in definition.secrets
@@ -48,7 +48,8 @@ def keep_from_a_deleted_stack(definition: StackDefinition, session: boto3.Sessio
     sqs = session.client("sqs")
     _, queue_names = retained.kept_names(definition)
     for name in queue_names:
-        kept[name] = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+        fifo = {"FifoQueue": "true"} if name.endswith(".fifo") else {}  # the notify queue is a standard one
+        kept[name] = sqs.create_queue(QueueName=name, Attributes=fifo)["QueueUrl"]
     return kept
 
 
@@ -80,6 +81,7 @@ def test_destroy_goes_ahead_when_every_kept_queue_is_empty_and_says_what_it_keep
     said = capsys.readouterr().out
     assert demo_definition.table("leads").name in said
     assert demo_definition.queue("intake").name in said
+    assert all(secret.name in said for secret in demo_definition.secrets)
 
 
 def test_redeploy_after_destroy_imports_what_the_stack_kept_under_its_logical_ids(

@@ -34,11 +34,15 @@ CLIENT_STACKS = {f"Leads-{path.stem}": path for path in find_client_files(DEFAUL
 REVIEWED_ACKNOWLEDGMENTS = {
     "AwsSolutions::AwsSolutions-IAM5[Resource::*]",  # X-Ray accepts no resource-level permissions
     "AwsSolutions::AwsSolutions-L1",  # Python 3.13, the version the dependency layer is built for
-    "AwsSolutions::AwsSolutions-APIG2",  # capture validates requests itself
+    "AwsSolutions::AwsSolutions-APIG2",  # capture and respond validate their requests themselves
     "AwsSolutions::AwsSolutions-APIG3",  # no WAF unless the client's file switches the rate limit on
-    "AwsSolutions::AwsSolutions-APIG4",  # public website endpoint
-    "AwsSolutions::AwsSolutions-COG4",  # public website endpoint
-    "AwsSolutions::AwsSolutions-SMG4",  # the lead id key is never rotated: a new key would mean new lead ids
+    # No authorizer, acknowledged route by route: the website endpoints (POST and OPTIONS /leads, GET
+    # /leadflow.js) are public; the one-tap link page (GET and POST /r/{token}) is authorized by its signed token.
+    "AwsSolutions::AwsSolutions-APIG4",
+    "AwsSolutions::AwsSolutions-COG4",
+    # Secrets never rotated, each with its own reason: a new lead id key would mean new lead ids, a new
+    # link key would refuse the links in emails already sent.
+    "AwsSolutions::AwsSolutions-SMG4",
 }
 WAF_ACKNOWLEDGMENT = "AwsSolutions::AwsSolutions-APIG3"
 
@@ -146,6 +150,22 @@ def test_every_acknowledged_rule_is_a_reviewed_one_with_its_reason(synthesized) 
     acknowledged = acknowledged_rules(synthesized.assembly_dir, "Leads-demo")
     assert set(acknowledged) == REVIEWED_ACKNOWLEDGMENTS
     assert all(len(reason) >= 60 for reason in acknowledged.values()), acknowledged
+
+
+def test_each_route_without_an_authorizer_is_acknowledged_on_its_own_method_with_its_own_reason(
+    synthesized,
+) -> None:
+    metadata = json.loads((synthesized.assembly_dir / "Leads-demo.metadata.json").read_text())
+    reasons = {
+        path.removeprefix("/Leads-demo/Api/RestApi/Default"): entry["data"]["AwsSolutions::AwsSolutions-APIG4"]
+        for path, entries in metadata.items()
+        for entry in entries
+        if entry["type"] == "aws:cdk:acknowledged-rules" and "AwsSolutions::AwsSolutions-APIG4" in entry["data"]
+    }
+    assert set(reasons) == {"/leads/POST", "/leads/OPTIONS", "/leadflow.js/GET", "/r/{token}/GET", "/r/{token}/POST"}
+    assert "token" in reasons["/r/{token}/POST"]
+    assert "signed" in reasons["/r/{token}/POST"]
+    assert "Public website endpoint" in reasons["/leads/POST"]
 
 
 def test_a_client_with_the_waf_rate_limit_on_needs_no_waf_acknowledgment(synthesized) -> None:
@@ -262,3 +282,24 @@ def test_synth_without_a_client_lists_the_available_clients(tmp_path: Path, caps
     message = capsys.readouterr().err
     assert "cdk synth -c client=NAME" in message
     assert ", ".join(path.stem for path in CLIENT_STACKS.values()) in message
+
+
+def test_a_function_behind_a_route_that_asks_for_the_apis_url_stops_synth_naming_it(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from infra.layer_build import layers_for_synth
+    from infra.stack import LeadsStack
+    from leadflow.definition import ResourceRef, build_definition
+
+    config = load_client_config(DEFAULT_CLIENTS_DIR / "demo.toml")
+    definition = build_definition(config)
+    respond = definition.function("respond")
+    asking = replace(respond, environment={**respond.environment, "PUBLIC_API_URL": ResourceRef("api_url", "api")})
+    functions = tuple(asking if spec.key == "respond" else spec for spec in definition.functions)
+    with pytest.raises(ValueError, match="respond is behind a route of the API and asks for its URL"):
+        LeadsStack(
+            new_app(tmp_path),
+            config=config,
+            definition=replace(definition, functions=functions),
+            layer_paths=layers_for_synth(config),
+        )

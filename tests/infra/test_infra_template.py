@@ -10,8 +10,10 @@ from aws_cdk.assertions import Match, Template
 
 from infra.app import DEFAULT_CLIENTS_DIR
 from infra.template_surface import (
+    EventRuleDeployed,
     QueueTriggerDeployed,
     Route,
+    ScheduleDeployed,
     deployed_surface,
     function_keys_by_logical_id,
     resources_of_type,
@@ -271,6 +273,37 @@ def test_template_deploys_exactly_the_definition_functions_triggers_tables_queue
         name for spec in demo_definition.queues for name in (spec.name, spec.dead_letter_name)
     }
     assert surface.event_bus_names == {spec.name for spec in demo_definition.event_buses}
+    assert {schedule.rule_name for schedule in surface.schedules} == {spec.name for spec in demo_definition.schedules}
+
+
+def test_sla_sweep_rule_runs_the_sla_function_every_minute_and_keeps_no_tick_past_the_next(
+    synthesized, demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    assert deployed_surface(synthesized.templates[DEMO_STACK]).schedules == {
+        ScheduleDeployed(rule_name="leadflow-demo-sla-sweep", function="sla", schedule_expression="rate(1 minute)")
+    }
+    sla_id = function_logical_id(demo_template, "sla")
+    rule_id = logical_id(demo_template, "AWS::Events::Rule", Name="leadflow-demo-sla-sweep")
+    [target] = demo_template.to_json()["Resources"][rule_id]["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [sla_id, "Arn"]}
+    assert "Input" not in target  # the function gets EventBridge's own Scheduled Event: its `time` is the tick
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 60, "MaximumRetryAttempts": 2}
+    assert "DeadLetterConfig" not in target  # a lost tick holds nothing the next one does not redo
+    # Only this rule may invoke the function, and Lambda does not retry a failed tick with a stale time.
+    demo_template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [sla_id, "Arn"]},
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+        },
+    )
+    demo_template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {"FunctionName": {"Ref": sla_id}, "MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60},
+    )
+    assert [s.every_minutes for s in demo_definition.schedules] == [1]
 
 
 def test_stack_outputs_api_url_table_name_intake_queue_url_and_event_bus_name(
@@ -326,6 +359,23 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     | {(action, "table leads") for action in (*APPLY_CHANGES, "dynamodb:Query")}
     | {(action, "queue routing") for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")}
     | {("events:PutEvents", "bus events")},
+    "sla": OWN_LOGS_AND_TRACES
+    | {(action, "table leads") for action in (*APPLY_CHANGES, "dynamodb:Query")}
+    # the due index (and the other): Query on each index by its ARN, not the table, no wildcard
+    | {("dynamodb:Query", "table leads index by_created"), ("dynamodb:Query", "table leads index by_due")}
+    | {("events:PutEvents", "bus events")},
+    # SES v2's SendEmail with Raw content is authorized as ses:SendRawEmail, on the sender and the set.
+    "notify": OWN_LOGS_AND_TRACES
+    | {(action, "table leads") for action in APPLY_CHANGES}
+    | {(action, "queue notify") for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")}
+    | {
+        (action, resource)
+        for action in ("ses:SendEmail", "ses:SendRawEmail")
+        for resource in ("identity email", "configuration set email")
+    },
+    "respond": OWN_LOGS_AND_TRACES
+    | {(action, "table leads") for action in APPLY_CHANGES}
+    | {("events:PutEvents", "bus events")},
     "script": OWN_LOGS_AND_TRACES,
 }
 
@@ -340,6 +390,11 @@ def resource_names(template: Template, definition: StackDefinition) -> dict[str,
         names[logical_id(template, "AWS::SQS::Queue", QueueName=queue.dead_letter_name)] = f"dead letters {queue.key}"
     for bus in definition.event_buses:
         names[logical_id(template, "AWS::Events::EventBus", Name=bus.name)] = f"bus {bus.key}"
+    for email in definition.emails:
+        identity = logical_id(template, "AWS::SES::EmailIdentity", EmailIdentity=email.from_address)
+        names[identity] = f"identity {email.key}"
+        configuration_set = logical_id(template, "AWS::SES::ConfigurationSet", Name=email.configuration_set)
+        names[configuration_set] = f"configuration set {email.key}"
     return names
 
 
@@ -349,10 +404,23 @@ def describe(resource: Any, names: dict[str, str], own_log_group: str) -> str:
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         target = resource["Fn::GetAtt"][0]
         return "own log group" if target == own_log_group else names.get(target, f"other {target}")
-    if isinstance(resource, dict) and "Fn::Join" in resource:
+    if isinstance(resource, dict) and "Fn::Join" in resource and len(resource["Fn::Join"][1]) == 2:
         base, suffix = resource["Fn::Join"][1]
         return f"{describe(base, names, own_log_group)} {suffix.strip('/').replace('/', ' ')}"
+    if isinstance(resource, dict) and "Fn::Join" in resource:
+        return describe_arn(resource["Fn::Join"][1], names)
     return f"other {resource}"
+
+
+def describe_arn(parts: list[Any], names: dict[str, str]) -> str:
+    """An ARN of parts, `arn:<partition>:ses:<region>:<account>:identity/<Ref>`, by the resource it names."""
+    this_account = ["arn:", {"Ref": "AWS::Partition"}, ":ses:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}]
+    if len(parts) == 8 and parts[:6] == this_account and isinstance(parts[7], dict) and "Ref" in parts[7]:
+        kind = parts[6].strip(":/").replace("-", " ")  # "identity", "configuration set"
+        name = names.get(parts[7]["Ref"], "")
+        if name.startswith(f"{kind} "):  # the ARN's type is the referenced resource's
+            return name
+    return f"other {parts}"
 
 
 def test_every_role_allows_exactly_the_calls_its_function_makes(
@@ -576,3 +644,162 @@ def test_the_lead_id_key_is_generated_with_settings_that_never_change(
             "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True, "IncludeSpace": False},
         },
     )
+
+
+# --- owners' notices: the event rule, the notify queue, SES, the one-tap link page -------------
+
+
+def test_notify_queue_is_a_standard_queue_dead_lettering_to_a_standard_queue_after_max_receives(
+    demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    spec = demo_definition.queue("notify")
+    assert not spec.fifo
+    dead_letter_id = logical_id(demo_template, "AWS::SQS::Queue", QueueName=spec.dead_letter_name)
+    queue_id = logical_id(demo_template, "AWS::SQS::Queue", QueueName=spec.name)
+    demo_template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "QueueName": spec.name,
+            "FifoQueue": Match.absent(),
+            "VisibilityTimeout": spec.visibility_timeout_s,
+            "RedrivePolicy": {
+                "deadLetterTargetArn": {"Fn::GetAtt": [dead_letter_id, "Arn"]},
+                "maxReceiveCount": spec.max_receive_count,
+            },
+        },
+    )
+    demo_template.has_resource_properties(
+        "AWS::SQS::Queue", {"QueueName": spec.dead_letter_name, "FifoQueue": Match.absent()}
+    )
+    demo_template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]},
+            "FunctionName": {"Ref": function_logical_id(demo_template, "notify")},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],  # a standard queue: failed records only
+        },
+    )
+
+
+def test_the_email_sender_is_an_ses_identity_sending_through_the_stacks_configuration_set(
+    demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    email = demo_definition.email("email")
+    assert email.configuration_set == demo_definition.name_prefix == "leadflow-demo"
+    configuration_set_id = logical_id(demo_template, "AWS::SES::ConfigurationSet", Name=email.configuration_set)
+    demo_template.has_resource_properties(
+        "AWS::SES::EmailIdentity",
+        {
+            "EmailIdentity": email.from_address,
+            "ConfigurationSetAttributes": {"ConfigurationSetName": {"Ref": configuration_set_id}},
+        },
+    )
+    assert len(resources_of_type(demo_template.to_json(), "AWS::SES::EmailIdentity")) == 1
+    # No event destination yet: SES's bounce and complaint events come with the change that consumes them.
+    assert resources_of_type(demo_template.to_json(), "AWS::SES::ConfigurationSetEventDestination") == {}
+
+
+def test_notify_rule_copies_the_stacks_own_owner_events_from_its_bus_to_the_notify_queue(
+    synthesized, demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    [spec] = demo_definition.event_rules
+    assert deployed_surface(synthesized.templates[DEMO_STACK]).event_rules == {
+        EventRuleDeployed(
+            rule_name="leadflow-demo-notify",
+            bus_name=demo_definition.event_bus(spec.bus).name,
+            sources=("leadflow.demo",),
+            detail_types=tuple(sorted(spec.detail_types)),
+            queue_name=demo_definition.queue(spec.queue).name,
+        )
+    }
+    assert set(spec.detail_types) == {"LeadAssigned", "LeadReassigned", "LeadSlaReminder", "LeadEscalated"}
+    rule_id = logical_id(demo_template, "AWS::Events::Rule", Name="leadflow-demo-notify")
+    bus_id = logical_id(demo_template, "AWS::Events::EventBus", Name=demo_definition.event_bus("events").name)
+    queue_id = logical_id(demo_template, "AWS::SQS::Queue", QueueName=demo_definition.queue("notify").name)
+    rule = demo_template.to_json()["Resources"][rule_id]["Properties"]
+    assert rule["EventBusName"] == {"Ref": bus_id}
+    assert rule["EventPattern"] == {"source": ["leadflow.demo"], "detail-type": list(spec.detail_types)}
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert "Input" not in target  # the whole event: its id marks the notice
+    assert "InputTransformer" not in target
+    # The queue lets EventBridge send to it for this rule only.
+    [policy] = [
+        p["Properties"]
+        for p in resources_of_type(demo_template.to_json(), "AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue_id}]
+    ]
+    [allowed] = [st for st in policy["PolicyDocument"]["Statement"] if st["Effect"] == "Allow"]
+    assert allowed["Principal"] == {"Service": "events.amazonaws.com"}
+    assert "sqs:SendMessage" in actions_of(allowed)
+    assert allowed["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+
+
+def test_notify_finds_the_api_stage_url_its_configuration_set_and_the_link_key_in_its_environment(
+    demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    [rest_api_id] = resources_of_type(demo_template.to_json(), "AWS::ApiGateway::RestApi")
+    [stage_id] = resources_of_type(demo_template.to_json(), "AWS::ApiGateway::Stage")
+    configuration_set_id = logical_id(demo_template, "AWS::SES::ConfigurationSet", Name="leadflow-demo")
+    link_key_id = logical_id(demo_template, "AWS::SecretsManager::Secret", Name=demo_definition.secret("link-key").name)
+    function = demo_template.to_json()["Resources"][function_logical_id(demo_template, "notify")]
+    variables = function["Properties"]["Environment"]["Variables"]
+    url = variables["PUBLIC_API_URL"]["Fn::Join"][1]  # the stage's URL, as API Gateway gives it: a trailing slash
+    assert (url[0], url[-1]) == ("https://", "/")
+    assert {"Ref": rest_api_id} in url
+    assert {"Ref": stage_id} in url
+    assert variables["EMAIL_CONFIGURATION_SET"] == {"Ref": configuration_set_id}
+    assert "{{resolve:secretsmanager:" in json.dumps(variables["LEADFLOW_LINK_KEY"])
+    assert link_key_id in json.dumps(variables["LEADFLOW_LINK_KEY"])
+    # The link key reaches the two functions that sign and check links, and no other.
+    resources = demo_template.to_json()["Resources"]
+    holders = {
+        key
+        for found_id, key in function_keys_by_logical_id(demo_template.to_json()).items()
+        if "LEADFLOW_LINK_KEY" in resources[found_id]["Properties"]["Environment"]["Variables"]
+    }
+    assert holders == {"notify", "respond"}
+
+
+def test_the_link_page_is_a_path_parameter_resource_whose_get_and_post_proxy_to_respond(
+    demo_template: Template,
+) -> None:
+    resources = resources_of_type(demo_template.to_json(), "AWS::ApiGateway::Resource")
+    [r_id] = [found for found, r in resources.items() if r["Properties"]["PathPart"] == "r"]
+    [token_id] = [found for found, r in resources.items() if r["Properties"]["PathPart"] == "{token}"]
+    assert resources[token_id]["Properties"]["ParentId"] == {"Ref": r_id}
+    methods = {
+        m["Properties"]["HttpMethod"]: m["Properties"]
+        for m in resources_of_type(demo_template.to_json(), "AWS::ApiGateway::Method").values()
+        if m["Properties"]["ResourceId"] == {"Ref": token_id}
+    }
+    assert set(methods) == {"GET", "POST"}
+    respond_id = function_logical_id(demo_template, "respond")
+    for method in methods.values():
+        assert method["AuthorizationType"] == "NONE"  # the signed token is the authorization (acknowledged)
+        assert method["Integration"]["Type"] == "AWS_PROXY"
+        assert {"Fn::GetAtt": [respond_id, "Arn"]} in method["Integration"]["Uri"]["Fn::Join"][1]
+
+
+@pytest.mark.parametrize("secret_key", ["lead-id-key", "link-key"])
+def test_every_secret_is_generated_with_settings_that_never_change_and_kept(
+    demo_template: Template, demo_definition: StackDefinition, secret_key: str
+) -> None:
+    demo_template.has_resource(
+        "AWS::SecretsManager::Secret",
+        {
+            "Properties": {
+                "Name": demo_definition.secret(secret_key).name,
+                "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True, "IncludeSpace": False},
+            },
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+        },
+    )
+
+
+def test_template_deploys_exactly_the_definition_event_rules(synthesized, demo_definition: StackDefinition) -> None:
+    assert {(r.rule_name, r.queue_name) for r in deployed_surface(synthesized.templates[DEMO_STACK]).event_rules} == {
+        (f"{demo_definition.name_prefix}-{spec.key}", demo_definition.queue(spec.queue).name)
+        for spec in demo_definition.event_rules
+    }

@@ -44,7 +44,12 @@ def validator(name: str) -> Draft202012Validator:
 
 
 def test_every_schema_is_a_valid_json_schema() -> None:
-    assert set(SCHEMAS) == {"LeadQualified", "LeadStageChanged", "LeadAssigned", "LeadQueued"}
+    assert set(SCHEMAS) == {
+        "LeadQualified", "LeadStageChanged", "LeadAssigned", "LeadQueued",
+        "LeadSlaReminder", "LeadSlaBreached", "LeadReassigned", "LeadEscalated",
+        "LeadAccepted", "LeadRejected", "LeadContacted", "LeadMeetingBooked", "LeadOpportunityOpened", "LeadWon",
+        "LeadLost", "LeadNoteAdded",
+    }  # fmt: skip
     for path in SCHEMAS.values():
         Draft202012Validator.check_schema(json.loads(path.read_text()))
 
@@ -95,3 +100,56 @@ def test_routing_publishes_assigned_and_queued_events_that_match_their_schemas(s
     assert_valid(published)
     [queued] = [e["detail"] for e in published if e["detail-type"] == "LeadQueued"]
     assert queued["passed_over"] == [{"rep_id": "ada", "name": "Ada", "reason": "full at 1 of 1"}]
+
+
+def test_the_sla_timer_publishes_events_that_match_their_schemas(stack: Stack, tap: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from leadflow.route.changes import route_lead
+    from leadflow.route.sla import run_sla
+    from tests.integration.test_route_handler import add_rep, roster, sales_ready
+
+    add_rep(stack, "ada")
+    add_rep(stack, "bob")
+    start = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    message = sales_ready(stack, "lin@acme-robotics.example")
+    routed = route_lead(message, stack.services(), stack.config, roster(stack), stack.store(), now=start)
+    lead_id = routed.change.profile["lead_id"]
+    for minutes in (15, 30, 60):  # the reminder, the first deadline (reassigned), the second (escalated)
+        run_sla(lead_id, stack.services(), stack.config, roster(stack), start + timedelta(minutes=minutes))
+    published = [e for e in tap() if e["detail-type"].startswith(("LeadSla", "LeadReassigned", "LeadEscalated"))]
+    assert sorted({e["detail-type"] for e in published}) == [
+        "LeadEscalated", "LeadReassigned", "LeadSlaBreached", "LeadSlaReminder",
+    ]  # fmt: skip
+    assert_valid(published)
+
+
+def test_follow_up_publishes_events_that_match_their_schemas(stack: Stack, tap: Any) -> None:
+    from datetime import UTC, datetime
+
+    from leadflow.follow_up.changes import Actor, FollowUp, check_follow_up, follow_up_lead
+    from leadflow.route.changes import route_lead
+    from tests.integration.test_route_handler import add_rep, roster, sales_ready
+
+    add_rep(stack, "ada")
+    lead_ids = []
+    for email in ("lin@acme-robotics.example", "kim@globex.example", "sam@initech.example"):
+        routed = route_lead(sales_ready(stack, email), stack.services(), stack.config, roster(stack), stack.store())
+        lead_ids.append(routed.change.profile["lead_id"])
+    ada = Actor("rep", rep_id="ada", name="Ada")
+    steps = [("accept", {}), ("contacted", {"note": "Good call"}), ("meeting", {}), ("opportunity", {}),
+             ("won", {"amount": "1200.5", "currency": "EUR"})]  # fmt: skip
+    for action, values in steps:
+        follow_up = check_follow_up(FollowUp(action, **values), stack.config)  # type: ignore[arg-type]
+        follow_up_lead(lead_ids[0], follow_up, ada, stack.services(), stack.config, datetime.now(UTC))
+    others = [(1, "reject", {"reason": "not_ready"}), (2, "accept", {}), (2, "note", {"note": "Asked for a quote"}),
+              (2, "lost", {"reason": "competitor"})]  # fmt: skip
+    for n, action, values in others:
+        follow_up = check_follow_up(FollowUp(action, **values), stack.config)  # type: ignore[arg-type]
+        follow_up_lead(lead_ids[n], follow_up, ada, stack.services(), stack.config, datetime.now(UTC))
+    published = [e for e in tap() if e["detail-type"] not in ("LeadQualified", "LeadStageChanged", "LeadAssigned")]
+    assert sorted({e["detail-type"] for e in published}) == [
+        "LeadAccepted", "LeadContacted", "LeadLost", "LeadMeetingBooked", "LeadNoteAdded", "LeadOpportunityOpened",
+        "LeadRejected", "LeadWon",
+    ]  # fmt: skip
+    assert_valid(published)

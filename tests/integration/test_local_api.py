@@ -32,11 +32,33 @@ def body_not_a_string(event: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": 200, "body": {"not": "a string"}}
 
 
+SEEN: list[dict[str, Any]] = []  # the proxy events the link routes were invoked with
+
+
+def link_page(event: dict[str, Any]) -> dict[str, Any]:
+    """Like respond: a page with headers of its own (one of them twice)."""
+    SEEN.append(event)
+    return {
+        "statusCode": 200 if event["httpMethod"] == "GET" else 303,
+        "headers": {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "Location": "/r/done"},
+        "multiValueHeaders": {"Set-Cookie": ["a=1; Secure", "b=2; Secure"]},
+        "body": f"<p>{event['pathParameters']['token']}</p>",
+    }
+
+
+def new_link(event: dict[str, Any]) -> dict[str, Any]:
+    SEEN.append(event)
+    return {"statusCode": 200, "body": "the path spelled out"}
+
+
 ROUTES = {
     ("GET", "/ping"): ping,
     ("POST", "/echo"): echo,
     ("GET", "/broken"): broken_route,
     ("GET", "/malformed"): body_not_a_string,
+    ("GET", "/r/{token}"): link_page,
+    ("POST", "/r/{token}"): link_page,
+    ("GET", "/r/new"): new_link,
 }
 
 
@@ -132,3 +154,73 @@ def test_an_answer_that_is_not_a_proxy_response_is_a_502_as_api_gateway_answers(
     serve(api)
 
     assert get(api, "/malformed") == (502, {"message": "Internal server error"})
+
+
+def request(
+    api: LocalApi, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection(*address(api), timeout=TIMEOUT_S)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+@pytest.fixture
+def seen() -> Iterator[list[dict[str, Any]]]:
+    SEEN.clear()
+    yield SEEN
+    SEEN.clear()
+
+
+def test_a_path_parameter_reaches_the_function_as_api_gateway_passes_it(
+    api: LocalApi, seen: list[dict[str, Any]]
+) -> None:
+    serve(api)
+
+    assert request(api, "GET", "/r/eyJ2IjoxfQ.c2ln-_?lang=de").status == 200
+
+    [event] = seen
+    assert event["resource"] == event["requestContext"]["resourcePath"] == "/r/{token}"
+    assert event["path"] == "/r/eyJ2IjoxfQ.c2ln-_"
+    assert event["pathParameters"] == {"token": "eyJ2IjoxfQ.c2ln-_"}
+    assert event["queryStringParameters"] == {"lang": "de"}
+    assert event["httpMethod"] == "GET"
+
+
+def test_a_post_with_a_urlencoded_form_reaches_the_function_with_its_body_and_the_answer_keeps_its_headers(
+    api: LocalApi, seen: list[dict[str, Any]]
+) -> None:
+    serve(api)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    answer = request(api, "POST", "/r/abc", b"action=accept", form)
+
+    [event] = seen
+    assert (event["httpMethod"], event["pathParameters"], event["body"]) == ("POST", {"token": "abc"}, "action=accept")
+    assert event["isBase64Encoded"] is False
+    assert event["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    assert answer.status == 303
+    assert answer.getheader("Location") == "/r/done"
+    assert answer.getheader("Cache-Control") == "no-store"
+    assert answer.getheader("Content-Type") == "text/html; charset=utf-8"
+    assert answer.headers.get_all("Set-Cookie") == ["a=1; Secure", "b=2; Secure"]
+
+
+def test_a_path_part_spelled_out_wins_over_a_path_parameter(api: LocalApi, seen: list[dict[str, Any]]) -> None:
+    serve(api)
+
+    assert request(api, "GET", "/r/new").status == 200
+
+    [event] = seen
+    assert (event["resource"], event["pathParameters"]) == ("/r/new", None)
+
+
+def test_a_path_parameter_is_one_whole_segment(api: LocalApi, seen: list[dict[str, Any]]) -> None:
+    serve(api)
+
+    assert request(api, "GET", "/r/").status == 404
+    assert request(api, "GET", "/r/abc/def").status == 404
+    assert request(api, "PUT", "/r/abc").status == 405  # a route's path, not with that method
+    assert seen == []

@@ -20,13 +20,8 @@ from leadflow.cli.stack_access import console
 from leadflow.route.roster import Rep
 from tests.integration.conftest import Stack
 
+# The template has a sales team (Europe/Berlin); a second team beside it.
 TEAMS = """
-[route.teams.sales]
-manager = "manager@example.com"
-
-[route.teams.sales.calendar]
-timezone = "Europe/Berlin"
-
 [route.teams.partners]
 manager = "partners@example.com"
 """

@@ -5,7 +5,7 @@ One table per client stack, single-table layout:
 | item              | pk                   | sk                           | written                   |
 |-------------------|----------------------|------------------------------|---------------------------|
 | lead profile      | LEAD#<lead_id>       | PROFILE                      | by every change of a lead |
-| timeline entry    | LEAD#<lead_id>       | TIMELINE#<at>#<id>           | once                      |
+| timeline entry    | LEAD#<lead_id>       | TIMELINE#<at>#<version>.<n>.<id> | once                  |
 | change marker     | MARKER#<marker>      | MARKER                       | once (idempotency)        |
 | counter shard     | COUNTER#<name>       | <yyyy-mm-dd>#<shard>         | by 1 in COUNTER_SHARDS    |
 | account link      | ACCOUNT#<domain>     | LEAD#<lead_id>               | with an owned lead of a company domain |
@@ -54,6 +54,10 @@ LEADS_BY_DUE_INDEX = "by_due"  # leadflow.definition declares it
 STORAGE_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "version", "outbox")
 
 
+def _marker_key(marker: str) -> dict[str, Any]:
+    return {"pk": {"S": f"MARKER#{marker}"}, "sk": {"S": "MARKER"}}
+
+
 def lead_pk(lead_id: str) -> str:
     return f"LEAD#{lead_id}"
 
@@ -97,6 +101,7 @@ class LeadsTable(LazyClient):
         self.table_name = table_name
         self.on_retry = on_retry
         self.give_up_at: float | None = None  # time.monotonic() after which no retry starts (a Lambda's deadline)
+        self.items_read = 0  # by the due index's Queries: a sweep reads what is due, nothing else
 
     # --- the applier's port (leadflow.lead.change.LeadStore) ---------------------------
 
@@ -228,6 +233,36 @@ class LeadsTable(LazyClient):
             if not start:
                 return
 
+    def marked(self, marker: str) -> bool:
+        """Whether `mark(marker)` was stored: something done once (an email sent for an event)."""
+        answer = self.client.get_item(TableName=self.table_name, Key=_marker_key(marker), ConsistentRead=True)
+        return "Item" in answer
+
+    def mark(self, marker: str) -> None:
+        self._retrying(lambda: self.client.put_item(TableName=self.table_name, Item=_marker_key(marker)))
+
+    def due_lead_ids(self, until: str) -> Iterator[str]:
+        """Leads whose SLA timer (`sla_next_at`) is at or before `until` (ISO 8601 UTC), from the sparse due index.
+
+        One Query per shard, paginated: every item read is a due lead, so a sweep reads what is due
+        and nothing else. Earliest first within a shard.
+        """
+        for shard in range(COUNTER_SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": LEADS_BY_DUE_INDEX,
+                "KeyConditionExpression": "gsi2pk = :shard AND gsi2sk <= :until",
+                "ExpressionAttributeValues": {":shard": {"S": due_partition(shard)}, ":until": {"S": f"{until}#~"}},
+                "ProjectionExpression": "lead_id",
+            }
+            while True:
+                answer = self._retrying(lambda query=kwargs: self.client.query(**query))  # type: ignore[misc]
+                self.items_read += int(answer.get("ScannedCount", len(answer.get("Items", []))))
+                yield from (item["lead_id"]["S"] for item in answer.get("Items", []))
+                if "LastEvaluatedKey" not in answer:
+                    break
+                kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     def account_leads(self, domain: str) -> list[AccountLead]:
         """The company's owned leads (by email domain), most recently changed first: one Query."""
         links = self._query_all(
@@ -236,6 +271,7 @@ class LeadsTable(LazyClient):
         found = [
             AccountLead(domain, link["lead_id"], link["owner"], link.get("stage", ""), link.get("at", ""))
             for link in links
+            if link.get("owner")
         ]
         return sorted(found, key=lambda a: a.at, reverse=True)
 
@@ -263,11 +299,12 @@ def change_transaction(
         items.append(
             {"Put": {"TableName": table, "Item": item_of(marker), "ConditionExpression": "attribute_not_exists(pk)"}}
         )
+    version = (read.version if read else 0) + 1
     for position, entry in enumerate(change.timeline):
-        entry_id = entry.get("inquiry_id") or f"{entry['type']}{position}"
+        # Ordered by time, then by the change (its version) and the entry's place in it; never two alike.
+        entry_id = f"{version:08d}.{position:02d}.{entry.get('inquiry_id') or entry['type']}"
         key = {"pk": lead_pk(lead_id), "sk": f"TIMELINE#{entry['at']}#{entry_id}"}
         items.append({"Put": {"TableName": table, "Item": item_of({**key, **entry})}})
-    version = (read.version if read else 0) + 1
     stored = {
         **profile,
         "pk": lead_pk(lead_id),
@@ -296,9 +333,15 @@ def change_transaction(
             "ExpressionAttributeNames": {"#count": "count"},
             "ExpressionAttributeValues": {":n": {"N": str(counter.amount)}},
         }})  # fmt: skip
-    if profile.get("account_domain") and profile.get("owner"):
-        link = {"pk": f"ACCOUNT#{profile['account_domain']}", "sk": lead_pk(lead_id), "lead_id": lead_id,
-                "owner": profile["owner"], "stage": profile.get("stage"), "at": profile.get("updated_at")}  # fmt: skip
+    if profile.get("account_domain"):  # the company's link to this lead, naming its owner while it has one
+        link = {
+            "pk": f"ACCOUNT#{profile['account_domain']}",
+            "sk": lead_pk(lead_id),
+            "lead_id": lead_id,
+            "owner": profile.get("owner"),
+            "stage": profile.get("stage"),
+            "at": profile.get("updated_at"),
+        }
         items.append({"Put": {"TableName": table, "Item": item_of(link)}})
     items += [ledger_update(table, entry) for entry in change.ledger]  # last: a Conflict is read from the end
     return items, profile_at, version

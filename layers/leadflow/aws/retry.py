@@ -27,6 +27,7 @@ RETRYABLE_ERRORS = frozenset(
         "TransactionInProgressException",
         "InternalServerError",
         "ServiceUnavailable",
+        "TooManyRequestsException",  # SES v2 over its sending rate
     }
 )
 # Why a transaction was cancelled, item by item: these reasons mean "try the same again".

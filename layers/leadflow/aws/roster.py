@@ -19,7 +19,7 @@ from typing import Any
 from leadflow.aws.client import LazyClient
 from leadflow.aws.items import item_of, plain_of
 from leadflow.aws.retry import with_backoff
-from leadflow.lead.change import LedgerEntry
+from leadflow.lead.change import LedgerEntry, RepRelease
 from leadflow.route.roster import Rep
 
 ROSTER = "ROSTER"
@@ -143,8 +143,18 @@ class RosterTable(LazyClient):
             raise
 
 
-def ledger_update(table: str, entry: LedgerEntry) -> dict[str, Any]:
-    """The transaction item an assignment writes to its owner, only if the rep is still as read."""
+def ledger_update(table: str, entry: LedgerEntry | RepRelease) -> dict[str, Any]:
+    """The transaction item a change writes to a rep: an assignment only if the rep is still as read."""
+    if isinstance(entry, RepRelease):
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": rep_key(entry.rep_id),
+                "UpdateExpression": "ADD open_leads :minus_one, version :one",
+                "ConditionExpression": "attribute_exists(pk)",  # never a rep item made up for a removed rep
+                "ExpressionAttributeValues": {":minus_one": {"N": "-1"}, ":one": {"N": "1"}},
+            }
+        }
     return {
         "Update": {
             "TableName": table,

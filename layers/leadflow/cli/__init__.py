@@ -45,8 +45,11 @@ def local(
     state_dir: Annotated[
         Path, typer.Option(help="Where the local data is kept between runs (one SQLite file per client).")
     ] = Path(".leadflow/state"),
+    clock: Annotated[
+        str, typer.Option(help="How fast the schedules' clock runs: 60x makes a minute last a second.")
+    ] = "1x",
 ) -> None:
-    """Start the client's whole stack on this machine: moto, functions, API and queue pollers.
+    """Start the client's whole stack on this machine: moto, functions, API, queue pollers and schedules.
 
     The data (every table item and queued message) is kept in STATE_DIR/CLIENT.sqlite and
     is there again at the next start; --fresh starts empty.
@@ -54,6 +57,12 @@ def local(
     from leadflow.local.runtime import LocalOptions, LocalStack
     from leadflow.local.workers import WorkerStartError
 
+    try:
+        clock_speed = float(clock.strip().lower().removesuffix("x"))
+    except ValueError:
+        clock_speed = 0.0
+    if not 0 < clock_speed < float("inf"):
+        raise typer.BadParameter(f"{clock!r} is not a speed: write it like 60x (or 60)", param_hint="--clock")
     stack = LocalStack(
         LocalOptions(
             client_file=clients_dir / f"{client}.toml",
@@ -62,6 +71,7 @@ def local(
             api_port=api_port,
             fresh=fresh,
             state_dir=state_dir,
+            clock_speed=clock_speed,
         )
     )
     console.print(f"Starting client [bold]{client}[/bold]: moto, resources, function workers...")
@@ -286,6 +296,69 @@ points = -40
 # field = "email_domain"
 # in = ["competitor.example"]
 # disqualify = true
+
+# Who gets a sales-ready lead. Teams and rules live here (reviewed, versioned); the reps live
+# in the table and change without a deploy: `leadflow reps add EMAIL --name NAME --team sales`.
+[route]
+# A lead from a company whose lead (same corporate email domain) is owned and open, or won, in
+# this many days goes to that lead's owner when they are available. 0: off.
+account_match_days = 180
+# The team whose queue takes a lead no rule matches; by default the first team below.
+default_team = "sales"
+# Phone first: marketing-qualified leads go to this team (inside sales) to be qualified by phone.
+# qualification_team = "inside-sales"
+
+[route.teams.sales]
+# round_robin, weighted_round_robin (by each rep's weight) or least_loaded (fewest open leads for
+# their capacity). Every strategy skips reps who are inactive, away, full or outside their territory.
+strategy = "round_robin"
+# Told when a lead is not accepted in time (see accept.escalate_to).
+manager = "sales-manager@example.com"
+# Route only to reps at work now (their own hours, else the team's).
+only_at_work = true
+
+[route.teams.sales.calendar]
+# Deadlines count working time only: Friday 16:55 plus 30 minutes is Monday 09:25 here.
+timezone = "Europe/Berlin"
+workdays = ["mon", "tue", "wed", "thu", "fri"]
+hours = ["09:00-17:00"]
+holidays = ["2026-12-24", "2026-12-25", "2026-12-26", "2027-01-01"]
+
+[route.teams.sales.accept]
+# Working minutes the owner has to accept a lead; shorter ones by priority or inquiry type.
+minutes = 60
+by_inquiry_type = {{ demo_request = 30 }}
+# by_priority = {{ high = 15 }}
+remind_before_minutes = 15
+# Past the deadline: to the next available rep this many times, then escalate
+# to the manager ("manager") or back to the team's queue ("queue").
+reassign_times = 1
+escalate_to = "manager"
+
+# Rules are tried in order; the first whose conditions all hold picks the team (and may set a
+# priority, or a segment that only reps covering it get). A condition tests a fact as scoring
+# rules do, plus country, source, score, fit and stage.
+# [[route.rules]]
+# name = "Enterprise"
+# team = "enterprise"
+# priority = "high"
+# [[route.rules.when]]
+# field = "score"
+# between = [80, 1000]
+
+[follow_up]
+# Why a rep may reject a lead, and where each reason sends it: "nurture" or "junk".
+reject_reasons = {{ not_a_fit = "junk", not_ready = "nurture", duplicate = "junk", wrong_team = "nurture" }}
+lost_reasons = ["no_budget", "no_decision", "competitor", "timing", "no_response", "other"]
+currencies = ["EUR", "USD", "GBP"]
+
+# The emails to a lead's owner (with one-tap Accept and Reject links) and to managers.
+[notify]
+# The sender: verify this address (or its domain) in SES in the stack's account and region.
+from_address = "leads@example.com"
+from_name = "{name} leads"
+# Days a one-tap link in an owner's email works.
+link_days = 7
 
 # What `leadflow client snippet {name}` puts in the form for the website.
 [website]

@@ -119,6 +119,25 @@ def leads_show(
         if ignored:
             line += f"\n    not stored (not leadflow fields, not mapped): {', '.join(map(str, ignored))}"
         console.print(as_text(line), soft_wrap=True)
+    history = [entry for entry in lead.timeline if entry.get("type") != "inquiry"]
+    if history:
+        console.print("\n[bold]History[/bold]")
+    for entry in history:
+        console.print(as_text(f"  {entry['at']}  {describe_entry(entry)}"), soft_wrap=True)
+
+
+def describe_entry(entry: Mapping[str, Any]) -> str:
+    """One timeline entry in words: a stage change, a routing decision, the SLA timer's steps, a note."""
+    kind = entry.get("type", "")
+    if kind == "stage_changed":
+        return f"{entry.get('from')} -> {entry.get('to')}: {entry.get('reason', '')}"
+    if kind in ("routed", "reassigned"):
+        decision = entry.get("decision") or {}
+        whom = decision.get("owner_name") or f"the {decision.get('queue')} queue"
+        return f"{kind} to {whom}: {decision.get('why', '')}"
+    if kind == "note":
+        return f"note by {entry.get('by', '')}: {entry.get('reason', '')}"
+    return f"{kind.replace('_', ' ')}: {entry.get('reason', '')}"
 
 
 @leads_app.command("restore")

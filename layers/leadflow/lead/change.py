@@ -23,7 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from leadflow.lead.events import DomainEvent
+from leadflow.lead.events import DomainEvent, lead_stage_changed
+from leadflow.lead.lifecycle import check_transition
 from leadflow.lead.profile import LeadProfile, TimelineEntry
 
 MAX_ATTEMPTS = 10  # plans made from a fresh read when another change got in first
@@ -64,6 +65,16 @@ class LedgerEntry:
     assigned_at: str
 
 
+@dataclass(frozen=True)
+class RepRelease:
+    """A lead leaves a rep's hands (rejected, reassigned, closed): one open lead fewer for the rep.
+
+    It moves the rep's version too, so an assignment planned from the count before is planned again.
+    """
+
+    rep_id: str
+
+
 @dataclass
 class LeadChange:
     """What a step's rules decided for one lead: pure data, written and published by the applier."""
@@ -73,8 +84,16 @@ class LeadChange:
     events: list[DomainEvent] = field(default_factory=list)
     handoffs: list[Handoff] = field(default_factory=list)
     counters: list[CounterDelta] = field(default_factory=list)
-    ledger: list[LedgerEntry] = field(default_factory=list)  # the reps an assignment moves
+    ledger: list[LedgerEntry | RepRelease] = field(default_factory=list)  # the reps the change moves
     marker: str | None = None  # an idempotency key: a change with a marker is written once
+
+    def move(self, to: str, reason: str, at: str) -> None:
+        """Move the lead to stage `to`, on its timeline and the bus (InvalidTransition where the lifecycle forbids)."""
+        from_stage = self.profile.get("stage", "new")
+        check_transition(from_stage, to)
+        self.profile["stage"] = to
+        self.timeline.append({"type": "stage_changed", "at": at, "from": from_stage, "to": to, "reason": reason})
+        self.events.append(lead_stage_changed(self.profile["lead_id"], from_stage, to, at, reason))
 
 
 @dataclass(frozen=True)
@@ -187,7 +206,7 @@ def publish(lead_id: str, version: int, outbox: list[OutboxItem], services: Lead
         if item.kind == "event"
     ]
     if events:
-        services.bus.publish(f"leadflow.{services.client}", events)
+        services.bus.publish(f"leadflow.{services.client}", events)  # definition.event_source
     for item in outbox:
         if item.kind == "handoff":
             services.queues[item.body["queue"]].send(

@@ -59,3 +59,44 @@ def lead_queued(lead_id: str, decision: dict[str, Any]) -> DomainEvent:
 def _routing(decision: dict[str, Any]) -> dict[str, Any]:
     keys = ("team", "rule", "strategy", "priority", "account", "why", "due_at", "passed_over")
     return {"at": decision["decided_at"], **{key: decision[key] for key in keys}}
+
+
+def lead_sla_reminder(lead_id: str, at: str, team: str, owner: str | None, due_at: str) -> DomainEvent:
+    """The accept (or claim) deadline is near: the owner, or the team when nobody owns the lead, is reminded."""
+    return DomainEvent(
+        "LeadSlaReminder", {"lead_id": lead_id, "at": at, "team": team, "owner": owner, "due_at": due_at}
+    )
+
+
+def lead_sla_breached(lead_id: str, at: str, team: str, owner: str | None, due_at: str) -> DomainEvent:
+    """Nobody accepted (or claimed) the lead by its deadline."""
+    return DomainEvent(
+        "LeadSlaBreached", {"lead_id": lead_id, "at": at, "team": team, "owner": owner, "due_at": due_at}
+    )
+
+
+def lead_reassigned(lead_id: str, previous_owner: str | None, decision: dict[str, Any]) -> DomainEvent:
+    """Past its deadline, the lead went to the next available rep: the new decision."""
+    detail = {"lead_id": lead_id, **_routing(decision), "owner": decision["owner"], "previous_owner": previous_owner}
+    return DomainEvent("LeadReassigned", detail)
+
+
+def lead_escalated(
+    lead_id: str, at: str, team: str, to: str, manager: str | None, owner: str | None, reason: str
+) -> DomainEvent:
+    """Reassignment is spent (or nobody can take the lead): its team's manager, or its queue, has it now."""
+    detail = {
+        "lead_id": lead_id,
+        "at": at,
+        "team": team,
+        "to": to,
+        "manager": manager,
+        "owner": owner,
+        "reason": reason,
+    }
+    return DomainEvent("LeadEscalated", detail)
+
+
+def lead_followed_up(event_type: str, lead_id: str, at: str, stage: str, detail: dict[str, Any]) -> DomainEvent:
+    """A rep's follow-up (LeadAccepted, LeadRejected, ..., LeadWon, LeadLost, LeadNoteAdded): who, and what."""
+    return DomainEvent(event_type, {"lead_id": lead_id, "at": at, "stage": stage, **detail})

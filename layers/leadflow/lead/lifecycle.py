@@ -1,6 +1,7 @@
 """A lead's stages and the moves allowed between them, in one place.
 
     new -> junk | nurture | sales_ready -> assigned -> accepted | rejected
+    assigned -> sales_ready (not accepted in time: back to the team's queue)
     rejected -> nurture (recycled) | junk (disqualified)
     accepted -> contacted -> meeting -> opportunity -> won | lost
 
@@ -21,7 +22,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "junk": frozenset({"nurture", "sales_ready"}),  # restored by ops, or its reasons no longer hold
     "nurture": frozenset({"sales_ready", "junk"}),
     "sales_ready": frozenset({"assigned"}),
-    "assigned": frozenset({"accepted", "rejected"}),
+    "assigned": frozenset({"accepted", "rejected", "sales_ready"}),  # sales_ready: escalated back to the queue
     "rejected": frozenset({"nurture", "junk"}),
     "accepted": frozenset({"contacted", "lost"}),
     "contacted": frozenset({"meeting", "lost"}),

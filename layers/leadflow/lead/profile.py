@@ -43,6 +43,8 @@ class SlaTimer(TypedDict, total=False):
     remind_at: str | None
     reminded: bool
     reassignments: int
+    previous_owners: list[str]  # rep ids who had the lead and let the deadline pass
+    escalated: dict[str, str]  # to (manager or queue) and at: the timer ended there
 
 
 class LeadProfile(TypedDict, total=False):
@@ -85,9 +87,17 @@ class LeadProfile(TypedDict, total=False):
     owner: str  # the owner's rep id
     owner_name: str
     assigned_at: str
-    account_domain: str  # the company's email domain, when it has an owner: account matching finds it
+    account_domain: str  # the company's email domain (corporate addresses only): account matching finds its owner
     sla: SlaTimer
     sla_next_at: str  # when the SLA sweep next looks at it (the reminder, then the deadline); absent: never
+    # What its owner recorded (leadflow.follow_up), with the speed of each step in working minutes.
+    accepted_at: str
+    minutes_to_accept: float  # from assigned to accepted
+    first_contact_at: str
+    minutes_to_first_contact: float  # from accepted to the first contact
+    rejected: dict[str, str]  # by, at, reason, outcome (nurture or junk)
+    won: dict[str, str]  # at, amount (a decimal string), currency
+    lost: dict[str, str]  # at, reason
 
 
 # One thing that happened to a lead, kept as its own item: an inquiry, or a stage change.
@@ -95,7 +105,7 @@ class LeadProfile(TypedDict, total=False):
 TimelineEntry = TypedDict(
     "TimelineEntry",
     {
-        "type": str,  # inquiry, stage_changed or routed
+        "type": str,  # inquiry, stage_changed, routed, sla_reminder, sla_breached, reassigned, escalated, note
         "at": str,
         # an inquiry: what capture took from the website, and which fields it set aside
         "inquiry_id": str,
@@ -109,6 +119,8 @@ TimelineEntry = TypedDict(
         "reason": str,
         # a routing decision (leadflow.route.assignment.Decision.as_dict)
         "decision": dict[str, Any],
+        # a note: who wrote it (the text is in reason)
+        "by": str,
     },
     total=False,
 )

@@ -1,8 +1,12 @@
 """The API on localhost: HTTP requests in, API Gateway REST proxy events to the functions.
 
 Each request becomes the event API Gateway's Lambda proxy integration sends (headers and
-multi-value headers, query string, request context, body as text or base64), and the
-function's proxy answer becomes the HTTP response. A function error, or an answer that is
+multi-value headers, query string, the route's `resource` and its `pathParameters`, request
+context, body as text or base64), and the function's proxy answer becomes the HTTP response.
+A route's path may hold path parameters (`/r/{token}`: one path segment each, or `{name+}`
+for the rest of the path); a path part spelled out wins over a parameter, as in API Gateway,
+and a parameter's value is passed as the path spells it (still percent-encoded, as a REST
+API passes it). A function error, or an answer that is
 not a proxy response, is a 502, as API Gateway answers it; a request whose body cannot be
 read (a bad Content-Length or chunk size) is a 400; anything else that fails is a 500.
 """
@@ -38,6 +42,7 @@ def proxy_event(
     resource: str,
     source_ip: str = "127.0.0.1",
     now: datetime | None = None,
+    path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     split = urlsplit(raw_path)
@@ -60,7 +65,7 @@ def proxy_event(
         "multiValueHeaders": multi or None,
         "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
         "multiValueQueryStringParameters": query or None,
-        "pathParameters": None,
+        "pathParameters": path_parameters or None,
         "stageVariables": None,
         "requestContext": {
             "resourceId": "local",
@@ -82,6 +87,40 @@ def proxy_event(
         "body": text,
         "isBase64Encoded": encoded,
     }
+
+
+_PARAMETER = re.compile(r"\{([A-Za-z0-9_.-]+)(\+?)\}")  # a path part that is a parameter: {token}, {proxy+}
+
+
+class RoutePath:
+    """A route's path as API Gateway matches it: its parts spelled out, or parameters."""
+
+    def __init__(self, template: str):
+        self.template = template
+        parts = template.strip("/").split("/") if template.strip("/") else []
+        pattern = ""
+        for part in parts:
+            parameter = _PARAMETER.fullmatch(part)
+            if parameter is None:
+                pattern += "/" + re.escape(part)
+            else:
+                pattern += f"/(?P<{_group(parameter.group(1))}>{'.+' if parameter.group(2) else '[^/]+'})"
+        self._names = {_group(m.group(1)): m.group(1) for part in parts if (m := _PARAMETER.fullmatch(part))}
+        self._pattern = re.compile(pattern or "/")
+        # Parts spelled out win over parameters, from the left: /r/new before /r/{token}.
+        self.specificity = tuple(0 if _PARAMETER.fullmatch(part) else 1 for part in parts)
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path parameters, when `path` is this route's (an empty dict for a path without any)."""
+        found = self._pattern.fullmatch(path)
+        if found is None:
+            return None
+        return {self._names[group]: value for group, value in found.groupdict().items()}
+
+
+def _group(name: str) -> str:
+    """A regex group name for a parameter name (which may hold `-` or `.`, a group name may not)."""
+    return "p_" + "".join(c if c.isalnum() else f"_{ord(c):x}_" for c in name)
 
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -122,8 +161,10 @@ class LocalApi:
     """Serves the definition's routes, and `pages`: local-only pages made from the query string."""
 
     def __init__(self, host: str, port: int, routes: Mapping[tuple[str, str], Invoke], pages: Mapping[str, Page]):
-        self.routes = routes
+        self.routes = routes  # by (method, path as the definition spells it: "/r/{token}")
         self.pages = pages
+        paths = {path: RoutePath(path) for _, path in routes}.values()
+        self._paths = sorted(paths, key=lambda p: p.specificity, reverse=True)  # the most specific first
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -177,32 +218,49 @@ class LocalApi:
             print(f"  ! {request.command} {path} -> {exc.status}: {exc.message}", flush=True)
             _send_message(request, exc.status, exc.message, close=True)  # where the next request starts is unknown
             return
-        invoke = self.routes.get((request.command, path))
-        if invoke is None:
-            self._serve_local(request, path, split.query)
+        route = self._route(path)
+        invoke = self.routes.get((request.command, route[0].template)) if route else None
+        if route is None or invoke is None:
+            self._serve_local(request, path, split.query, allowed=route is not None)
             return
+        resource, parameters = route
+        shown = resource.template  # printed, not the path: a path parameter (a link's token) stays off the console
         event = proxy_event(
-            request.command, request.path, list(request.headers.items()), body, path, request.client_address[0]
+            request.command,
+            request.path,
+            list(request.headers.items()),
+            body,
+            resource.template,
+            request.client_address[0],
+            path_parameters=parameters,
         )
         try:
             status, headers, payload = proxy_response(invoke(event))
         except InvocationError as exc:
-            print(f"  ! {request.command} {path}: function error {exc.error_type}\n{exc.trace}", flush=True)
+            print(f"  ! {request.command} {shown}: function error {exc.error_type}\n{exc.trace}", flush=True)
             _send_message(request, 502, "Internal server error")
             return
         except MalformedProxyResponse as exc:
-            print(f"  ! {request.command} {path}: malformed Lambda proxy response ({exc})", flush=True)
+            print(f"  ! {request.command} {shown}: malformed Lambda proxy response ({exc})", flush=True)
             _send_message(request, 502, "Internal server error")
             return
         _send(request, status, headers, payload)
-        print(f"  {request.command} {path} -> {status} ({(time.monotonic() - started) * 1000:.0f} ms)", flush=True)
+        print(f"  {request.command} {shown} -> {status} ({(time.monotonic() - started) * 1000:.0f} ms)", flush=True)
 
-    def _serve_local(self, request: BaseHTTPRequestHandler, path: str, query: str) -> None:
+    def _route(self, path: str) -> tuple[RoutePath, dict[str, str]] | None:
+        """The route whose path `path` is, the most specific one, with its path parameters."""
+        for route_path in self._paths:
+            parameters = route_path.match(path)
+            if parameters is not None:
+                return route_path, parameters
+        return None
+
+    def _serve_local(self, request: BaseHTTPRequestHandler, path: str, query: str, allowed: bool) -> None:
         """A local page, or the 404 or 405 API Gateway answers for a path or method it has no route for."""
         if request.command in ("GET", "HEAD") and path in self.pages:
             page = self.pages[path](parse_qs(query))
             _send(request, 200, [("Content-Type", "text/html; charset=utf-8")], page.encode())
-        elif any(p == path for (_, p) in self.routes):
+        elif allowed:  # a route's path, but not with this method
             _send_message(request, 405, f"{request.command} is not allowed on {path}")
         else:
             _send_message(request, 404, f"no route for {path}")

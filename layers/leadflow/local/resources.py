@@ -1,4 +1,10 @@
-"""Create a stack definition's tables and queues in moto, as CloudFormation would in AWS."""
+"""Create a stack definition's resources in moto, as CloudFormation would in AWS.
+
+Tables, queues (with their dead-letter queues), event buses and the rules that copy their
+events to queues, secrets, and the SES sender: its identity, verified at once (moto sends from
+any identity it holds, where AWS waits for the address's owner to follow a link), and its
+configuration set.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,22 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadflow.definition import EnvValue, QueueSpec, ResourceRef, SecretSpec, StackDefinition, TableSpec
+from leadflow.definition import (
+    EmailSpec,
+    EnvValue,
+    EventRuleSpec,
+    QueueSpec,
+    ResourceRef,
+    SecretSpec,
+    StackDefinition,
+    TableSpec,
+)
 from leadflow.lead.ids import new_lead_id_key
+
+# Where `leadflow local` serves the API unless told otherwise (LocalOptions' host and api_port),
+# with the trailing slash of API Gateway's stage URL.
+DEFAULT_LOCAL_API_URL = "http://127.0.0.1:3000/"
+API = "api"  # the key functions name the API by (ResourceRef("api_url", "api"))
 
 
 @dataclass
@@ -20,6 +40,9 @@ class LocalResources:
     table_names: dict[str, str] = field(default_factory=dict)
     bus_names: dict[str, str] = field(default_factory=dict)
     secret_values: dict[str, str] = field(default_factory=dict)
+    api_urls: dict[str, str] = field(default_factory=dict)  # with the trailing slash, as a stage URL
+    email_configuration_sets: dict[str, str] = field(default_factory=dict)
+    event_rule_names: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, value: EnvValue) -> str:
         if isinstance(value, str):
@@ -30,6 +53,8 @@ class LocalResources:
             "table_name": self.table_names,
             "bus_name": self.bus_names,
             "secret_value": self.secret_values,
+            "api_url": self.api_urls,
+            "email_configuration_set": self.email_configuration_sets,
         }
         return lookup[value.kind][value.key]
 
@@ -38,14 +63,18 @@ class LocalResources:
 
 
 def create_resources(
-    definition: StackDefinition, session: Any, secret_values: dict[str, str] | None = None
+    definition: StackDefinition,
+    session: Any,
+    secret_values: dict[str, str] | None = None,
+    api_url: str = DEFAULT_LOCAL_API_URL,
 ) -> LocalResources:
-    """Create (or find, when they exist already) every table, queue, event bus and secret of the definition.
+    """Create (or find, when they exist already) every resource of the definition.
 
     A secret gets the value `secret_values` gives for its key (the local runtime keeps them
-    across restarts), else the one it has in moto already, else a new one.
+    across restarts), else the one it has in moto already, else a new one. `api_url` is where
+    the local API answers (what a function that writes links to it is given).
     """
-    created = LocalResources()
+    created = LocalResources(api_urls={API: api_url if api_url.endswith("/") else api_url + "/"})
     dynamodb = session.client("dynamodb")
     sqs = session.client("sqs")
     for table in definition.tables:
@@ -60,10 +89,43 @@ def create_resources(
         with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
             events.create_event_bus(Name=bus.name)
         created.bus_names[bus.key] = bus.name
+    for rule in definition.event_rules:
+        created.event_rule_names[rule.key] = _create_event_rule(events, definition, rule, created)
     secrets = session.client("secretsmanager")
     for secret in definition.secrets:
         created.secret_values[secret.key] = _create_secret(secrets, secret, (secret_values or {}).get(secret.key))
+    sesv2 = session.client("sesv2")
+    for email in definition.emails:
+        created.email_configuration_sets[email.key] = _create_email_sender(sesv2, email)
     return created
+
+
+def _create_event_rule(events: Any, definition: StackDefinition, rule: EventRuleSpec, created: LocalResources) -> str:
+    """The rule on its bus, sending each matching event whole to its queue (moto delivers it as EventBridge does)."""
+    name = rule.name
+    bus = created.bus_names[rule.bus]
+    pattern = {"source": [rule.source], "detail-type": list(rule.detail_types)}
+    events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "Target0", "Arn": created.queue_arns[rule.queue]}])
+    return name
+
+
+def _create_email_sender(sesv2: Any, email: EmailSpec) -> str:
+    """The configuration set, and the sender's identity (verified: moto lets it send at once); the set's name."""
+    from botocore.exceptions import ClientError
+
+    for create in (
+        lambda: sesv2.create_configuration_set(ConfigurationSetName=email.configuration_set),
+        lambda: sesv2.create_email_identity(
+            EmailIdentity=email.from_address, ConfigurationSetName=email.configuration_set
+        ),
+    ):
+        try:
+            create()
+        except ClientError as exc:  # SES says AlreadyExistsException, moto ConfigurationSetAlreadyExistsException
+            if not str(exc.response.get("Error", {}).get("Code", "")).endswith("AlreadyExistsException"):
+                raise
+    return email.configuration_set
 
 
 def _create_secret(secrets: Any, secret: SecretSpec, value: str | None) -> str:

@@ -3,12 +3,14 @@
 moto's server stands in for AWS (boto3 reaches it through AWS_ENDPOINT_URL, so no handler
 changes), the definition's tables and queues are created in it, every function runs in
 its own worker processes, the routes are served over HTTP as API Gateway proxy events,
-and every queue trigger is polled with Lambda's batch semantics.
+every queue trigger is polled with Lambda's batch semantics, and every schedule ticks on a
+clock that can run faster than the real one (`LocalOptions.clock_speed`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import threading
@@ -24,6 +26,7 @@ from leadflow.local import moto_dynamodb
 from leadflow.local.api import LocalApi, Page
 from leadflow.local.pollers import QueuePoller
 from leadflow.local.resources import LocalResources, create_resources
+from leadflow.local.scheduler import Clock, Scheduler, local_schedules
 from leadflow.local.state import LocalState
 from leadflow.local.workers import FunctionPool
 from leadflow.snippet import form_snippet
@@ -42,6 +45,7 @@ class LocalOptions:
     state_dir: Path = Path(".leadflow/state")  # <client>.sqlite: the tables' items and the queues' messages
     fresh: bool = False  # start empty: delete the client's state file first
     workers_per_function: int = 2
+    clock_speed: float = 1.0  # how fast the schedules' clock runs: 60 makes a minute last a second
 
     @property
     def state_file(self) -> Path:
@@ -50,10 +54,18 @@ class LocalOptions:
     @property
     def lead_id_key_file(self) -> Path:
         """The local stack's lead id key: kept, like a deployed stack's secret, so ids never change."""
-        return self.state_dir / f"{self.client_file.stem}.lead-id-key"
+        return self.secret_file("lead-id-key")
 
     def lead_id_key(self) -> str:
-        path = self.lead_id_key_file
+        return self.secret_value("lead-id-key")
+
+    def secret_file(self, key: str) -> Path:
+        """Where the local stack keeps a secret of its definition (`<client>.<key>`), as a deployed stack keeps it."""
+        return self.state_dir / f"{self.client_file.stem}.{key}"
+
+    def secret_value(self, key: str) -> str:
+        """The secret's value, made on first use and kept: ids stay the same, links sent earlier stay valid."""
+        path = self.secret_file(key)
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
@@ -78,16 +90,22 @@ class ServedStack:
     tables: set[str] = field(default_factory=set)
     queues: set[str] = field(default_factory=set)
     event_buses: set[str] = field(default_factory=set)
+    schedules: set[tuple[str, str, int]] = field(default_factory=set)  # rule name, function, every N minutes
+    # rule name, bus name, sources and detail types (each sorted), target queue name
+    event_rules: set[tuple[str, str, tuple[str, ...], tuple[str, ...], str]] = field(default_factory=set)
 
 
 class LocalStack:
     def __init__(self, options: LocalOptions):
+        if not options.clock_speed > 0:
+            raise ValueError(f"the clock speed must be above 0, not {options.clock_speed!r}")
         self.options = options
         self.config = load_client_config(options.client_file)
         self.definition: StackDefinition = build_definition(self.config)
         self.endpoint = f"http://{options.host}:{options.moto_port}"
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[QueuePoller] = []
+        self.scheduler: Scheduler | None = None
         self.resources = LocalResources()
         self.api: LocalApi | None = None
         self._moto: Any = None
@@ -112,7 +130,10 @@ class LocalStack:
 
         session = boto3.Session(region_name=self.options.region)
         self.resources = create_resources(
-            self.definition, session, secret_values={"lead-id-key": self.options.lead_id_key()}
+            self.definition,
+            session,
+            secret_values={secret.key: self.options.secret_value(secret.key) for secret in self.definition.secrets},
+            api_url=f"http://{self.options.host}:{self.options.api_port}/",
         )
         self._restore_state()
         self.options.log_dir.mkdir(parents=True, exist_ok=True)
@@ -160,18 +181,32 @@ class LocalStack:
                 )
         for poller in self.pollers:
             poller.start()
+        self.scheduler = Scheduler(
+            local_schedules(
+                self.definition,
+                {key: pool.invoke for key, pool in self.pools.items()},
+                {key: pool.log_path for key, pool in self.pools.items()},
+            ),
+            self.options.region,
+            Clock(self.options.clock_speed),
+        )
+        self.scheduler.start()
         self._api_thread = threading.Thread(target=self.api.serve_forever, name="local-api", daemon=True)
         self._api_thread.start()
 
     def stop(self) -> None:
         if self.api is not None:
             self.api.shutdown()
+        if self.scheduler is not None:  # no tick from now on, not even one due in the next second
+            self.scheduler.request_stop()
         for poller in self.pollers:  # all at once: none waits for another
             poller.request_stop()
         for pool in self.pools.values():  # ends any invocation under way; its messages stay queued
             pool.stop()
         for poller in self.pollers:
             poller.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.state is not None:
             self.state.stop()
             self.state = None
@@ -199,6 +234,8 @@ class LocalStack:
 
         session = boto3.Session(region_name=self.options.region)
         queue_urls = session.client("sqs").list_queues().get("QueueUrls", [])
+        events = session.client("events")
+        buses = {b["Name"] for b in events.list_event_buses()["EventBuses"]} - {"default"}
         return ServedStack(
             functions=set(self.pools),
             routes={(method, path, self._route_functions[method, path]) for method, path in self.api.routes}
@@ -207,7 +244,11 @@ class LocalStack:
             queue_triggers={(p.queue_url.rsplit("/", 1)[-1], p.function, p.batch_size) for p in self.pollers},
             tables=set(session.client("dynamodb").list_tables()["TableNames"]),
             queues={url.rsplit("/", 1)[-1] for url in queue_urls},
-            event_buses={b["Name"] for b in session.client("events").list_event_buses()["EventBuses"]} - {"default"},
+            event_buses=buses,
+            event_rules={rule for bus in sorted(buses) for rule in _event_rules(events, bus)},
+            schedules={(s.rule_name, s.function, s.every_minutes) for s in self.scheduler.running()}
+            if self.scheduler
+            else set(),
         )
 
     def describe(self) -> str:
@@ -222,12 +263,23 @@ class LocalStack:
         lines.append(f"  AWS     {self.endpoint}  (moto; set AWS_ENDPOINT_URL to this for boto3 or the aws CLI)")
         lines += [f"  table   {t.name}" for t in d.tables]
         lines += [f"  events  {b.name} (EventBridge bus: every lead's state change)" for b in d.event_buses]
+        lines += [
+            f"  rule    {r.name} {', '.join(r.detail_types)} on {d.event_bus(r.bus).name} "
+            f"-> queue {d.queue(r.queue).name}"
+            for r in d.event_rules
+        ]
+        lines += [
+            f"  email   from {e.from_name} <{e.from_address}> through SES (moto keeps what is sent: "
+            f"{self.endpoint}/moto-api/data.json)"
+            for e in d.emails
+        ]
         for q in d.queues:
             consumers = [t for t in d.queue_triggers if t.queue == q.key]
             feed = ", ".join(f"-> {t.function} (batch {t.batch_size})" for t in consumers) or "(no consumer yet: waits)"
             lines.append(
                 f"  queue   {q.name} {feed}; dead letters: {q.dead_letter_name} after {q.max_receive_count} tries"
             )
+        lines += self._describe_schedules()
         lines.append(f"  logs    {self.options.log_dir}/<function>.log")
         lines.append(f"  state   {self.options.state_file}  (kept across restarts; --fresh starts empty)")
         if api_url not in self.config.capture.allowed_origins:
@@ -244,6 +296,38 @@ class LocalStack:
             "Ctrl-C stops.",
         ]
         return "\n".join(lines)
+
+    def _describe_schedules(self) -> list[str]:
+        speed = self.options.clock_speed
+        lines = []
+        for s in self.definition.schedules:
+            unit = "minute" if s.every_minutes == 1 else "minutes"
+            clock = "" if speed == 1 else f"; clock {speed:g}x: a tick every {s.every_minutes * 60 / speed:g} s"
+            lines.append(
+                f"  rule    {s.name} rate({s.every_minutes} {unit}) -> {s.function} (EventBridge schedule{clock})"
+            )
+        return lines
+
+
+def _event_rules(events: Any, bus: str) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...], str]]:
+    """The rules on a moto bus that feed queues: name, bus, sources, detail types, queue name."""
+    found = []
+    for rule in events.list_rules(EventBusName=bus)["Rules"]:
+        if "EventPattern" not in rule:
+            continue
+        pattern = json.loads(rule["EventPattern"])
+        for target in events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus)["Targets"]:
+            if target["Arn"].startswith("arn:aws:sqs:"):
+                found.append(
+                    (
+                        rule["Name"],
+                        bus,
+                        tuple(sorted(pattern.get("source", []))),
+                        tuple(sorted(pattern.get("detail-type", []))),
+                        target["Arn"].rsplit(":", 1)[-1],
+                    )
+                )
+    return found
 
 
 def _require_free_port(host: str, port: int, what: str) -> None:

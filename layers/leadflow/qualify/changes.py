@@ -15,8 +15,7 @@ from typing import Any
 
 from leadflow.config import QualifySettings
 from leadflow.lead.change import Applied, CounterDelta, Handoff, LeadChange, LeadServices, apply_change
-from leadflow.lead.events import lead_qualified, lead_stage_changed
-from leadflow.lead.lifecycle import check_transition
+from leadflow.lead.events import lead_qualified
 from leadflow.lead.profile import LeadProfile, TimelineEntry, Touch
 from leadflow.qualify.qualification import qualify
 from leadflow.qualify.scoring import EngagementEvent
@@ -92,14 +91,9 @@ def _qualified(
     if result.facts.get("phone_country"):  # it parsed: keep E.164 beside what was sent
         profile["phone_e164"] = result.facts["phone"]
     change = LeadChange(profile)
+    profile["stage"] = from_stage
     if result.stage != from_stage:
-        check_transition(from_stage, result.stage)
-        profile["stage"] = result.stage
-        change.timeline.append({"type": "stage_changed", "at": stamp, "from": from_stage, "to": result.stage,
-                                "reason": reason})  # fmt: skip
-        change.events.append(lead_stage_changed(lead_id, from_stage, result.stage, stamp, reason))
-    else:
-        profile["stage"] = from_stage
+        change.move(result.stage, reason, stamp)
     change.events.append(lead_qualified(lead_id, profile["stage"], profile["score"], result.marketing_qualified, stamp))
     if profile["stage"] == "sales_ready" and not profile.get("handed_off_at"):
         profile["handed_off_at"] = stamp  # set once: a lead is handed to routing exactly once

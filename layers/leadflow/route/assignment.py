@@ -27,6 +27,7 @@ from typing import Any
 
 from leadflow.config import Condition, RouteSettings, RoutingRule, Team
 from leadflow.lead.change import LedgerEntry
+from leadflow.lead.profile import SlaTimer
 from leadflow.qualify.scoring import rule_matches
 from leadflow.route.roster import Rep, utc_stamp
 
@@ -75,6 +76,13 @@ class Decision:
         data = asdict(self)
         data["passed_over"] = [asdict(p) for p in self.passed_over]
         return data
+
+    def timer(self, **more: Any) -> SlaTimer:
+        """The SLA timer this decision starts (see leadflow.route.sla)."""
+        timer: SlaTimer = {"started_at": self.decided_at, "deadline_minutes": self.deadline_minutes,
+                           "due_at": str(self.due_at), "remind_at": self.remind_at, "reminded": False}  # fmt: skip
+        timer.update(more)  # type: ignore[typeddict-item]
+        return timer
 
 
 @dataclass(frozen=True)

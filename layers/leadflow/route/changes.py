@@ -15,8 +15,7 @@ from typing import Any, Protocol
 
 from leadflow.config import ClientConfig
 from leadflow.lead.change import Applied, CounterDelta, LeadChange, LeadServices, apply_change
-from leadflow.lead.events import lead_assigned, lead_queued, lead_stage_changed
-from leadflow.lead.lifecycle import check_transition
+from leadflow.lead.events import lead_assigned, lead_queued
 from leadflow.lead.profile import LeadProfile
 from leadflow.route.assignment import AccountLead, Pick, pick_owner
 from leadflow.route.facts import routing_facts
@@ -48,31 +47,16 @@ def plan_routing(current: LeadProfile, handed_off_at: str, pick: Pick, facts: di
         else:
             profile[name] = value  # type: ignore[literal-required]
     if decision.due_at is not None:
-        profile["sla"] = {
-            "started_at": stamp,
-            "deadline_minutes": decision.deadline_minutes,
-            "due_at": decision.due_at,
-            "remind_at": decision.remind_at,
-            "reminded": False,
-            "reassignments": 0,
-        }
+        profile["sla"] = decision.timer(reassignments=0)
         profile["sla_next_at"] = decision.remind_at or decision.due_at
+    if facts.get("email_kind") == "corporate" and facts.get("email_domain"):
+        profile["account_domain"] = facts["email_domain"]  # its account link names the owner, when it has one
     change = LeadChange(profile)
     change.timeline.append({"type": "routed", "at": stamp, "decision": routed})
     if decision.owner is not None:
-        if facts.get("email_kind") == "corporate" and facts.get("email_domain"):
-            profile["account_domain"] = facts["email_domain"]
         profile["assigned_at"] = stamp
-        from_stage = current.get("stage", "sales_ready")
-        check_transition(from_stage, "assigned")
-        profile["stage"] = "assigned"
-        reason = f"assigned to {decision.owner_name}: {decision.why}"
-        change.timeline.append({"type": "stage_changed", "at": stamp, "from": from_stage, "to": "assigned",
-                                "reason": reason})  # fmt: skip
-        change.events += [
-            lead_stage_changed(lead_id, from_stage, "assigned", stamp, reason),
-            lead_assigned(lead_id, routed),
-        ]
+        change.move("assigned", f"assigned to {decision.owner_name}: {decision.why}", stamp)
+        change.events.append(lead_assigned(lead_id, routed))
         change.counters.append(CounterDelta("assigned", stamp[:10]))
     else:
         change.events.append(lead_queued(lead_id, routed))

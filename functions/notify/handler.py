@@ -1,0 +1,68 @@
+"""Notify queue consumer: the emails routing's events call for (owner, reminder, escalation).
+
+An EventBridge rule copies LeadAssigned, LeadReassigned, LeadSlaReminder and LeadEscalated
+from the stack's bus to the notify queue. Each is mailed through SES once: a marker stored
+after the send makes a redelivered event send nothing (a crash between the two sends twice:
+at least once, never lost). An event about a lead that has moved on since sends nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from leadflow.aws.leads_table import LeadsTable
+from leadflow.aws.mailer import Mailer
+from leadflow.aws.roster import RosterTable
+from leadflow.follow_up.link_page import RESPOND
+from leadflow.links import LinkSigner
+from leadflow.observability import MetricUnit, logger, metrics
+from leadflow.route.notice import notice_for
+from leadflow.settings import client_config, link_key, required_env
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def leads_table() -> LeadsTable:
+    return LeadsTable(required_env("LEADS_TABLE"))
+
+
+@cache
+def mailer() -> Mailer:
+    notify = client_config().notify
+    return Mailer(notify.from_address, notify.from_name, required_env("EMAIL_CONFIGURATION_SET"))
+
+
+def record_handler(record: SQSRecord) -> None:
+    event = json.loads(record.body)
+    detail, marker = event["detail"], f"notice-{event['id']}"
+    table = leads_table()
+    profile = table.get_profile(detail["lead_id"])
+    if profile is None or table.marked(marker):
+        metrics.add_metric(name="NoticeSentBefore", unit=MetricUnit.Count, value=1)
+        return
+    owner = RosterTable(table.table_name, table.client).get_rep(detail["owner"]) if detail.get("owner") else None
+    config = client_config()
+    expires = datetime.now(UTC) + timedelta(days=config.notify.link_days)
+    token = LinkSigner(link_key()).sign(RESPOND, detail["lead_id"], detail.get("owner") or "", expires)
+    respond_url = f"{required_env('PUBLIC_API_URL').rstrip('/')}/r/{token}"
+    email = notice_for(event["detail-type"], detail, profile, owner.email if owner else None, respond_url,
+                       config.display_name or config.name)  # fmt: skip
+    if email is not None:
+        mailer().send(email)
+    metrics.add_metric(name="NoticeSent" if email else "NoticeNotNeeded", unit=MetricUnit.Count, value=1)
+    table.mark(marker)
+    logger.info("notice", extra={"lead_id": detail["lead_id"], "event": event["detail-type"], "sent": bool(email)})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

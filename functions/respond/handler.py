@@ -1,0 +1,47 @@
+"""GET and POST /r/{token}: the one-tap Accept / Reject page an owner's email links to.
+
+The page's rules live in leadflow.follow_up.link_page; this handler turns the API Gateway
+proxy event into its inputs (the token, the form or query, the method) and its Page back.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qsl
+
+from leadflow.aws.event_bus import EventBus
+from leadflow.aws.leads_table import LeadsTable
+from leadflow.follow_up.link_page import PAGE_HEADERS, respond
+from leadflow.lead.change import LeadServices
+from leadflow.links import LinkSigner
+from leadflow.observability import MetricUnit, logger, metrics
+from leadflow.settings import client_config, link_key, required_env
+
+MAX_FORM_BYTES = 4096
+
+
+@cache
+def services() -> LeadServices:
+    store = LeadsTable(required_env("LEADS_TABLE"))
+    return LeadServices(client_config().name, store, EventBus(required_env("EVENT_BUS_NAME")), queues={})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    method = (event.get("httpMethod") or "GET").upper()
+    token = str((event.get("pathParameters") or {}).get("token", ""))
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+    form = dict(event.get("queryStringParameters") or {}) if method == "GET" else {}
+    if method == "POST":
+        form = dict(parse_qsl(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), max_num_fields=10))
+    store = services().store
+    assert isinstance(store, LeadsTable)
+    page = respond(method, token, form, datetime.now(UTC), signer=LinkSigner(link_key()),
+                   read_profile=store.get_profile, services=services(), config=client_config())  # fmt: skip
+    metrics.add_metric(name=f"LinkAnswered{page.status}", unit=MetricUnit.Count, value=1)
+    return {"statusCode": page.status, "headers": PAGE_HEADERS, "body": page.html, "isBase64Encoded": False}

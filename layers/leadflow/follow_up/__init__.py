@@ -1,0 +1,1 @@
+"""Follow-up: what reps record once a lead reaches them, from accepting it to won or lost."""

@@ -1,0 +1,242 @@
+"""EventBridge schedules, locally: run each scheduled function at its rate, on a clock that can run fast.
+
+What EventBridge does with a `rate(N minutes)` rule, kept here: the function gets a
+"Scheduled Event" (the shape AWS sends: `events/sla-scheduled.json`) whose `time` is the
+tick, on a minute boundary, ISO 8601 UTC without fractions, and whose `resources` name the
+rule; the first tick comes at the next minute boundary, then one every N minutes; a slow
+invocation does not hold the next tick back (EventBridge invokes again, concurrently). Unlike
+EventBridge, at most MAX_CONCURRENT invocations of one schedule run at once: a tick that finds
+them all still running is skipped, so ticks never pile up on a laptop.
+
+The clock starts at the real time and runs `speed` times as fast: with speed 60, a
+`rate(1 minute)` schedule ticks every second and each event's `time` is one minute after the
+last one's. A function error is reported (a line on the console, the error in the function's
+log) and the next tick comes anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from leadflow.definition import StackDefinition
+from leadflow.local.workers import STOPPED, InvocationError
+
+Invoke = Callable[[dict[str, Any]], Any]
+
+LOCAL_ACCOUNT = "123456789012"  # the account id moto and the local workers report
+MAX_CONCURRENT = 2  # invocations of one schedule at once; a tick beyond that is skipped
+# A clock that fell further behind than this (a laptop that slept) resumes at the latest due tick
+# instead of firing every tick it missed.
+MAX_CATCH_UP = timedelta(hours=1)
+STOP_JOIN_S = 2.0  # how long stop() waits for the threads (an invocation under way ends when its pool stops)
+
+
+def rule_arn(region: str, name: str) -> str:
+    return f"arn:aws:events:{region}:{LOCAL_ACCOUNT}:rule/{name}"
+
+
+def event_time(tick: datetime) -> str:
+    """EventBridge's form of a tick: `2026-11-23T07:01:00Z`."""
+    return tick.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scheduled_event(tick: datetime, rule: str, region: str) -> dict[str, Any]:
+    """The event EventBridge sends a scheduled rule's target (`rule` is the rule's ARN)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": LOCAL_ACCOUNT,
+        "time": event_time(tick),
+        "region": region,
+        "resources": [rule],
+        "detail": {},
+    }
+
+
+class Clock:
+    """The local stack's time: the real time at start, then running `speed` times as fast."""
+
+    def __init__(self, speed: float = 1.0, start: datetime | None = None):
+        if not speed > 0:
+            raise ValueError(f"the clock's speed must be above 0, not {speed!r}")
+        self.speed = speed
+        self.started_at = (start or datetime.now(UTC)).astimezone(UTC)
+        self._started_mono = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.started_at + timedelta(seconds=(time.monotonic() - self._started_mono) * self.speed)
+
+    def real_seconds_until(self, moment: datetime) -> float:
+        return max(0.0, (moment - self.now()).total_seconds() / self.speed)
+
+    def first_tick(self) -> datetime:
+        """The first minute boundary after the clock started: every schedule's first tick, as in EventBridge."""
+        return self.started_at.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class LocalSchedule:
+    key: str
+    rule_name: str
+    function: str
+    every_minutes: int
+    invoke: Invoke
+    log_path: Path | None = None  # the function's log, where a function error is written
+
+
+class Scheduler:
+    """One thread per schedule, each firing its ticks on the clock, each tick invoked in a thread of its own."""
+
+    def __init__(self, schedules: list[LocalSchedule], region: str, clock: Clock | None = None):
+        self.schedules = list(schedules)
+        self.region = region
+        self.clock = clock or Clock()
+        self._stop = threading.Event()
+        self._threads = {
+            s.key: threading.Thread(target=self._run, args=(s,), name=f"schedule-{s.rule_name}", daemon=True)
+            for s in self.schedules
+        }
+        self._slots = {s.key: threading.BoundedSemaphore(MAX_CONCURRENT) for s in self.schedules}
+        self._invocations: set[threading.Thread] = set()
+        self._lock = threading.Lock()  # guards _invocations
+
+    def start(self) -> None:
+        for thread in self._threads.values():
+            thread.start()
+
+    def running(self) -> list[LocalSchedule]:
+        """The schedules whose thread is ticking."""
+        return [s for s in self.schedules if self._threads[s.key].is_alive() and not self._stop.is_set()]
+
+    def request_stop(self) -> None:
+        """Fire no more ticks; returns at once (stop() then waits for the threads)."""
+        self._stop.set()
+
+    def stop(self, join_s: float = STOP_JOIN_S) -> None:
+        """Stop ticking at once (no waiting for the next tick); waits briefly for invocations under way."""
+        self.request_stop()
+        deadline = time.monotonic() + join_s
+        for thread in self._threads.values():
+            if thread.is_alive():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            invocations = list(self._invocations)
+        for thread in invocations:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _run(self, schedule: LocalSchedule) -> None:
+        every = timedelta(minutes=schedule.every_minutes)
+        tick = self.clock.first_tick()  # not now's: a thread that starts late fires that tick at once
+        while not self._stop.wait(self.clock.real_seconds_until(tick)):
+            behind = self.clock.now() - tick
+            if behind > max(MAX_CATCH_UP, every):
+                missed = int(behind / every)
+                print(
+                    f"  ! {schedule.rule_name}: the clock is {behind} past the tick of {event_time(tick)} "
+                    f"(did the machine sleep?); {missed} tick(s) skipped",
+                    flush=True,
+                )
+                tick += missed * every
+            self._fire(schedule, tick)
+            tick += every
+
+    def _fire(self, schedule: LocalSchedule, tick: datetime) -> None:
+        slots = self._slots[schedule.key]
+        if not slots.acquire(blocking=False):
+            print(
+                f"  ! {schedule.rule_name}: tick {event_time(tick)} skipped: {MAX_CONCURRENT} invocations "
+                f"of {schedule.function} still running",
+                flush=True,
+            )
+            return
+        event = scheduled_event(tick, rule_arn(self.region, schedule.rule_name), self.region)
+        thread = threading.Thread(
+            target=self._invoke,
+            args=(schedule, event, slots),
+            name=f"tick-{schedule.rule_name}-{event['time']}",
+            daemon=True,
+        )
+        with self._lock:
+            self._invocations.add(thread)
+        try:
+            thread.start()
+        except BaseException:
+            with self._lock:
+                self._invocations.discard(thread)
+            slots.release()
+            raise
+
+    def _invoke(self, schedule: LocalSchedule, event: dict[str, Any], slots: threading.BoundedSemaphore) -> None:
+        try:
+            answer = schedule.invoke(event)
+        except InvocationError as exc:
+            if not (exc.error_type == STOPPED and self._stop.is_set()):
+                self._report(schedule, event, exc.error_type, exc.trace)
+        except Exception as exc:  # the invocation itself failed (not the function): report it, keep ticking
+            if not self._stop.is_set():
+                self._report(schedule, event, type(exc).__name__, traceback.format_exc())
+        else:
+            items = answer.items() if isinstance(answer, dict) else ()
+            done = [f"{k} {v}" for k, v in items if isinstance(v, int) and not isinstance(v, bool) and v]
+            if done:  # a tick that found nothing to do says nothing
+                print(
+                    f"  {schedule.rule_name} -> {schedule.function}: tick {event['time']}: {', '.join(done)}",
+                    flush=True,
+                )
+        finally:
+            slots.release()
+            with self._lock:
+                self._invocations.discard(threading.current_thread())
+
+    def _report(self, schedule: LocalSchedule, event: dict[str, Any], error_type: str, trace: str) -> None:
+        where = f"; see {schedule.log_path}" if schedule.log_path else ""
+        print(
+            f"  ! {schedule.rule_name} -> {schedule.function}: function error {error_type} "
+            f"at tick {event['time']}{where}; the next tick comes anyway",
+            flush=True,
+        )
+        if schedule.log_path is None:
+            return
+        record = {
+            "level": "ERROR",
+            "location": "leadflow.local.scheduler",
+            "message": "scheduled invocation failed",
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "rule": schedule.rule_name,
+            "tick": event["time"],
+            "errorType": error_type,
+            "stackTrace": trace,
+        }
+        try:
+            with schedule.log_path.open("a", encoding="utf-8") as log:
+                log.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            print(f"  ! {schedule.rule_name}: cannot write to {schedule.log_path} ({exc})", flush=True)
+
+
+def local_schedules(
+    definition: StackDefinition, invokers: dict[str, Invoke], log_paths: dict[str, Path]
+) -> list[LocalSchedule]:
+    """The definition's schedules, each invoking its function through `invokers[function]`."""
+    return [
+        LocalSchedule(
+            key=spec.key,
+            rule_name=spec.name,  # as infra/constructs/schedules.py names the rule
+            function=spec.function,
+            every_minutes=spec.every_minutes,
+            invoke=invokers[spec.function],
+            log_path=log_paths.get(spec.function),
+        )
+        for spec in definition.schedules
+    ]
