@@ -51,7 +51,8 @@ def _retried(error: Exception) -> None:
 
 def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
-    applied = record_inquiry(message, services(), client_config().qualify)
+    config = client_config()
+    applied = record_inquiry(message, services(), config.qualify, phone_first=config.route.phone_first)
     ids = {"lead_id": message["lead_id"], "inquiry_id": message["inquiry_id"]}
     if applied.outcome == "changed":
         metrics.add_metric(name="InquiryStored", unit=MetricUnit.Count, value=1)

@@ -1,9 +1,10 @@
 """Notify queue consumer: the emails routing's events call for (owner, reminder, escalation).
 
 An EventBridge rule copies LeadAssigned, LeadReassigned, LeadSlaReminder and LeadEscalated
-from the stack's bus to the notify queue. Each is mailed through SES once: a marker stored
-after the send makes a redelivered event send nothing (a crash between the two sends twice:
-at least once, never lost). An event about a lead that has moved on since sends nothing.
+from the stack's bus to the notify queue. Each is mailed through SES once: a marker named for
+the domain event, stored after the send, makes a redelivered or republished event send
+nothing (a crash between the two sends twice: at least once, never lost). An event about a
+lead that has moved on since sends nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ def mailer() -> Mailer:
 
 def record_handler(record: SQSRecord) -> None:
     event = json.loads(record.body)
-    detail, marker = event["detail"], f"notice-{event['id']}"
+    detail = event["detail"]
+    # The domain event's own identity, not EventBridge's id: a change's outbox is published at least once,
+    # and a second publication of it is a new EventBridge event that must mail nothing.
+    marker = f"notice-{event['detail-type']}-{detail['lead_id']}-{detail['at']}"
     table = leads_table()
     profile = table.get_profile(detail["lead_id"])
     if profile is None or table.marked(marker):
@@ -51,7 +55,8 @@ def record_handler(record: SQSRecord) -> None:
     owner = RosterTable(table.table_name, table.client).get_rep(detail["owner"]) if detail.get("owner") else None
     config = client_config()
     expires = datetime.now(UTC) + timedelta(days=config.notify.link_days)
-    token = LinkSigner(link_key()).sign(RESPOND, detail["lead_id"], detail.get("owner") or "", expires)
+    assignment = {"assigned_at": str(profile.get("assigned_at", ""))}  # this assignment only, not a later one
+    token = LinkSigner(link_key()).sign(RESPOND, detail["lead_id"], detail.get("owner") or "", expires, assignment)
     respond_url = f"{required_env('PUBLIC_API_URL').rstrip('/')}/r/{token}"
     email = notice_for(event["detail-type"], detail, profile, owner.email if owner else None, respond_url,
                        config.display_name or config.name)  # fmt: skip

@@ -21,6 +21,7 @@ from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.settings import client_config, link_key, required_env
 
 MAX_FORM_BYTES = 4096
+BAD_FORM = "<!doctype html><title>Not sent from the page</title><p>Open the link from your email and use its buttons."
 
 
 @cache
@@ -35,10 +36,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     method = (event.get("httpMethod") or "GET").upper()
     token = str((event.get("pathParameters") or {}).get("token", ""))
     raw = event.get("body") or ""
-    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
     form = dict(event.get("queryStringParameters") or {}) if method == "GET" else {}
-    if method == "POST":
-        form = dict(parse_qsl(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), max_num_fields=10))
+    try:
+        body = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode()
+        if method == "POST":
+            form = dict(parse_qsl(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), max_num_fields=10))
+    except ValueError:  # not base64, or more fields than the page's form has: not a post from the page
+        return {"statusCode": 400, "headers": PAGE_HEADERS, "body": BAD_FORM, "isBase64Encoded": False}
     store = services().store
     assert isinstance(store, LeadsTable)
     page = respond(method, token, form, datetime.now(UTC), signer=LinkSigner(link_key()),

@@ -50,5 +50,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     metrics.add_metric(name="SlaLeadsDue", unit=MetricUnit.Count, value=swept["due"])  # every tick: 0 is a figure
     if swept["left"]:
         metrics.add_metric(name="SlaSweepCutShort", unit=MetricUnit.Count, value=1)
+    if swept["failed"]:  # the function's error alarm would not see them: they are caught lead by lead
+        metrics.add_metric(name="SlaStepFailed", unit=MetricUnit.Count, value=swept["failed"])
     logger.info("sla sweep", extra={"tick": event["time"], **swept})
     return swept

@@ -44,6 +44,8 @@ QUEUE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
     # What Lambda's queue trigger calls with the function's role (the trigger deletes what the
     # handler finished and leaves failed records to become visible again).
     "consume": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
+    # A consumer's own backoff: the failed message it received stays invisible until its next try.
+    "retry_later": ("sqs:ChangeMessageVisibility",),
 }
 TABLE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
     # The change applier: read a lead by key, write its change in one TransactWriteItems (which IAM

@@ -93,7 +93,7 @@ class Monitoring(Construct):
 
     def _oldest_message_alarm(self, spec: QueueSpec, queues: Queues) -> None:
         # A message still waiting after every retry would have sent it to the dead-letter queue.
-        threshold = Duration.seconds(spec.visibility_timeout_s * spec.max_receive_count)
+        threshold = Duration.seconds(spec.longest_wait_s)
         description = (
             f"The oldest message on the {spec.key} queue waits longer than its retries can take: "
             f"its consumer is behind, throttled or stopped, and leads are delayed. See the {spec.key} trigger."

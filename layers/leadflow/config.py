@@ -387,6 +387,10 @@ class RouteSettings(_Strict):
         return self
 
     @property
+    def phone_first(self) -> bool:
+        return self.qualification_team is not None
+
+    @property
     def fallback_team(self) -> str | None:
         return self.default_team or next(iter(self.teams), None)
 
@@ -408,6 +412,37 @@ class FollowUpSettings(_Strict):
     )
 
 
+WEBHOOK_EVENTS = (
+    "LeadQualified", "LeadStageChanged", "LeadAssigned", "LeadQueued", "LeadReassigned", "LeadEscalated",
+    "LeadSlaReminder", "LeadSlaBreached", "LeadAccepted", "LeadRejected", "LeadContacted", "LeadMeetingBooked",
+    "LeadOpportunityOpened", "LeadWon", "LeadLost", "LeadNoteAdded",
+)  # fmt: skip
+
+
+def _https_url(value: str) -> str:
+    if not value.startswith("https://") and not value.startswith(("http://localhost", "http://127.0.0.1")):
+        raise ValueError("must be an https:// URL (http only for localhost while testing)")
+    return _url(value)
+
+
+class Webhook(_Strict):
+    """A client's own system (a CRM, a chat) told of leads' events, signed with the stack's webhook key."""
+
+    name: str = Field(pattern=_SLUG)
+    url: Annotated[str, AfterValidator(_https_url)]
+    events: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known_events(self) -> Webhook:
+        unknown = [event for event in self.events if event not in WEBHOOK_EVENTS]
+        if unknown:
+            raise ValueError(
+                f"webhook {self.name!r}: {', '.join(unknown)} is no event leadflow publishes; "
+                f"use {', '.join(WEBHOOK_EVENTS)}"
+            )
+        return self
+
+
 class NotifySettings(_Strict):
     """The emails leadflow sends to people at the client (a lead's owner, a team's manager)."""
 
@@ -420,6 +455,16 @@ class NotifySettings(_Strict):
     link_days: int = Field(default=7, ge=1, le=30)
     # Where links in emails point: the API's own URL unless the client serves it under a domain of theirs.
     public_url: Url | None = None
+    # Webhooks: each gets the events it names, as JSON, POSTed with a Leadflow-Signature header.
+    webhooks: list[Webhook] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _webhook_names_unique(self) -> NotifySettings:
+        names = [hook.name for hook in self.webhooks]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"webhook names must be unique: {', '.join(repeated)}")
+        return self
 
 
 class WebsiteSettings(_Strict):

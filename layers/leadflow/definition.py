@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from leadflow.config import ClientConfig
-from leadflow.settings import LEAD_ID_KEY_VARIABLE, LINK_KEY_VARIABLE
+from leadflow.config import WEBHOOK_EVENTS, ClientConfig
+from leadflow.settings import LEAD_ID_KEY_VARIABLE, LINK_KEY_VARIABLE, WEBHOOK_KEY_VARIABLE
+from leadflow.webhooks import MAX_ATTEMPTS as WEBHOOK_ATTEMPTS
+from leadflow.webhooks import retries_span_s
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -114,6 +116,15 @@ class QueueSpec:
     visibility_timeout_s: int = 180
     max_receive_count: int = 5
     retention_days: int = 14
+    # How long a message may wait, in all, before its last try, when its consumer puts each failed try
+    # off itself (a backoff): the oldest-message alarm waits that long. None: a failed message comes
+    # back after the visibility timeout, so its tries take visibility_timeout_s * max_receive_count.
+    retries_take_s: int | None = None
+
+    @property
+    def longest_wait_s(self) -> int:
+        """How old its oldest message may grow while its consumer works as it should."""
+        return self.retries_take_s or self.visibility_timeout_s * self.max_receive_count
 
 
 @dataclass(frozen=True)
@@ -128,13 +139,16 @@ class EventBusSpec:
 # turns each kind into the exact IAM actions:
 #   send           a queue: SendMessage
 #   consume        a queue, as Lambda's queue trigger does: ReceiveMessage, DeleteMessage, GetQueueAttributes
+#   retry_later    a queue: ChangeMessageVisibility, as a consumer puts off the next try of a message that failed
 #   apply_changes  a table, as the change applier does: read a lead by key (GetItem) and write a
 #                  change in one transaction (PutItem, UpdateItem), then clear its outbox (UpdateItem)
 #   query          a table, as routing reads the roster and a company's leads: Query on the table itself
 #   query_indexes  a table's indexes, as a sweep finds what is due: Query on its indexes, not the table
 #   publish        an event bus: PutEvents
 #   send_email     the stack's email sender: SES SendEmail from its identity, through its configuration set
-GrantAccess = Literal["send", "consume", "apply_changes", "query", "query_indexes", "publish", "send_email"]
+GrantAccess = Literal[
+    "send", "consume", "retry_later", "apply_changes", "query", "query_indexes", "publish", "send_email"
+]
 
 
 @dataclass(frozen=True)
@@ -423,18 +437,19 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         timeout_s=5,
         environment=common_env,
     )
+    webhooks = _webhooks(config, prefix, common_env)
     return StackDefinition(
         client=config.name,
         stage=stage,
         stack_name=stack_name_for(config.name, stage),
         name_prefix=prefix,
         tables=(leads,),
-        queues=(intake, routing, notify_queue),
+        queues=(intake, routing, notify_queue, *webhooks.queues),
         event_buses=(events,),
-        secrets=(lead_id_key, link_key),
+        secrets=(lead_id_key, link_key, *webhooks.secrets),
         emails=(email,),
-        event_rules=(notify_rule,),
-        functions=(capture, intake_fn, route, sla, notify, respond, script),
+        event_rules=(notify_rule, *webhooks.event_rules),
+        functions=(capture, intake_fn, route, sla, notify, respond, script, *webhooks.functions),
         routes=(
             RouteSpec("POST", "/leads", "capture"),
             RouteSpec("OPTIONS", "/leads", "capture"),
@@ -446,6 +461,7 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
             QueueTrigger(queue="intake", function="intake", batch_size=10),
             QueueTrigger(queue="routing", function="route", batch_size=10),
             QueueTrigger(queue="notify", function="notify", batch_size=10),
+            *webhooks.queue_triggers,
         ),
         schedules=(
             ScheduleSpec(
@@ -456,4 +472,80 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
                 description="Find leads whose reminder or accept deadline is due (a Query of the due index)",
             ),
         ),
+    )
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Resources a feature adds to the stack only when the client file asks for it."""
+
+    queues: tuple[QueueSpec, ...] = ()
+    secrets: tuple[SecretSpec, ...] = ()
+    event_rules: tuple[EventRuleSpec, ...] = ()
+    functions: tuple[FunctionSpec, ...] = ()
+    queue_triggers: tuple[QueueTrigger, ...] = ()
+
+
+def _webhooks(config: ClientConfig, prefix: str, common_env: dict[str, EnvValue]) -> _Part:
+    """The client's webhooks (leadflow.webhooks): the bus's rule, the queue, the key, the delivery function.
+
+    None of it when the client file configures no webhook.
+    """
+    hooks = config.notify.webhooks
+    if not hooks:
+        return _Part()
+    wanted = {event for hook in hooks for event in hook.events}
+    delivery_timeout_s = 60  # a batch of 5 deliveries, each allowed 5 s per network wait
+    return _Part(
+        queues=(
+            QueueSpec(
+                key="webhooks",
+                name=f"{prefix}-webhooks",
+                dead_letter_name=f"{prefix}-webhooks-dlq",
+                visibility_timeout_s=6 * delivery_timeout_s,  # while a batch is handled; a failure sets its own
+                max_receive_count=WEBHOOK_ATTEMPTS,
+                retries_take_s=retries_span_s() + 6 * delivery_timeout_s,
+            ),
+        ),
+        secrets=(
+            SecretSpec(
+                key="webhook-key",
+                name=f"{prefix}-webhook-key",
+                description="Signs the webhooks this stack sends (Leadflow-Signature); receivers verify with it",
+                not_rotated_because="Every receiver of the client's webhooks holds this key to verify them "
+                "(`leadflow webhooks key`); rotating it on a schedule would make them refuse every webhook until "
+                "each was given the new key by hand. Rotate it by deleting the secret's value and redeploying, "
+                "then giving each receiver the new key.",
+            ),
+        ),
+        event_rules=(
+            EventRuleSpec(
+                key="webhooks",
+                name=f"{prefix}-webhooks",
+                bus="events",
+                source=event_source(config.name),
+                detail_types=tuple(event for event in WEBHOOK_EVENTS if event in wanted),
+                queue="webhooks",
+            ),
+        ),
+        functions=(
+            FunctionSpec(
+                key="webhooks",
+                description="POST each event a client's webhook wants to it, signed; retry with backoff",
+                source_dir=FUNCTIONS_DIR / "webhooks",
+                memory_mb=256,
+                timeout_s=delivery_timeout_s,
+                environment={
+                    **common_env,
+                    "WEBHOOKS_QUEUE_URL": ResourceRef("queue_url", "webhooks"),
+                    WEBHOOK_KEY_VARIABLE: ResourceRef("secret_value", "webhook-key"),
+                },
+                grants=(
+                    Grant("webhooks", "consume"),
+                    Grant("webhooks", "send"),  # an event, split into one message per webhook
+                    Grant("webhooks", "retry_later"),  # a failed delivery's backoff
+                ),
+            ),
+        ),
+        queue_triggers=(QueueTrigger(queue="webhooks", function="webhooks", batch_size=5),),
     )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 LEAD_ID_KEY_VARIABLE = "LEADFLOW_LEAD_ID_KEY"
 LINK_KEY_VARIABLE = "LEADFLOW_LINK_KEY"
+WEBHOOK_KEY_VARIABLE = "LEADFLOW_WEBHOOK_KEY"
 
 if TYPE_CHECKING:
     from leadflow.capture.request import CaptureRules
@@ -62,9 +63,15 @@ def link_key() -> bytes:
     return required_env(LINK_KEY_VARIABLE).encode()
 
 
+@cache
+def webhook_key() -> bytes:
+    """What signs the webhooks (LEADFLOW_WEBHOOK_KEY, set from the stack's webhook key secret)."""
+    return required_env(WEBHOOK_KEY_VARIABLE).encode()
+
+
 def forget_cached() -> None:
     """For tests that change the environment between invocations in one process."""
-    for cached in (client_snapshot, client_config, capture_rules, lead_ids, link_key):
+    for cached in (client_snapshot, client_config, capture_rules, lead_ids, link_key, webhook_key):
         cached.cache_clear()
 
 

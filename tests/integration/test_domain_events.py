@@ -48,7 +48,7 @@ def test_every_schema_is_a_valid_json_schema() -> None:
         "LeadQualified", "LeadStageChanged", "LeadAssigned", "LeadQueued",
         "LeadSlaReminder", "LeadSlaBreached", "LeadReassigned", "LeadEscalated",
         "LeadAccepted", "LeadRejected", "LeadContacted", "LeadMeetingBooked", "LeadOpportunityOpened", "LeadWon",
-        "LeadLost", "LeadNoteAdded",
+        "LeadLost", "LeadNoteAdded", "LeadCallOutcome",
     }  # fmt: skip
     for path in SCHEMAS.values():
         Draft202012Validator.check_schema(json.loads(path.read_text()))
@@ -153,3 +153,21 @@ def test_follow_up_publishes_events_that_match_their_schemas(stack: Stack, tap: 
         "LeadRejected", "LeadWon",
     ]  # fmt: skip
     assert_valid(published)
+
+
+def test_a_qualifiers_call_outcome_publishes_an_event_that_matches_its_schema(stack: Stack, tap: Any) -> None:
+    from tests.integration.test_phone_first import (
+        MARKETING_QUALIFIED,
+        call_outcome,
+        hand_offs,
+        phone_first_client,
+        route,
+    )  # fmt: skip
+
+    config = phone_first_client(stack)
+    [message] = hand_offs(stack, config, MARKETING_QUALIFIED)
+    lead_id = route(stack, config, message)["lead_id"]
+    call_outcome(stack, config, lead_id, "sales_ready", note="Ready to talk pricing")
+    [called] = [e for e in tap() if e["detail-type"] == "LeadCallOutcome"]
+    assert called["detail"]["outcome"] == "sales_ready"
+    assert_valid([called])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from leadflow.links import LinkSigner
 from leadflow.route.changes import route_lead
 from tests.integration.conftest import Stack
 from tests.integration.test_route_handler import add_rep, roster, sales_ready
@@ -34,8 +36,15 @@ def test_an_assigned_lead_is_mailed_to_its_owner_with_signed_links(
     assert email["To"] == "ada@demo.example"
     assert email["Subject"] == "New lead for you: Lin"
     text = email.get_body(preferencelist=("plain",)).get_content()
-    assert "/r/" in text
-    assert "?action=accept" in text
+    [accept] = [line.removeprefix("Accept: ") for line in text.splitlines() if line.startswith("Accept: ")]
+    assert accept.endswith("?action=accept")
+    token = accept.split("/r/")[1].split("?")[0]
+    signer = LinkSigner(stack.resources.secret_values["link-key"].encode())
+    claims = signer.verify(token, "respond", datetime.now(UTC))
+    profile = stack.store().get_profile(claims.lead_id)
+    assert profile is not None
+    assert (claims.subject, claims.extra["assigned_at"]) == ("ada", profile["assigned_at"])
+    assert claims.expires_at > datetime.now(UTC) + timedelta(days=6)  # the demo's link_days = 7
 
 
 def test_a_redelivered_event_sends_no_second_email(stack: Stack, lambda_context: Any, moto_endpoint: str) -> None:

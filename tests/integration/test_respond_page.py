@@ -20,9 +20,12 @@ def assigned_lead(stack: Stack) -> tuple[str, str]:
     return routed.change.profile["lead_id"], routed.change.profile["owner"]
 
 
-def token(stack: Stack, lead_id: str, rep_id: str, days: float = 7) -> str:
+def token(stack: Stack, lead_id: str, rep_id: str, days: float = 7, assigned_at: str | None = None) -> str:
+    """A link as the owner's email carries it: for this lead, this rep and this assignment."""
     signer = LinkSigner(stack.resources.secret_values["link-key"].encode())
-    return signer.sign("respond", lead_id, rep_id, datetime.now(UTC) + timedelta(days=days))
+    profile = stack.store().get_profile(lead_id) or {}
+    assignment = {"assigned_at": assigned_at if assigned_at is not None else str(profile.get("assigned_at", ""))}
+    return signer.sign("respond", lead_id, rep_id, datetime.now(UTC) + timedelta(days=days), assignment)
 
 
 def call(
@@ -78,3 +81,16 @@ def test_an_altered_an_expired_and_another_reps_link_are_refused(stack: Stack, l
     someone_else = token(stack, lead_id, "rep_other")
     assert call(stack, lambda_context, "POST", someone_else, body="action=accept")["statusCode"] == 410
     assert stack.store().get_profile(lead_id)["stage"] == "assigned"
+
+
+def test_a_link_from_an_earlier_assignment_of_the_same_rep_is_refused(stack: Stack, lambda_context: Any) -> None:
+    lead_id, owner = assigned_lead(stack)
+    earlier = token(stack, lead_id, owner, assigned_at="2026-01-05T09:00:00.000+00:00")
+    assert call(stack, lambda_context, "POST", earlier, body="action=accept")["statusCode"] == 410
+    assert stack.store().get_profile(lead_id)["stage"] == "assigned"
+
+
+def test_a_post_that_is_not_the_pages_form_gets_400(stack: Stack, lambda_context: Any) -> None:
+    lead_id, owner = assigned_lead(stack)
+    crowded = "&".join(f"f{n}=x" for n in range(20))
+    assert call(stack, lambda_context, "POST", token(stack, lead_id, owner), body=crowded)["statusCode"] == 400

@@ -27,7 +27,7 @@ def roster(stack: Stack) -> RosterTable:
 
 def add_rep(stack: Stack, rep_id: str, team: str = "sales", **fields: Any) -> Rep:
     rep = Rep(rep_id=rep_id, name=rep_id.title(), email=f"{rep_id}@demo.example", teams=(team,),
-              timezone="UTC", **{**EVERY_HOUR, **fields})  # fmt: skip
+              **{"timezone": "UTC", **EVERY_HOUR, **fields})  # fmt: skip
     roster(stack).add_rep(rep)
     return rep
 
@@ -141,3 +141,30 @@ def test_a_lead_already_past_sales_ready_is_not_routed_again(stack: Stack) -> No
     route(stack, message)
     later = {**message, "handed_off_at": datetime.now(UTC).isoformat()}
     assert route(stack, later).outcome == "unchanged"
+
+
+def test_a_lead_rejected_to_nurture_that_asks_again_is_routed_again(stack: Stack) -> None:
+    from leadflow.follow_up.changes import Actor, FollowUp, check_follow_up, follow_up_lead
+
+    add_rep(stack, "ada")
+    first = route(stack, sales_ready(stack, "lin@acme-robotics.example")).change.profile
+    rejected = check_follow_up(FollowUp("reject", reason="not_ready"), stack.config)
+    follow_up_lead(first["lead_id"], rejected, Actor("rep", rep_id="ada"), stack.services(), stack.config,
+                   datetime.now(UTC))  # fmt: skip
+    again = sales_ready(stack, "lin@acme-robotics.example")  # a second demo request: sales-ready again
+    assert again["handed_off_at"] != first["handed_off_at"]
+    profile = route(stack, again).change.profile
+    assert (profile["stage"], profile["owner"]) == ("assigned", "ada")
+
+
+def test_a_lead_of_a_removed_rep_can_still_be_closed(stack: Stack) -> None:
+    from leadflow.follow_up.changes import Actor, FollowUp, check_follow_up, follow_up_lead
+
+    add_rep(stack, "ada")
+    lead_id = route(stack, sales_ready(stack, "lin@acme-robotics.example")).change.profile["lead_id"]
+    roster(stack).remove_rep("ada")
+    assert roster(stack).list_reps() == []
+    rejected = check_follow_up(FollowUp("reject", reason="wrong_team"), stack.config)
+    applied = follow_up_lead(lead_id, rejected, Actor("ops", name="ops"), stack.services(), stack.config,
+                             datetime.now(UTC))  # fmt: skip
+    assert applied.outcome == "changed"

@@ -102,3 +102,18 @@ def test_two_overlapping_sweeps_remind_once(stack: Stack, lambda_context: Any) -
         thread.join()
     assert sorted(a["changed"] for a in answers) == [0, 1]  # one reminded; the other found it done
     assert stack.store().count("sla_reminded") == 1
+
+
+def test_a_lead_queued_overnight_goes_to_the_first_rep_at_work_in_the_morning_without_a_breach(
+    stack: Stack, lambda_context: Any
+) -> None:
+    add_rep(stack, "max", "dach", timezone=None, workdays=None, hours=None)  # the team's hours: 08:00-17:00 Berlin
+    message = sales_ready(stack, "jonas@kessel-logistik.example", phone="+49 40 3999 1200")
+    ten_pm_berlin = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
+    queued = route_lead(message, stack.services(), stack.config, roster(stack), stack.store(), now=ten_pm_berlin)
+    profile = queued.change.profile
+    assert (profile["queue"], profile["sla_next_at"]) == ("dach", "2026-11-25T07:00:00.000+00:00")
+    assert tick(stack, lambda_context, "2026-11-25T07:00:00+00:00")["changed"] == 1
+    claimed = stack.store().get_profile(profile["lead_id"])
+    assert (claimed["stage"], claimed["owner"]) == ("assigned", "max")
+    assert stack.store().count("sla_breached") == 0

@@ -287,3 +287,11 @@ def test_the_deadline_counts_working_minutes_over_a_weekend() -> None:
 def test_the_shortest_deadline_that_applies_wins() -> None:
     pick = pick_owner(facts(inquiry_type="demo_request"), settings(), [rep("ann")], TUESDAY_10_BERLIN)
     assert (pick.decision.deadline_minutes, pick.decision.due_at) == (15, "2026-11-24T09:15:00.000+00:00")
+
+
+def test_a_lead_queued_off_hours_is_offered_again_when_the_team_starts_work() -> None:
+    ten_pm_berlin = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
+    pick = pick_owner(facts(country="DE"), settings(), [rep("max", "dach")], ten_pm_berlin)
+    assert pick.decision.queue == "dach"
+    assert pick.decision.retry_at == "2026-11-25T08:00:00.000+00:00"  # Wednesday 09:00 in Berlin
+    assert pick.decision.due_at == "2026-11-25T09:00:00.000+00:00"  # 60 working minutes from then

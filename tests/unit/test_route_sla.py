@@ -121,3 +121,27 @@ def test_an_accepted_lead_has_nothing_to_time() -> None:
     change = plan(accepted, at(DUE))
     assert "sla_next_at" not in change.profile
     assert change.events == []
+
+
+def queued_due_for_a_look() -> LeadProfile:
+    """A queued lead whose next look (a retry, before its reminder) is now: 09:05 UTC."""
+    profile = assigned(owner=None)
+    profile["sla_next_at"] = "2026-11-24T09:05:00.000+00:00"
+    return profile
+
+
+def test_a_queued_lead_goes_to_a_rep_who_became_free_before_its_deadline_with_no_breach() -> None:
+    change = plan(queued_due_for_a_look(), at("2026-11-24T09:05:00.000+00:00"))
+    assert (change.profile["stage"], change.profile["owner"]) == ("assigned", "ann")
+    assert change.profile["sla"]["due_at"] == DUE  # the clock kept running
+    assert change.profile["sla_next_at"] == REMIND
+    assert [e.type for e in change.events] == ["LeadStageChanged", "LeadAssigned"]
+    assert [c.name for c in change.counters] == ["assigned"]
+
+
+def test_a_queued_lead_nobody_can_take_yet_is_looked_at_again_later_without_a_step() -> None:
+    now = at("2026-11-24T09:05:00.000+00:00")
+    change = plan(queued_due_for_a_look(), now, roster=[])
+    assert change.timeline == []
+    assert change.events == []
+    assert now < datetime.fromisoformat(change.profile["sla_next_at"]) <= at(REMIND)

@@ -4,6 +4,9 @@
 |---------------|---------|---------------|------------------------------------------------|
 | rep           | ROSTER  | REP#<rep_id>  | by `leadflow reps`, and by each assignment to the rep |
 
+A removed rep's item stays, marked `removed` (and inactive): the leads they still hold can
+release their place when they close, and it is never read as part of the roster again.
+
 All reps of a client share one partition, so routing reads the whole roster with one
 consistent Query; each assignment writes only its owner's item (no item every lead
 writes). Each rep item carries a `version`: an assignment is written only if the rep is
@@ -72,14 +75,16 @@ class RosterTable(LazyClient):
         }
         while True:
             answer = with_backoff(lambda: self.client.query(**kwargs), on_retry=self.on_retry)
-            reps += [_rep(item) for item in answer.get("Items", [])]
+            reps += [_rep(item) for item in answer.get("Items", []) if not _removed(item)]
             if "LastEvaluatedKey" not in answer:
                 return reps
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def get_rep(self, rep_id: str) -> Rep | None:
+        """The rep on the roster (None once removed)."""
         answer = self.client.get_item(TableName=self.table_name, Key=rep_key(rep_id), ConsistentRead=True)
-        return _rep(answer["Item"]) if "Item" in answer else None
+        item = answer.get("Item")
+        return _rep(item) if item and not _removed(item) else None
 
     def add_rep(self, rep: Rep) -> None:
         from botocore.exceptions import ClientError
@@ -131,11 +136,17 @@ class RosterTable(LazyClient):
         return _rep(answer["Attributes"])
 
     def remove_rep(self, rep_id: str) -> None:
+        """Take a rep off the roster. Their item stays, marked removed and inactive: the leads they still hold
+        release their place in it when they close, and past routing decisions keep a name to show."""
         from botocore.exceptions import ClientError
 
         try:
-            self.client.delete_item(
-                TableName=self.table_name, Key=rep_key(rep_id), ConditionExpression="attribute_exists(pk)"
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=rep_key(rep_id),
+                UpdateExpression="SET removed = :yes, active = :no ADD version :one",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(removed) OR removed = :no)",
+                ExpressionAttributeValues={":yes": {"BOOL": True}, ":no": {"BOOL": False}, ":one": {"N": "1"}},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -174,6 +185,10 @@ def ledger_update(table: str, entry: LedgerEntry | RepRelease) -> dict[str, Any]
             ),
         }
     }
+
+
+def _removed(item: dict[str, Any]) -> bool:
+    return bool(item.get("removed", {}).get("BOOL"))
 
 
 def _rep(item: dict[str, Any]) -> Rep:

@@ -15,12 +15,14 @@ from leadflow.cli.lead_commands import leads_app
 from leadflow.cli.rep_commands import reps_app
 from leadflow.cli.rescore import rescore
 from leadflow.cli.stack_access import DEFAULT_CLIENT, DEFAULT_CLIENTS_DIR, ClientOption, ClientsDir, console, errors
+from leadflow.cli.webhook_commands import webhooks_app
 from leadflow.config import CLIENT_NAME, ClientConfig, ConfigError, load_client_config
 
 app = typer.Typer(help="leadflow: open lead management on AWS.", no_args_is_help=True, add_completion=False)
 client_app = typer.Typer(help="Client config files (clients/NAME.toml).", no_args_is_help=True)
 app.add_typer(leads_app, name="leads")
 app.add_typer(reps_app, name="reps")
+app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(client_app, name="client")
 
 
@@ -359,6 +361,12 @@ from_address = "leads@example.com"
 from_name = "{name} leads"
 # Days a one-tap link in an owner's email works.
 link_days = 7
+# Webhooks: the client's own systems (a CRM, a chat) told of leads' events as signed JSON POSTs
+# (header Leadflow-Signature; `leadflow webhooks key` prints the key receivers verify it with).
+# [[notify.webhooks]]
+# name = "crm"
+# url = "https://crm.example.com/hooks/leadflow"
+# events = ["LeadAssigned", "LeadWon", "LeadLost"]
 
 # What `leadflow client snippet {name}` puts in the form for the website.
 [website]

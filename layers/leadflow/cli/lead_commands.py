@@ -27,6 +27,7 @@ from leadflow.cli.stack_access import (
     errors,
     open_stack,
 )
+from leadflow.follow_up.changes import ACTIONS
 from leadflow.lead.change import Conflict
 from leadflow.qualify.changes import requalify_lead
 
@@ -165,7 +166,16 @@ def leads_restore(
     services = stack.services
     try:
         change = stack.call(
-            lambda: requalify_lead(lead_id, services, stack.config.qualify, RESTORE_REASON, restore=True).change,
+            lambda: (
+                requalify_lead(
+                    lead_id,
+                    services,
+                    stack.config.qualify,
+                    RESTORE_REASON,
+                    restore=True,
+                    phone_first=stack.config.route.phone_first,
+                ).change
+            ),
             f"restore lead {lead_id}",
         )
     except Conflict:
@@ -186,6 +196,72 @@ def leads_restore(
         soft_wrap=True,
     )
     print_why(profile)
+
+
+@leads_app.command("follow-up")
+def leads_follow_up(
+    id_or_email: LeadArgument,
+    action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}.")],
+    reason: Annotated[str | None, typer.Option(help="reject, junk: a reject reason; lost: a lost reason.")] = None,
+    note: Annotated[str | None, typer.Option(help="A note on the lead's timeline (required for note).")] = None,
+    amount: Annotated[str | None, typer.Option(help="won: the amount, like 12500.00.")] = None,
+    currency: Annotated[str | None, typer.Option(help="won: ISO 4217, one of the client's currencies.")] = None,
+    as_rep: Annotated[
+        str | None, typer.Option("--as", help="Act as this rep (id or email), as their phone would.")
+    ] = None,
+    client: ClientOption = DEFAULT_CLIENT,
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    use_local: LocalFlag = False,
+    endpoint: EndpointOption = DEFAULT_ENDPOINT,
+) -> None:
+    """Record what happened with a lead: accept, reject, a call's outcome, contacted ... won or lost, a note.
+
+    Ops act on any lead; with --as, as that rep, on their own leads only (as the rep API will).
+    """
+    from datetime import UTC, datetime
+
+    from leadflow.aws.roster import RosterTable
+    from leadflow.follow_up.changes import Actor, FollowUp, FollowUpError, NotYourLead, check_follow_up, follow_up_lead
+    from leadflow.lead.lifecycle import InvalidTransition
+
+    if action not in ACTIONS:
+        errors.print(as_text(f"{action!r} is not a follow-up: use one of {', '.join(ACTIONS)}"))
+        raise typer.Exit(1)
+    stack = open_stack(client, clients_dir, use_local, endpoint)
+    lead_id = stack.lead_id(id_or_email)
+    actor = Actor("ops", name="cli", via="cli")
+    if as_rep is not None:
+        roster = RosterTable(stack.definition.table("leads").name, stack.aws_client("dynamodb"))
+        reps = stack.call(roster.list_reps, "read the roster")
+        wanted = as_rep.lower()
+        rep = next((r for r in reps if wanted in (r.rep_id, r.email.lower())), None)
+        if rep is None:
+            errors.print(as_text(f"no rep {as_rep} on the roster; `{stack.command('reps', 'list')}` lists them"))
+            raise typer.Exit(1)
+        actor = Actor("rep", rep_id=rep.rep_id, name=rep.name, via="cli")
+    try:
+        follow_up = check_follow_up(
+            FollowUp(action, reason=reason, amount=amount, currency=currency, note=note),
+            stack.config,
+        )
+        applied = stack.call(
+            lambda: follow_up_lead(lead_id, follow_up, actor, stack.services, stack.config, datetime.now(UTC)),
+            f"record {action} on lead {lead_id}",
+        )
+    except FollowUpError as error:
+        errors.print(as_text(f"--{error.field}: {error.problem}"))
+        raise typer.Exit(1) from None
+    except InvalidTransition as error:
+        errors.print(as_text(str(error)))
+        raise typer.Exit(1) from None
+    except NotYourLead:
+        no_such_lead(stack, id_or_email)
+    if applied.change is None:
+        console.print(
+            as_text(f"Nothing to do: the lead is {applied.before.get('stage') if applied.before else '?'} already.")
+        )
+        return
+    console.print(as_text(f"Recorded {action}: the lead is {applied.change.profile.get('stage')} now."))
 
 
 def no_such_lead(stack: StackAccess, id_or_email: str) -> NoReturn:

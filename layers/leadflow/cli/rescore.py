@@ -102,7 +102,9 @@ def _planner(stack: StackAccess) -> RescoreOne:
 
     def plan(profile: LeadProfile, now: datetime, tally: RescoreTally) -> None:
         try:
-            change = plan_requalify(profile, stack.config.qualify, now, RESCORE_REASON)
+            change = plan_requalify(
+                profile, stack.config.qualify, now, RESCORE_REASON, phone_first=stack.config.route.phone_first
+            )
         except InvalidTransition as exc:
             tally.failed.append(f"{profile['lead_id']}: {exc}")
             return
@@ -124,7 +126,14 @@ def _writer(stack: StackAccess) -> RescoreOne:
     def write(profile: LeadProfile, now: datetime, tally: RescoreTally) -> None:
         lead_id = profile["lead_id"]
         try:
-            change = requalify_lead(lead_id, services, stack.config.qualify, RESCORE_REASON, now=now).change
+            change = requalify_lead(
+                lead_id,
+                services,
+                stack.config.qualify,
+                RESCORE_REASON,
+                now=now,
+                phone_first=stack.config.route.phone_first,
+            ).change
         except LookupError:
             return  # gone since it was listed
         except Conflict:

@@ -3,6 +3,7 @@
     assigned -> accepted | rejected (-> nurture or junk, by the reason)
     accepted -> contacted -> meeting -> opportunity -> won
     accepted | contacted | meeting | opportunity -> lost
+    qualifying -> sales_ready (handed to sales with the notes) | nurture (not yet) | junk (phone first)
 
 Each step moves the stage along the lifecycle (anything else is an `InvalidTransition`,
 naming both stages), is a timeline entry, a domain event and a counter. Accepting stops the
@@ -21,21 +22,32 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
 
 from leadflow.config import ClientConfig
-from leadflow.lead.change import Applied, CounterDelta, LeadChange, LeadServices, RepRelease, apply_change
+from leadflow.lead.change import Applied, CounterDelta, Handoff, LeadChange, LeadServices, RepRelease, apply_change
 from leadflow.lead.events import lead_followed_up
+from leadflow.lead.lifecycle import InvalidTransition
 from leadflow.lead.profile import LeadProfile
+from leadflow.qualify.changes import ROUTING_QUEUE
 from leadflow.route.roster import utc_stamp
 
-Action = Literal["accept", "reject", "contacted", "meeting", "opportunity", "won", "lost", "note"]
-ACTIONS: tuple[Action, ...] = ("accept", "reject", "contacted", "meeting", "opportunity", "won", "lost", "note")
+Action = Literal[
+    "accept", "reject", "contacted", "meeting", "opportunity", "won", "lost", "note", "sales_ready", "not_yet", "junk"
+]
+ACTIONS: tuple[Action, ...] = (
+    "accept", "reject", "contacted", "meeting", "opportunity", "won", "lost", "note",
+    "sales_ready", "not_yet", "junk",  # a qualifier's call outcomes (phone first)
+)  # fmt: skip
+CALL_OUTCOMES = frozenset({"sales_ready", "not_yet", "junk"})
 TARGET_STAGE: dict[str, str] = {
     "accept": "accepted", "reject": "rejected", "contacted": "contacted", "meeting": "meeting",
     "opportunity": "opportunity", "won": "won", "lost": "lost",
+    "sales_ready": "sales_ready", "not_yet": "nurture", "junk": "junk",
 }  # fmt: skip
-EVENT_TYPE: dict[str, str] = {"accept": "LeadAccepted", "reject": "LeadRejected", "contacted": "LeadContacted",
-                              "meeting": "LeadMeetingBooked", "opportunity": "LeadOpportunityOpened", "won": "LeadWon",
-                              "lost": "LeadLost", "note": "LeadNoteAdded"}  # fmt: skip
-CLOSING = frozenset({"reject", "won", "lost"})  # the lead leaves its owner's hands
+EVENT_TYPE: dict[str, str] = {
+    "accept": "LeadAccepted", "reject": "LeadRejected", "contacted": "LeadContacted", "meeting": "LeadMeetingBooked",
+    "opportunity": "LeadOpportunityOpened", "won": "LeadWon", "lost": "LeadLost", "note": "LeadNoteAdded",
+    "sales_ready": "LeadCallOutcome", "not_yet": "LeadCallOutcome", "junk": "LeadCallOutcome",
+}  # fmt: skip
+CLOSING = frozenset({"reject", "won", "lost"}) | CALL_OUTCOMES  # the lead leaves its owner's hands
 MAX_NOTE_CHARS = 2000
 
 
@@ -90,7 +102,7 @@ def check_follow_up(follow_up: FollowUp, config: ClientConfig) -> FollowUp:
         raise FollowUpError("note", f"must be 1 to {MAX_NOTE_CHARS} characters")
     if follow_up.action == "note" and not follow_up.note:
         raise FollowUpError("note", "is required to add a note")
-    if follow_up.action == "reject" and follow_up.reason not in settings.reject_reasons:
+    if follow_up.action in ("reject", "junk") and follow_up.reason not in settings.reject_reasons:
         raise FollowUpError("reason", f"must be one of {', '.join(settings.reject_reasons)}")
     if follow_up.action == "lost" and follow_up.reason not in settings.lost_reasons:
         raise FollowUpError("reason", f"must be one of {', '.join(settings.lost_reasons)}")
@@ -117,6 +129,10 @@ def plan_follow_up(
     stamp = utc_stamp(now)
     stage = current.get("stage", "new")
     target = TARGET_STAGE.get(follow_up.action)
+    if follow_up.action in CALL_OUTCOMES and stage != "qualifying":
+        if target == stage and current.get("qualification"):
+            return None  # the outcome was recorded (a retry)
+        raise InvalidTransition(stage, f"{target} (a call outcome, for a lead being qualified)")
     if target is not None and target == stage:
         return None
     profile = copy.deepcopy(current)
@@ -139,6 +155,7 @@ def plan_follow_up(
             profile["minutes_to_first_contact"] = detail["working_minutes"] = round(minutes, 1)
     elif follow_up.action == "reject":
         profile.pop("sla_next_at", None)
+        profile.pop("handed_off_at", None)  # sales-ready again later: handed to routing again
         outcome = config.follow_up.reject_reasons[str(follow_up.reason)]
         profile["rejected"] = {"by": actor.label, "at": stamp, "reason": str(follow_up.reason), "outcome": outcome}
         detail |= {"reason": follow_up.reason, "outcome": outcome}
@@ -148,6 +165,16 @@ def plan_follow_up(
     elif follow_up.action == "lost":
         profile["lost"] = {"at": stamp, "reason": str(follow_up.reason)}
         detail["reason"] = follow_up.reason
+    elif follow_up.action in CALL_OUTCOMES:
+        profile.pop("sla_next_at", None)
+        call: dict[str, str] = {"outcome": follow_up.action, "by": actor.label, "at": stamp}
+        call |= {k: v for k, v in (("reason", follow_up.reason), ("note", follow_up.note)) if v}
+        profile["qualification"] = call
+        detail |= {"outcome": follow_up.action, **({"reason": follow_up.reason} if follow_up.reason else {})}
+        if follow_up.action == "sales_ready":  # to sales, with the qualifier's notes on the lead
+            profile["handed_off_at"] = stamp
+            message = {"lead_id": lead_id, "handed_off_at": stamp}
+            change.handoffs.append(Handoff(ROUTING_QUEUE, message, deduplication_id=f"{lead_id}-sales-{stamp}"))
     if follow_up.note:
         detail["note"] = follow_up.note
         change.timeline.append({"type": "note", "at": stamp, "reason": follow_up.note, "by": actor.label})
@@ -164,7 +191,7 @@ def plan_follow_up(
         change.counters.append(CounterDelta(f"revenue_cents_{follow_up.currency}", stamp[:10], cents))
     if follow_up.action in CLOSING and profile.get("owner"):
         change.ledger.append(RepRelease(profile["owner"]))
-        if follow_up.action == "reject":
+        if follow_up.action == "reject" or follow_up.action in CALL_OUTCOMES:
             profile.pop("owner", None)
             profile.pop("owner_name", None)
     change.events.append(lead_followed_up(EVENT_TYPE[follow_up.action], lead_id, stamp, profile["stage"], detail))

@@ -63,7 +63,8 @@ def respond(
     except LinkRefused as refused:
         return _message(*REFUSED[refused.reason])
     profile = read_profile(claims.lead_id)
-    if profile is None or profile.get("owner") != claims.subject:
+    same_assignment = claims.extra.get("assigned_at", "") == str((profile or {}).get("assigned_at", ""))
+    if profile is None or profile.get("owner") != claims.subject or not same_assignment:
         return _message(410, "This lead is no longer yours", "It was reassigned, or it left your list.")
     if profile.get("stage") != "assigned":
         done = {"accepted": "You accepted this lead."}.get(str(profile.get("stage")), "This lead has moved on.")

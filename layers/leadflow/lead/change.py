@@ -19,6 +19,8 @@ The store, bus and queues are ports (Protocols): the AWS implementations are in
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -28,6 +30,7 @@ from leadflow.lead.lifecycle import check_transition
 from leadflow.lead.profile import LeadProfile, TimelineEntry
 
 MAX_ATTEMPTS = 10  # plans made from a fresh read when another change got in first
+REPLAN_PAUSE_S = 0.01  # the longest pause before plan n is n times this
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,7 @@ Planner = Callable[[LeadProfile | None], LeadChange | None]
 
 def apply_change(lead_id: str, plan: Planner, services: LeadServices) -> Applied:
     """Read the lead, plan with `plan` (None: nothing to change), write, publish. See the module doc."""
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         stored = services.store.read(lead_id)
         before = stored.profile if stored else None
         change = plan(dict(before) if before else None)  # type: ignore[arg-type]
@@ -183,6 +186,9 @@ def apply_change(lead_id: str, plan: Planner, services: LeadServices) -> Applied
         try:
             version = services.store.write(change, stored, outbox)
         except Conflict:
+            # Another writer got in first (often one routing to the same rep): read and plan again after a short,
+            # random pause, so that the writers who met here do not meet again at once.
+            time.sleep(random.uniform(0, REPLAN_PAUSE_S * (attempt + 1)))  # noqa: S311 - jitter, not secrecy
             continue
         except AlreadyApplied:
             # Written before: by an earlier delivery of the message, or by this very write when its

@@ -2,6 +2,7 @@
 
     new -> junk | nurture | sales_ready -> assigned -> accepted | rejected
     assigned -> sales_ready (not accepted in time: back to the team's queue)
+    nurture -> qualifying -> sales_ready | nurture | junk (phone first: a qualifier's call decides)
     rejected -> nurture (recycled) | junk (disqualified)
     accepted -> contacted -> meeting -> opportunity -> won | lost
 
@@ -13,14 +14,15 @@ disqualifying reason.
 from __future__ import annotations
 
 STAGES = (
-    "new", "junk", "nurture", "sales_ready", "assigned", "accepted", "rejected",
+    "new", "junk", "nurture", "qualifying", "sales_ready", "assigned", "accepted", "rejected",
     "contacted", "meeting", "opportunity", "won", "lost",
 )  # fmt: skip
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"junk", "nurture", "sales_ready"}),
     "junk": frozenset({"nurture", "sales_ready"}),  # restored by ops, or its reasons no longer hold
-    "nurture": frozenset({"sales_ready", "junk"}),
+    "nurture": frozenset({"sales_ready", "junk", "qualifying"}),
+    "qualifying": frozenset({"sales_ready", "nurture", "junk"}),  # the qualifier's outcome
     "sales_ready": frozenset({"assigned"}),
     "assigned": frozenset({"accepted", "rejected", "sales_ready"}),  # sales_ready: escalated back to the queue
     "rejected": frozenset({"nurture", "junk"}),

@@ -76,7 +76,9 @@ class LeadProfile(TypedDict, total=False):
     marketing_qualified: bool
     qualified_at: str
     restored: bool  # ops took it out of junk: the rules never make it junk again
-    handed_off_at: str  # when it was handed to routing: once in its life
+    handed_off_at: str  # when it was last handed to routing for sales; cleared when a rep rejects it
+    qualification_handed_off_at: str  # phone first: when it went to the qualification team (once)
+    qualification: dict[str, str]  # phone first: the qualifier's outcome, by, at, reason and note
     # What routing made of it (leadflow.route): the decision, who owns it, by when it must be accepted.
     routed_for: str  # the hand-off (its handed_off_at) the lead was routed for: a redelivery changes nothing
     routed_at: str

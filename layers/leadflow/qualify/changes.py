@@ -29,7 +29,11 @@ ROUTING_QUEUE = "routing"
 
 
 def plan_inquiry(
-    current: LeadProfile | None, message: dict[str, Any], settings: QualifySettings, now: datetime
+    current: LeadProfile | None,
+    message: dict[str, Any],
+    settings: QualifySettings,
+    now: datetime,
+    phone_first: bool = False,
 ) -> LeadChange:
     at = message["received_at"]
     fields = message.get("fields", {})
@@ -51,7 +55,7 @@ def plan_inquiry(
     }
     if message.get("ignored_fields"):
         inquiry["ignored_fields"] = list(message["ignored_fields"])
-    change = _qualified(current, profile, settings, now, reason=f"inquiry {message['inquiry_id']}")
+    change = _qualified(current, profile, settings, now, f"inquiry {message['inquiry_id']}", phone_first)
     change.timeline.insert(0, inquiry)
     change.marker = message["inquiry_id"]
     if current is None:
@@ -60,13 +64,18 @@ def plan_inquiry(
 
 
 def plan_requalify(
-    current: LeadProfile, settings: QualifySettings, now: datetime, reason: str, restore: bool = False
+    current: LeadProfile,
+    settings: QualifySettings,
+    now: datetime,
+    reason: str,
+    restore: bool = False,
+    phone_first: bool = False,
 ) -> LeadChange | None:
     """The lead qualified again; None when neither its stage nor its score would change."""
     profile = copy.deepcopy(current)
     if restore:
         profile["restored"] = True
-    change = _qualified(current, profile, settings, now, reason)
+    change = _qualified(current, profile, settings, now, reason, phone_first)
     unchanged = change.profile["stage"] == current.get("stage") and change.profile["score"] == current.get("score")
     return None if unchanged and not restore else change
 
@@ -79,7 +88,12 @@ def engagement_events(profile: LeadProfile) -> list[EngagementEvent]:
 
 
 def _qualified(
-    before: LeadProfile | None, profile: LeadProfile, settings: QualifySettings, now: datetime, reason: str
+    before: LeadProfile | None,
+    profile: LeadProfile,
+    settings: QualifySettings,
+    now: datetime,
+    reason: str,
+    phone_first: bool = False,
 ) -> LeadChange:
     result = qualify(dict(profile), engagement_events(profile), settings, now)
     stamp = now.astimezone(UTC).isoformat(timespec="milliseconds")
@@ -96,11 +110,24 @@ def _qualified(
         change.move(result.stage, reason, stamp)
     change.events.append(lead_qualified(lead_id, profile["stage"], profile["score"], result.marketing_qualified, stamp))
     if profile["stage"] == "sales_ready" and not profile.get("handed_off_at"):
-        profile["handed_off_at"] = stamp  # set once: a lead is handed to routing exactly once
-        change.handoffs.append(
-            Handoff(ROUTING_QUEUE, {"lead_id": lead_id, "handed_off_at": stamp}, deduplication_id=f"{lead_id}-handoff")
-        )
+        # Once each time it becomes sales-ready: a lead rejected back to nurture loses its hand-off.
+        profile["handed_off_at"] = stamp
+        message = {"lead_id": lead_id, "handed_off_at": stamp}
+        change.handoffs.append(Handoff(ROUTING_QUEUE, message, deduplication_id=f"{lead_id}-handoff-{stamp}"))
+    elif phone_first and _to_be_called(profile):  # once: to the qualification team
+        profile["qualification_handed_off_at"] = stamp
+        message = {"lead_id": lead_id, "handed_off_at": stamp, "purpose": "qualify"}
+        change.handoffs.append(Handoff(ROUTING_QUEUE, message, deduplication_id=f"{lead_id}-qualify"))
     return change
+
+
+def _to_be_called(profile: LeadProfile) -> bool:
+    """Phone first: a marketing-qualified lead in nurture, not yet handed to the qualification team."""
+    return (
+        profile["stage"] == "nurture"
+        and bool(profile.get("marketing_qualified"))
+        and not profile.get("qualification_handed_off_at")
+    )
 
 
 def _new_profile(message: dict[str, Any], touch: Touch) -> LeadProfile:
@@ -152,11 +179,21 @@ def _consent(profile: LeadProfile, fields: dict[str, Any], at: str) -> None:
 
 
 def record_inquiry(
-    message: dict[str, Any], services: LeadServices, settings: QualifySettings, now: datetime | None = None
+    message: dict[str, Any],
+    services: LeadServices,
+    settings: QualifySettings,
+    now: datetime | None = None,
+    phone_first: bool = False,
 ) -> Applied:
-    """Store one inquiry on its lead and qualify the lead: "changed", or "duplicate" if stored before."""
+    """Store one inquiry on its lead and qualify the lead: "changed", or "duplicate" if stored before.
+
+    `phone_first`: the client routes marketing-qualified leads to a qualification team (inside
+    sales) too, to be qualified by phone; sales-ready leads go to sales either way.
+    """
     return apply_change(
-        message["lead_id"], lambda current: plan_inquiry(current, message, settings, now or datetime.now(UTC)), services
+        message["lead_id"],
+        lambda current: plan_inquiry(current, message, settings, now or datetime.now(UTC), phone_first),
+        services,
     )
 
 
@@ -167,12 +204,13 @@ def requalify_lead(
     reason: str,
     restore: bool = False,
     now: datetime | None = None,
+    phone_first: bool = False,
 ) -> Applied:
     """Qualify a stored lead again; "unchanged" when neither its stage nor its score moves."""
 
     def plan(current: LeadProfile | None) -> LeadChange | None:
         if current is None:
             raise LookupError(f"no lead {lead_id}")
-        return plan_requalify(current, settings, now or datetime.now(UTC), reason, restore)
+        return plan_requalify(current, settings, now or datetime.now(UTC), reason, restore, phone_first)
 
     return apply_change(lead_id, plan, services)

@@ -34,6 +34,7 @@ from leadflow.route.roster import Rep, utc_stamp
 # Stages of a lead whose owner is working it: a lead from the same company goes to that owner.
 OPEN_STAGES = frozenset({"assigned", "accepted", "contacted", "meeting", "opportunity"})
 ACCOUNT_STAGES = OPEN_STAGES | {"won"}
+RETRY_MINUTES = 15  # a queued lead is offered to its team again this often (working minutes)
 DEFAULT_QUEUE = "unassigned"  # where leads wait when the client file names no team
 
 
@@ -71,6 +72,7 @@ class Decision:
     deadline_minutes: int
     due_at: str | None  # accept by then (working minutes of the team's calendar)
     remind_at: str | None
+    retry_at: str | None = None  # queued: when to look for a free rep again (the team's next working moment)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -172,6 +174,7 @@ def pick_owner(
         deadline_minutes=minutes,
         due_at=due_at,
         remind_at=remind_at,
+        retry_at=None if chosen else retry_queued(team, now),
     )
     return Pick(decision, ledger)
 
@@ -224,6 +227,14 @@ def unavailable(rep: Rep, team: Team, facts: dict[str, Any], now: datetime, chec
             lead = " and ".join(filter(None, [f"in {country}" if country else "in no known country", segment]))
             return f"outside territory ({', '.join(rep.territories)}; the lead is {lead})"
     return None
+
+
+def retry_queued(team: Team, now: datetime) -> str:
+    """When a queued lead is offered to the team again: when it starts work, or RETRY_MINUTES later at work."""
+    calendar = team.calendar.calendar()
+    if calendar.is_working(now):
+        return utc_stamp(calendar.add_working_minutes(now, RETRY_MINUTES))
+    return utc_stamp(calendar.next_working_moment(now))
 
 
 def deadline(team: Team, priority: str, facts: dict[str, Any], now: datetime) -> tuple[int, str, str | None]:

@@ -30,7 +30,10 @@ class Accounts(Protocol):
     def account_leads(self, domain: str) -> list[AccountLead]: ...
 
 
-def plan_routing(current: LeadProfile, handed_off_at: str, pick: Pick, facts: dict[str, Any]) -> LeadChange:
+def plan_routing(
+    current: LeadProfile, handed_off_at: str, pick: Pick, facts: dict[str, Any], to_stage: str = "assigned"
+) -> LeadChange:
+    """The change a routing decision makes; `to_stage` is "qualifying" when a qualifier is given the lead."""
     decision = pick.decision
     routed = decision.as_dict()
     stamp = decision.decided_at
@@ -48,16 +51,16 @@ def plan_routing(current: LeadProfile, handed_off_at: str, pick: Pick, facts: di
             profile[name] = value  # type: ignore[literal-required]
     if decision.due_at is not None:
         profile["sla"] = decision.timer(reassignments=0)
-        profile["sla_next_at"] = decision.remind_at or decision.due_at
+        profile["sla_next_at"] = min(filter(None, (decision.retry_at, decision.remind_at, decision.due_at)))
     if facts.get("email_kind") == "corporate" and facts.get("email_domain"):
         profile["account_domain"] = facts["email_domain"]  # its account link names the owner, when it has one
     change = LeadChange(profile)
     change.timeline.append({"type": "routed", "at": stamp, "decision": routed})
     if decision.owner is not None:
         profile["assigned_at"] = stamp
-        change.move("assigned", f"assigned to {decision.owner_name}: {decision.why}", stamp)
+        change.move(to_stage, f"assigned to {decision.owner_name}: {decision.why}", stamp)
         change.events.append(lead_assigned(lead_id, routed))
-        change.counters.append(CounterDelta("assigned", stamp[:10]))
+        change.counters.append(CounterDelta(to_stage, stamp[:10]))
     else:
         change.events.append(lead_queued(lead_id, routed))
         change.counters.append(CounterDelta("queued", stamp[:10]))
@@ -74,17 +77,28 @@ def route_lead(
     accounts: Accounts,
     now: datetime | None = None,
 ) -> Applied:
-    """Give a handed-off lead its owner (or a queue): "changed", or "unchanged" when routed before."""
+    """Give a handed-off lead its owner (or a queue): "changed", or "unchanged" when routed before.
+
+    A hand-off with purpose "qualify" (phone first) gives a marketing-qualified lead to the
+    client's qualification team, to be called; any other gives a sales-ready lead to sales.
+    """
     lead_id, handed_off_at = message["lead_id"], message["handed_off_at"]
+    qualifying = message.get("purpose") == "qualify"
 
     def plan(current: LeadProfile | None) -> LeadChange | None:
         if current is None:
             raise LookupError(f"no lead {lead_id}: a hand-off names a stored lead")
-        if current.get("routed_for") == handed_off_at or current.get("stage") != "sales_ready":
+        waiting_in = "nurture" if qualifying else "sales_ready"
+        if current.get("routed_for") == handed_off_at or current.get("stage") != waiting_in:
             return None  # routed for this hand-off already (a redelivery), or moved on since
         at = now or datetime.now(UTC)
         facts = routing_facts(current, config.qualify.verification.default_phone_region)
         settings = config.route
+        if qualifying:
+            if settings.qualification_team is None:
+                return None  # the client stopped phone first since the hand-off
+            pick = pick_owner(facts, settings, roster.list_reps(), at, team_name=settings.qualification_team)
+            return plan_routing(current, handed_off_at, pick, facts, to_stage="qualifying")
         found: list[AccountLead] = []
         if settings.account_match_days and facts.get("email_kind") == "corporate" and facts.get("email_domain"):
             found = accounts.account_leads(facts["email_domain"])

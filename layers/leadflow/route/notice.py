@@ -18,6 +18,7 @@ _NOT_IN_A_HEADER = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 SUMMARY_FIELDS = (
     ("Name", "name"), ("Company", "company"), ("Job title", "job_title"), ("Email", "email"), ("Phone", "phone"),
     ("Asked for", "inquiry_type"), ("Source", "source"), ("Message", "last_message"),
+    ("Qualifier's notes", "qualification_note"),
 )  # fmt: skip
 
 
@@ -44,6 +45,7 @@ def lead_summary(profile: LeadProfile) -> list[tuple[str, str]]:
         "name": name,
         "inquiry_type": (profile.get("last_touch") or {}).get("inquiry_type"),
         "source": touch.get("utm_source") or touch.get("referrer") or "direct",
+        "qualification_note": (profile.get("qualification") or {}).get("note"),
     }
     return [(label, str(values[key])) for label, key in SUMMARY_FIELDS if values.get(key)]
 

@@ -17,6 +17,7 @@ the meantime has no timer: nothing happens.
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -24,14 +25,23 @@ from typing import Any, Protocol
 
 from leadflow.config import ClientConfig, RouteSettings
 from leadflow.lead.change import Applied, CounterDelta, LeadChange, LeadServices, RepRelease, apply_change
-from leadflow.lead.events import lead_escalated, lead_reassigned, lead_sla_breached, lead_sla_reminder
+from leadflow.lead.events import (
+    lead_assigned,
+    lead_escalated,
+    lead_reassigned,
+    lead_sla_breached,
+    lead_sla_reminder,
+)
 from leadflow.lead.profile import LeadProfile, SlaTimer
-from leadflow.route.assignment import pick_owner
+from leadflow.route.assignment import Pick, pick_owner, retry_queued
 from leadflow.route.changes import Roster
 from leadflow.route.facts import routing_facts
 from leadflow.route.roster import Rep, utc_stamp
 
-TIMED_STAGES = frozenset({"assigned", "sales_ready"})  # owned and not yet accepted, or waiting in a queue
+# Owned and not yet accepted (or called), or waiting in a queue (nurture: for the qualification team).
+logger = logging.getLogger(__name__)
+
+TIMED_STAGES = frozenset({"assigned", "sales_ready", "qualifying", "nurture"})
 
 
 class DueLeads(Protocol):
@@ -56,11 +66,23 @@ def plan_sla(
         profile.pop("sla_next_at", None)  # nothing to time any more (or its team left the client file)
         return change
     lead_id, owner = profile["lead_id"], profile.get("owner")
+    # A qualification team's lead is "qualifying" while owned and waits in "nurture"; sales' are assigned, sales_ready.
+    calling = team_name == settings.qualification_team
+    owned, waiting = ("qualifying", "nurture") if calling else ("assigned", "sales_ready")
     assert team_name is not None
     due_at = sla["due_at"]
+    if owner is None and due_at > stamp:  # queued: offered to the team again, the clock still running
+        pick = pick_owner(facts, settings, roster, now, team_name=team_name, exclude=sla.get("previous_owners", []))
+        if pick.decision.owner is not None and pick.ledger is not None:
+            return _claimed_from_queue(change, pick, owned, stamp)
+    reminder_due = not sla.get("reminded") and (sla.get("remind_at") or "~") <= stamp
+    if due_at > stamp and not reminder_due:  # nothing due but the next look: queued, nobody free yet
+        pending = [at for at in (None if sla.get("reminded") else sla.get("remind_at"), due_at) if at]
+        profile["sla_next_at"] = min(retry_queued(team, now), *pending) if owner is None else min(pending)
+        return change
     if due_at > stamp:
         sla["reminded"] = True
-        profile["sla_next_at"] = due_at
+        profile["sla_next_at"] = due_at if owner else min(retry_queued(team, now), due_at)
         whom = profile.get("owner_name") or f"team {team_name}"
         change.timeline.append({"type": "sla_reminder", "at": stamp, "reason": f"{whom}: accept by {due_at}"})
         change.events.append(lead_sla_reminder(lead_id, stamp, team_name, owner, due_at))
@@ -86,8 +108,8 @@ def plan_sla(
             if owner in on_roster:
                 change.ledger.append(RepRelease(str(owner)))
             change.ledger.append(pick.ledger)
-            if profile.get("stage") != "assigned":  # it waited in the queue
-                change.move("assigned", f"assigned to {decision.owner_name}: not claimed by {due_at}", stamp)
+            if profile.get("stage") != owned:  # it waited in the queue
+                change.move(owned, f"assigned to {decision.owner_name}: not claimed by {due_at}", stamp)
             change.timeline.append({"type": "reassigned", "at": stamp, "decision": routed})
             change.events.append(lead_reassigned(lead_id, owner, routed))
             change.counters.append(CounterDelta("sla_reassigned", stamp[:10]))
@@ -102,12 +124,31 @@ def plan_sla(
         for name in ("owner", "owner_name"):
             profile.pop(name, None)  # type: ignore[misc]
         profile["queue"] = team_name
-        change.move("sales_ready", f"back to the {team_name} queue: not accepted by {due_at}", stamp)
+        change.move(waiting, f"back to the {team_name} queue: not accepted by {due_at}", stamp)
     reason = f"not accepted by {due_at}; {spent}"
     change.timeline.append({"type": "escalated", "at": stamp, "reason": f"to the {to} of team {team_name}: {reason}"})
     change.events.append(lead_escalated(lead_id, stamp, team_name, to, team.manager if to == "manager" else None,
                                         profile.get("owner"), reason))  # fmt: skip
     change.counters.append(CounterDelta("sla_escalated", stamp[:10]))
+    return change
+
+
+def _claimed_from_queue(change: LeadChange, pick: Pick, owned: str, stamp: str) -> LeadChange:
+    """A rep became free for a queued lead: it is theirs now, with the deadline it had (the clock kept running)."""
+    profile, decision = change.profile, pick.decision
+    routed = {**decision.as_dict(), "why": f"a rep of team {decision.team} became free: {decision.why}"}
+    profile.update({"owner": str(decision.owner), "owner_name": str(decision.owner_name), "routing": routed,
+                    "assigned_at": stamp})  # fmt: skip
+    profile.pop("queue", None)
+    sla = profile["sla"]
+    pending = [at for at in (None if sla.get("reminded") else sla.get("remind_at"), sla["due_at"]) if at and at > stamp]
+    profile["sla_next_at"] = min(pending) if pending else sla["due_at"]
+    assert pick.ledger is not None
+    change.ledger.append(pick.ledger)
+    change.move(owned, f"assigned to {decision.owner_name}: {routed['why']}", stamp)
+    change.timeline.append({"type": "routed", "at": stamp, "decision": routed})
+    change.events.append(lead_assigned(profile["lead_id"], routed))
+    change.counters.append(CounterDelta(owned, stamp[:10]))
     return change
 
 
@@ -118,7 +159,8 @@ def run_sla(lead_id: str, services: LeadServices, config: ClientConfig, roster: 
     def plan(current: LeadProfile | None) -> LeadChange | None:
         if current is None or current.get("sla_next_at", "~") > utc_stamp(now):
             return None
-        reps = roster.list_reps() if current["sla"].get("due_at", "~") <= utc_stamp(now) else []
+        due = current["sla"].get("due_at", "~") <= utc_stamp(now)
+        reps = roster.list_reps() if due or not current.get("owner") else []  # to reassign, or to offer it again
         return plan_sla(current, now, config.route, reps, routing_facts(current, region))
 
     return apply_change(lead_id, plan, services)
@@ -133,12 +175,17 @@ def sweep(
     give_up_at: float | None = None,
 ) -> dict[str, int]:
     """Every lead due at `now`, one by one, until `give_up_at` (time.monotonic()); what it did, counted."""
-    done = {"due": 0, "changed": 0, "unchanged": 0, "left": 0}
+    done = {"due": 0, "changed": 0, "unchanged": 0, "failed": 0, "left": 0}
     for lead_id in due.due_lead_ids(utc_stamp(now)):
         if give_up_at is not None and time.monotonic() > give_up_at:
             done["left"] = 1  # at least one: the next tick takes them
             break
         done["due"] += 1
-        applied = run_sla(lead_id, services, config, roster, now)
+        try:
+            applied = run_sla(lead_id, services, config, roster, now)
+        except Exception:  # one lead that fails (its change conflicts ten times, say) holds back no other
+            logger.exception("sla step failed; the next tick tries it again", extra={"lead_id": lead_id})
+            done["failed"] += 1
+            continue
         done["changed" if applied.outcome == "changed" else "unchanged"] += 1
     return done
