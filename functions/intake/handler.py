@@ -10,49 +10,25 @@ from __future__ import annotations
 
 import json
 import time
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from leadflow.aws.event_bus import EventBus
-from leadflow.aws.leads_table import LeadsTable
-from leadflow.aws.queues import FifoQueue
-from leadflow.lead.change import LeadServices
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.qualify.changes import record_inquiry
-from leadflow.settings import client_config, required_env
+from leadflow.settings import client_config
+from leadflow.wiring import lead_services, leads_table
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 ANSWER_RESERVE_S = 3.0  # time kept to finish the record under way and report the batch
 
 
-@cache
-def leads_table() -> LeadsTable:
-    return LeadsTable(required_env("LEADS_TABLE"), on_retry=_retried)
-
-
-@cache
-def services() -> LeadServices:
-    return LeadServices(
-        client=client_config().name,
-        store=leads_table(),
-        bus=EventBus(required_env("EVENT_BUS_NAME")),
-        queues={"routing": FifoQueue(required_env("ROUTING_QUEUE_URL"))},
-    )
-
-
-def _retried(error: Exception) -> None:
-    """DynamoDB asked to try again (a transaction conflict, throttling): counted, then retried."""
-    metrics.add_metric(name="WriteRetried", unit=MetricUnit.Count, value=1)
-
-
 def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
     config = client_config()
-    applied = record_inquiry(message, services(), config.qualify, phone_first=config.route.phone_first)
+    applied = record_inquiry(message, lead_services(), config.qualify, phone_first=config.route.phone_first)
     ids = {"lead_id": message["lead_id"], "inquiry_id": message["inquiry_id"]}
     if applied.outcome == "changed":
         metrics.add_metric(name="InquiryStored", unit=MetricUnit.Count, value=1)

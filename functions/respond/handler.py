@@ -8,26 +8,17 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
-from leadflow.aws.event_bus import EventBus
-from leadflow.aws.leads_table import LeadsTable
-from leadflow.follow_up.link_page import PAGE_HEADERS, respond
-from leadflow.lead.change import LeadServices
+from leadflow.follow_up.link_page import PAGE_HEADERS, Page, respond
 from leadflow.links import LinkSigner
 from leadflow.observability import MetricUnit, logger, metrics
-from leadflow.settings import client_config, link_key, required_env
+from leadflow.settings import client_config, link_key
+from leadflow.wiring import lead_services, leads_table
 
 MAX_FORM_BYTES = 4096
 BAD_FORM = "<!doctype html><title>Not sent from the page</title><p>Open the link from your email and use its buttons."
-
-
-@cache
-def services() -> LeadServices:
-    store = LeadsTable(required_env("LEADS_TABLE"))
-    return LeadServices(client_config().name, store, EventBus(required_env("EVENT_BUS_NAME")), queues={})
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -42,10 +33,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if method == "POST":
             form = dict(parse_qsl(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), max_num_fields=10))
     except ValueError:  # not base64, or more fields than the page's form has: not a post from the page
-        return {"statusCode": 400, "headers": PAGE_HEADERS, "body": BAD_FORM, "isBase64Encoded": False}
-    store = services().store
-    assert isinstance(store, LeadsTable)
-    page = respond(method, token, form, datetime.now(UTC), signer=LinkSigner(link_key()),
-                   read_profile=store.get_profile, services=services(), config=client_config())  # fmt: skip
+        page = Page(400, BAD_FORM)
+    else:
+        page = respond(
+            method, token, form, datetime.now(UTC), signer=LinkSigner(link_key()),
+            read_profile=leads_table().get_profile, services=lead_services(), config=client_config(),
+        )  # fmt: skip
     metrics.add_metric(name=f"LinkAnswered{page.status}", unit=MetricUnit.Count, value=1)
     return {"statusCode": page.status, "headers": PAGE_HEADERS, "body": page.html, "isBase64Encoded": False}

@@ -9,49 +9,24 @@ from __future__ import annotations
 
 import json
 import time
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from leadflow.aws.event_bus import EventBus
-from leadflow.aws.leads_table import LeadsTable
-from leadflow.aws.roster import RosterTable
-from leadflow.lead.change import LeadServices
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.route.changes import route_lead
-from leadflow.settings import client_config, required_env
+from leadflow.settings import client_config
+from leadflow.wiring import lead_services, leads_table, roster
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 ANSWER_RESERVE_S = 3.0  # time kept to finish the record under way and report the batch
 
 
-@cache
-def leads_table() -> LeadsTable:
-    return LeadsTable(required_env("LEADS_TABLE"), on_retry=_retried)
-
-
-@cache
-def roster() -> RosterTable:
-    return RosterTable(required_env("LEADS_TABLE"), on_retry=_retried)
-
-
-@cache
-def services() -> LeadServices:
-    return LeadServices(
-        client=client_config().name, store=leads_table(), bus=EventBus(required_env("EVENT_BUS_NAME")), queues={}
-    )
-
-
-def _retried(error: Exception) -> None:
-    metrics.add_metric(name="WriteRetried", unit=MetricUnit.Count, value=1)
-
-
 def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
-    applied = route_lead(message, services(), client_config(), roster(), leads_table())
+    applied = route_lead(message, lead_services(), client_config(), roster(), leads_table())
     decision = (applied.change.profile.get("routing") if applied.change else None) or {}
     outcome = "LeadAssigned" if decision.get("owner") else "LeadQueued" if decision else "RoutedBefore"
     metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)

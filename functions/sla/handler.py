@@ -9,34 +9,14 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from leadflow.aws.event_bus import EventBus
-from leadflow.aws.leads_table import LeadsTable
-from leadflow.aws.roster import RosterTable
-from leadflow.lead.change import LeadServices
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.route.sla import sweep
-from leadflow.settings import client_config, required_env
+from leadflow.settings import client_config
+from leadflow.wiring import lead_services, leads_table, roster
 
 ANSWER_RESERVE_S = 5.0  # stop starting leads this long before the timeout: the next tick takes the rest
-
-
-@cache
-def leads_table() -> LeadsTable:
-    return LeadsTable(required_env("LEADS_TABLE"), on_retry=_retried)
-
-
-@cache
-def services() -> LeadServices:
-    return LeadServices(
-        client=client_config().name, store=leads_table(), bus=EventBus(required_env("EVENT_BUS_NAME")), queues={}
-    )
-
-
-def _retried(error: Exception) -> None:
-    metrics.add_metric(name="WriteRetried", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -45,8 +25,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     now = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))  # the tick: what "due" is measured against
     give_up_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_S
     leads_table().give_up_at = give_up_at
-    roster = RosterTable(required_env("LEADS_TABLE"), on_retry=_retried)
-    swept = sweep(services(), client_config(), roster, leads_table(), now, give_up_at)
+    swept = sweep(lead_services(), client_config(), roster(), leads_table(), now, give_up_at)
     metrics.add_metric(name="SlaLeadsDue", unit=MetricUnit.Count, value=swept["due"])  # every tick: 0 is a figure
     if swept["left"]:
         metrics.add_metric(name="SlaSweepCutShort", unit=MetricUnit.Count, value=1)

@@ -186,6 +186,9 @@ def requests_per_lead(definition: Any, resources: Any) -> dict[str, Counter[str]
             counts[phase["now"]][f"{service}.{operation}"] += 1
 
     boto3.DEFAULT_SESSION.events.register("before-send", count)
+    from leadflow import wiring
+
+    wiring.forget_cached()  # the functions' clients, made anew on the session that counts
     capture = load_handler(definition.function("capture"), "bench_capture")
     intake = load_handler(definition.function("intake"), "bench_intake")
     sample = json.loads((REPO_ROOT / "events" / "capture-json-post.json").read_text())
@@ -366,11 +369,17 @@ def stored_throughput(definition: Any, config: Any) -> dict[str, Any]:
     gc.collect()
     per_lead = (_rss_bytes() - before) / STORED
     handlers = {}
-    for table in (fresh, stored):
+    from leadflow import wiring
+
+    for table in (fresh, stored):  # one intake handler per table, each bound to its own services
         os.environ["LEADS_TABLE"] = table.name
+        wiring.forget_cached()
         name = f"bench_intake_{table.name.rsplit('-', 1)[1]}"
         handlers[table.name] = load_handler(definition.function("intake"), name)
-        sys.modules[name].services()  # bind it to its table now
+        bound_table, bound_services = wiring.leads_table(), wiring.lead_services()
+        module: Any = sys.modules[name]
+        module.leads_table = lambda bound=bound_table: bound
+        module.lead_services = lambda bound=bound_services: bound
     context = LambdaContext("bench", 512, 30, "bench")
     now = datetime.now(UTC)
     from leadflow.local.seed import synthetic_message
@@ -439,25 +448,8 @@ def burst_drain() -> dict[str, float]:
     from leadflow.aws.leads_table import LeadsTable
 
     scratch = Path(tempfile.mkdtemp(prefix="leadflow-bench-burst-"))
-    api_port, moto_port = _free_port(), _free_port()
-    clients = scratch / "clients"
-    clients.mkdir()
-    (clients / "demo.toml").write_text(
-        (REPO_ROOT / "clients" / "demo.toml").read_text().replace(":3000", f":{api_port}")
-    )
-    log = (scratch / "local.log").open("w")
-    leadflow = str(Path(sys.executable).with_name("leadflow"))
-    process = subprocess.Popen(
-        [leadflow, "local", "--api-port", str(api_port), "--moto-port", str(moto_port), "--clients-dir", str(clients),
-         "--state-dir", str(scratch / "state")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    process, api_port, moto_port, log = start_local(scratch)
     try:
-        deadline = time.monotonic() + 120
-        while "Ctrl-C stops." not in (scratch / "local.log").read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"leadflow local did not start: {(scratch / 'local.log').read_text()}")
-            time.sleep(0.2)
         people = BURST // 2
         posts = [f"burst{n % people}@company{n % 97}.example" for n in range(BURST)]
         api = f"http://127.0.0.1:{api_port}/leads"
@@ -502,6 +494,30 @@ def burst_drain() -> dict[str, float]:
             process.kill()
         log.close()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def start_local(scratch: Path) -> tuple[subprocess.Popen[str], int, int, Any]:
+    """`leadflow local` for the demo client in a subprocess, on free ports, data in scratch; started."""
+    api_port, moto_port = _free_port(), _free_port()
+    clients = scratch / "clients"
+    clients.mkdir()
+    (clients / "demo.toml").write_text(
+        (REPO_ROOT / "clients" / "demo.toml").read_text().replace(":3000", f":{api_port}")
+    )
+    log = (scratch / "local.log").open("w")
+    leadflow = str(Path(sys.executable).with_name("leadflow"))
+    process = subprocess.Popen(
+        [leadflow, "local", "--api-port", str(api_port), "--moto-port", str(moto_port), "--clients-dir", str(clients),
+         "--state-dir", str(scratch / "state")],
+        stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while "Ctrl-C stops." not in (scratch / "local.log").read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"leadflow local did not start: {(scratch / 'local.log').read_text()}")
+        time.sleep(0.2)
+    return process, api_port, moto_port, log
 
 
 def _free_port() -> int:

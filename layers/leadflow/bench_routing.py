@@ -20,8 +20,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -66,6 +64,9 @@ def path_to_owner(definition: StackDefinition, resources: Any) -> dict[str, Any]
 
     boto3.setup_default_session(region_name="us-east-1")
     boto3.DEFAULT_SESSION.events.register("before-send", count)
+    from leadflow import wiring
+
+    wiring.forget_cached()  # the functions' clients, made anew on the session that counts
     handlers = {key: load_handler(definition.function(key), f"bench_chain_{key}") for key in
                 ("capture", "intake", "route", "notify")}  # fmt: skip
     context = LambdaContext("bench", 512, 30, "bench")
@@ -219,28 +220,11 @@ def speed_to_lead_local(posts: int = 20) -> list[float]:
     import requests
 
     from leadflow.aws.roster import RosterTable
-    from leadflow.bench import _free_port
+    from leadflow.bench import start_local
 
     scratch = Path(tempfile.mkdtemp(prefix="leadflow-bench-speed-"))
-    api_port, moto_port = _free_port(), _free_port()
-    clients = scratch / "clients"
-    clients.mkdir()
-    (clients / "demo.toml").write_text(
-        (REPO_ROOT / "clients" / "demo.toml").read_text().replace(":3000", f":{api_port}")
-    )
-    log = (scratch / "local.log").open("w")
-    leadflow = str(Path(sys.executable).with_name("leadflow"))
-    process = subprocess.Popen(
-        [leadflow, "local", "--api-port", str(api_port), "--moto-port", str(moto_port), "--clients-dir", str(clients),
-         "--state-dir", str(scratch / "state")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    process, api_port, moto_port, log = start_local(scratch)
     try:
-        deadline = time.monotonic() + 120
-        while "Ctrl-C stops." not in (scratch / "local.log").read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"leadflow local did not start: {(scratch / 'local.log').read_text()}")
-            time.sleep(0.2)
         endpoint = f"http://127.0.0.1:{moto_port}"
         dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
         RosterTable("leadflow-demo-leads", dynamodb).add_rep(bench_rep("rep_speed"))

@@ -71,6 +71,9 @@ def webhook_key() -> bytes:
 
 def forget_cached() -> None:
     """For tests that change the environment between invocations in one process."""
+    from leadflow import wiring
+
+    wiring.forget_cached()
     for cached in (client_snapshot, client_config, capture_rules, lead_ids, link_key, webhook_key):
         cached.cache_clear()
 

@@ -1,0 +1,49 @@
+"""What a function works with, made once per cold start from its environment: the stores, the bus, the queues.
+
+Every function that changes leads reads the same variables (LEADS_TABLE, EVENT_BUS_NAME, and
+ROUTING_QUEUE_URL where it hands leads to routing; leadflow.definition sets them), so they are
+built here once instead of in each handler. A retried DynamoDB call (a transaction conflict,
+throttling) is counted as the WriteRetried metric, then retried.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from leadflow.aws.event_bus import EventBus
+from leadflow.aws.leads_table import LeadsTable
+from leadflow.aws.queues import FifoQueue
+from leadflow.aws.roster import RosterTable
+from leadflow.lead.change import LeadServices, MessageSender
+from leadflow.observability import MetricUnit, metrics
+from leadflow.settings import client_config, required_env
+
+
+def count_retry(error: Exception) -> None:
+    """DynamoDB asked to try again: counted, then retried (leadflow.aws.retry)."""
+    metrics.add_metric(name="WriteRetried", unit=MetricUnit.Count, value=1)
+
+
+@cache
+def leads_table() -> LeadsTable:
+    return LeadsTable(required_env("LEADS_TABLE"), on_retry=count_retry)
+
+
+@cache
+def roster() -> RosterTable:
+    return RosterTable(required_env("LEADS_TABLE"), leads_table().client, on_retry=count_retry)
+
+
+@cache
+def lead_services() -> LeadServices:
+    """The applier's ports: the leads table, the stack's bus, and the routing queue when the function has it."""
+    queues: dict[str, MessageSender] = {}
+    if os.environ.get("ROUTING_QUEUE_URL"):
+        queues["routing"] = FifoQueue(required_env("ROUTING_QUEUE_URL"))
+    return LeadServices(client_config().name, leads_table(), EventBus(required_env("EVENT_BUS_NAME")), queues)
+
+
+def forget_cached() -> None:
+    for cached in (leads_table, roster, lead_services):
+        cached.cache_clear()
