@@ -94,6 +94,8 @@ class Index:
     name: str
     partition_key: str
     sort_key: str
+    # ALL copies every attribute into the index; KEYS_ONLY only the keys (for an index read for ids alone).
+    projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,9 @@ class StackDefinition:
 
 # Names of the indexes the lead store reads through (see leadflow.aws.leads_table).
 LEADS_BY_CREATED = Index("by_created", "gsi1pk", "gsi1sk")
-LEADS_BY_DUE = Index("by_due", "gsi2pk", "gsi2sk")  # sparse: leads with an SLA timer running
+# Sparse: leads with an SLA timer running. The sweep needs their ids only, so each change of a timed
+# lead copies its keys into the index, not the whole profile.
+LEADS_BY_DUE = Index("by_due", "gsi2pk", "gsi2sk", projection="KEYS_ONLY")
 
 
 def event_source(client: str) -> str:

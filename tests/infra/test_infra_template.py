@@ -88,6 +88,7 @@ def test_leads_table_has_the_definition_indexes_and_no_expiry(
                             {"AttributeName": index.partition_key, "KeyType": "HASH"},
                             {"AttributeName": index.sort_key, "KeyType": "RANGE"},
                         ],
+                        "Projection": {"ProjectionType": index.projection},
                     }
                 )
                 for index in spec.indexes

@@ -94,7 +94,8 @@ def test_a_lead_nobody_can_take_waits_in_the_queue_and_is_due_in_the_sweeps_inde
             ":now": {"S": "2100-01-01"},
         },
     )["Items"]
-    assert [item["lead_id"]["S"] for item in due] == [profile["lead_id"]]
+    assert [item["pk"]["S"] for item in due] == [f"LEAD#{profile['lead_id']}"]
+    assert set(due[0]) == {"pk", "sk", "gsi2pk", "gsi2sk"}  # keys only: a timed lead's change copies no profile
 
 
 def test_a_lead_from_a_company_already_owned_goes_to_the_same_owner(stack: Stack) -> None:

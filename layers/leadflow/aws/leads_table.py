@@ -253,12 +253,11 @@ class LeadsTable(LazyClient):
                 "IndexName": LEADS_BY_DUE_INDEX,
                 "KeyConditionExpression": "gsi2pk = :shard AND gsi2sk <= :until",
                 "ExpressionAttributeValues": {":shard": {"S": due_partition(shard)}, ":until": {"S": f"{until}#~"}},
-                "ProjectionExpression": "lead_id",
             }
             while True:
                 answer = self._retrying(lambda query=kwargs: self.client.query(**query))  # type: ignore[misc]
                 self.items_read += int(answer.get("ScannedCount", len(answer.get("Items", []))))
-                yield from (item["lead_id"]["S"] for item in answer.get("Items", []))
+                yield from (item["pk"]["S"].removeprefix("LEAD#") for item in answer.get("Items", []))  # keys only
                 if "LastEvaluatedKey" not in answer:
                     break
                 kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

@@ -161,7 +161,7 @@ def create_table(dynamodb: Any, table: TableSpec) -> None:
                         {"AttributeName": index.partition_key, "KeyType": "HASH"},
                         {"AttributeName": index.sort_key, "KeyType": "RANGE"},
                     ],
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": {"ProjectionType": index.projection},
                 }
                 for index in table.indexes
             ],
