@@ -59,6 +59,7 @@ TABLE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
 # Table access kinds granted on each of the table's indexes (`<table arn>/index/<name>`), not the table itself.
 ON_TABLE_INDEXES: frozenset[GrantAccess] = frozenset({"query_indexes"})
 BUS_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {"publish": ("events:PutEvents",)}
+SECRET_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {"read_secret": ("secretsmanager:GetSecretValue",)}
 EMAIL_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
     # leadflow.aws.mailer sends through SES v2's SendEmail with Raw (MIME) content, which IAM authorizes
     # as ses:SendRawEmail (SES v1's name for a raw send), on the identity and the configuration set.
@@ -235,6 +236,8 @@ class Functions(Construct):
             indexes = self._tables.index_names(grant.resource)
             resources = [f"{table_arn}/index/{name}" for name in indexes] if on_indexes else [table_arn]
             actions = TABLE_ACTIONS[grant.access]
+        elif grant.access in SECRET_ACTIONS:
+            actions, resources = SECRET_ACTIONS[grant.access], [self._secrets.arn(grant.resource)]
         elif grant.access in BUS_ACTIONS:
             actions, resources = BUS_ACTIONS[grant.access], [self._event_buses.bus(grant.resource).event_bus_arn]
         elif grant.access in EMAIL_ACTIONS:

@@ -22,6 +22,9 @@ class Secrets(Construct):
         super().__init__(scope, construct_id)
         self._secrets = {spec.key: self._declare_secret(spec) for spec in specs}
 
+    def arn(self, key: str) -> str:
+        return self._secrets[key].secret_arn
+
     def value(self, key: str) -> str:
         """The secret's value as a dynamic reference ({{resolve:secretsmanager:...}}), for an environment."""
         return self._secrets[key].secret_value.unsafe_unwrap()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from leadflow.config import WEBHOOK_EVENTS, ClientConfig
-from leadflow.settings import LEAD_ID_KEY_VARIABLE, LINK_KEY_VARIABLE, WEBHOOK_KEY_VARIABLE
+from leadflow.settings import LEAD_ID_KEY_VARIABLE, LINK_KEY_SECRET_VARIABLE, WEBHOOK_KEY_SECRET_VARIABLE
 from leadflow.webhooks import MAX_ATTEMPTS as WEBHOOK_ATTEMPTS
 from leadflow.webhooks import retries_span_s
 
@@ -148,8 +148,9 @@ class EventBusSpec:
 #   query_indexes  a table's indexes, as a sweep finds what is due: Query on its indexes, not the table
 #   publish        an event bus: PutEvents
 #   send_email     the stack's email sender: SES SendEmail from its identity, through its configuration set
+#   read_secret    a stack secret: GetSecretValue, at cold start (keys that sign what leaves the stack)
 GrantAccess = Literal[
-    "send", "consume", "retry_later", "apply_changes", "query", "query_indexes", "publish", "send_email"
+    "send", "consume", "retry_later", "apply_changes", "query", "query_indexes", "publish", "send_email", "read_secret"
 ]
 
 
@@ -411,12 +412,13 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
             "LEADS_TABLE": ResourceRef("table_name", "leads"),
             "PUBLIC_API_URL": config.notify.public_url or ResourceRef("api_url", "api"),
             "EMAIL_CONFIGURATION_SET": ResourceRef("email_configuration_set", "email"),
-            LINK_KEY_VARIABLE: ResourceRef("secret_value", "link-key"),
+            LINK_KEY_SECRET_VARIABLE: link_key.name,  # its name: the value is read at cold start
         },
         grants=(
             Grant("leads", "apply_changes"),
             Grant("notify", "consume"),
             Grant("email", "send_email"),
+            Grant("link-key", "read_secret"),
         ),
     )
     respond = FunctionSpec(
@@ -429,9 +431,9 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
             **common_env,
             "LEADS_TABLE": ResourceRef("table_name", "leads"),
             "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
-            LINK_KEY_VARIABLE: ResourceRef("secret_value", "link-key"),
+            LINK_KEY_SECRET_VARIABLE: link_key.name,  # its name: the value is read at cold start
         },
-        grants=(Grant("leads", "apply_changes"), Grant("events", "publish")),
+        grants=(Grant("leads", "apply_changes"), Grant("events", "publish"), Grant("link-key", "read_secret")),
     )
     script = FunctionSpec(
         key="script",
@@ -542,12 +544,13 @@ def _webhooks(config: ClientConfig, prefix: str, common_env: dict[str, EnvValue]
                 environment={
                     **common_env,
                     "WEBHOOKS_QUEUE_URL": ResourceRef("queue_url", "webhooks"),
-                    WEBHOOK_KEY_VARIABLE: ResourceRef("secret_value", "webhook-key"),
+                    WEBHOOK_KEY_SECRET_VARIABLE: f"{prefix}-webhook-key",  # its name: the value is read at cold start
                 },
                 grants=(
                     Grant("webhooks", "consume"),
                     Grant("webhooks", "send"),  # an event, split into one message per webhook
                     Grant("webhooks", "retry_later"),  # a failed delivery's backoff
+                    Grant("webhook-key", "read_secret"),
                 ),
             ),
         ),

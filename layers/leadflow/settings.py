@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 LEAD_ID_KEY_VARIABLE = "LEADFLOW_LEAD_ID_KEY"
-LINK_KEY_VARIABLE = "LEADFLOW_LINK_KEY"
-WEBHOOK_KEY_VARIABLE = "LEADFLOW_WEBHOOK_KEY"
+# The names of the secrets whose values sign links and webhooks (read at cold start, never set as values).
+LINK_KEY_SECRET_VARIABLE = "LEADFLOW_LINK_KEY_SECRET"  # noqa: S105 - a variable's name, no secret
+WEBHOOK_KEY_SECRET_VARIABLE = "LEADFLOW_WEBHOOK_KEY_SECRET"  # noqa: S105 - a variable's name, no secret
 
 if TYPE_CHECKING:
     from leadflow.capture.request import CaptureRules
@@ -59,14 +60,18 @@ def lead_ids() -> LeadIds:
 
 @cache
 def link_key() -> bytes:
-    """What signs the links in emails (LEADFLOW_LINK_KEY, set from the stack's link key secret)."""
-    return required_env(LINK_KEY_VARIABLE).encode()
+    """What signs the links in emails: the stack's link key, read from Secrets Manager once per cold start."""
+    from leadflow.aws.secrets import SecretReader
+
+    return SecretReader().value(required_env(LINK_KEY_SECRET_VARIABLE)).encode()
 
 
 @cache
 def webhook_key() -> bytes:
-    """What signs the webhooks (LEADFLOW_WEBHOOK_KEY, set from the stack's webhook key secret)."""
-    return required_env(WEBHOOK_KEY_VARIABLE).encode()
+    """What signs the webhooks: the stack's webhook key, read from Secrets Manager once per cold start."""
+    from leadflow.aws.secrets import SecretReader
+
+    return SecretReader().value(required_env(WEBHOOK_KEY_SECRET_VARIABLE)).encode()
 
 
 def forget_cached() -> None:

@@ -373,10 +373,11 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         (action, resource)
         for action in ("ses:SendEmail", "ses:SendRawEmail")
         for resource in ("identity email", "configuration set email")
-    },
+    }
+    | {("secretsmanager:GetSecretValue", "secret link-key")},
     "respond": OWN_LOGS_AND_TRACES
     | {(action, "table leads") for action in APPLY_CHANGES}
-    | {("events:PutEvents", "bus events")},
+    | {("events:PutEvents", "bus events"), ("secretsmanager:GetSecretValue", "secret link-key")},
     "script": OWN_LOGS_AND_TRACES,
 }
 
@@ -396,6 +397,8 @@ def resource_names(template: Template, definition: StackDefinition) -> dict[str,
         names[identity] = f"identity {email.key}"
         configuration_set = logical_id(template, "AWS::SES::ConfigurationSet", Name=email.configuration_set)
         names[configuration_set] = f"configuration set {email.key}"
+    for secret in definition.secrets:
+        names[logical_id(template, "AWS::SecretsManager::Secret", Name=secret.name)] = f"secret {secret.key}"
     return names
 
 
@@ -405,6 +408,8 @@ def describe(resource: Any, names: dict[str, str], own_log_group: str) -> str:
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         target = resource["Fn::GetAtt"][0]
         return "own log group" if target == own_log_group else names.get(target, f"other {target}")
+    if isinstance(resource, dict) and "Ref" in resource:  # a secret's Ref is its ARN
+        return names.get(resource["Ref"], f"other {resource['Ref']}")
     if isinstance(resource, dict) and "Fn::Join" in resource and len(resource["Fn::Join"][1]) == 2:
         base, suffix = resource["Fn::Join"][1]
         return f"{describe(base, names, own_log_group)} {suffix.strip('/').replace('/', ' ')}"
@@ -631,7 +636,7 @@ def test_only_capture_gets_the_lead_id_key_resolved_from_the_stack_secret_at_dep
     assert "{{resolve:secretsmanager:" in holders["capture"]
     assert secret_id in holders["capture"]
     policies = json.dumps(resources_of_type(demo_template.to_json(), "AWS::IAM::Policy"))
-    assert "secretsmanager:" not in policies  # CloudFormation resolves it at deploy: no role reads it
+    assert secret_id not in policies  # CloudFormation resolves it at deploy: no role reads it
 
 
 def test_the_lead_id_key_is_generated_with_settings_that_never_change(
@@ -736,7 +741,7 @@ def test_notify_rule_copies_the_stacks_own_owner_events_from_its_bus_to_the_noti
     assert allowed["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
 
 
-def test_notify_finds_the_api_stage_url_its_configuration_set_and_the_link_key_in_its_environment(
+def test_notify_finds_the_api_stage_url_its_configuration_set_and_the_link_keys_name_in_its_environment(
     demo_template: Template, demo_definition: StackDefinition
 ) -> None:
     [rest_api_id] = resources_of_type(demo_template.to_json(), "AWS::ApiGateway::RestApi")
@@ -750,16 +755,12 @@ def test_notify_finds_the_api_stage_url_its_configuration_set_and_the_link_key_i
     assert {"Ref": rest_api_id} in url
     assert {"Ref": stage_id} in url
     assert variables["EMAIL_CONFIGURATION_SET"] == {"Ref": configuration_set_id}
-    assert "{{resolve:secretsmanager:" in json.dumps(variables["LEADFLOW_LINK_KEY"])
-    assert link_key_id in json.dumps(variables["LEADFLOW_LINK_KEY"])
-    # The link key reaches the two functions that sign and check links, and no other.
+    assert variables["LEADFLOW_LINK_KEY_SECRET"] == demo_definition.secret("link-key").name
+    # The link key's value is in no function's environment (anyone who may describe a function could read it):
+    # only the two functions that sign and check links may read the secret (see EXPECTED_PERMISSIONS).
     resources = demo_template.to_json()["Resources"]
-    holders = {
-        key
-        for found_id, key in function_keys_by_logical_id(demo_template.to_json()).items()
-        if "LEADFLOW_LINK_KEY" in resources[found_id]["Properties"]["Environment"]["Variables"]
-    }
-    assert holders == {"notify", "respond"}
+    for found_id in function_keys_by_logical_id(demo_template.to_json()):
+        assert link_key_id not in json.dumps(resources[found_id]["Properties"]["Environment"]), found_id
 
 
 def test_the_link_page_is_a_path_parameter_resource_whose_get_and_post_proxy_to_respond(

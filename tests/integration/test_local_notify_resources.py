@@ -130,14 +130,22 @@ def test_a_raw_email_from_an_address_the_stack_has_no_identity_for_is_refused(st
     assert refused.value.response["Error"]["Code"] == "MessageRejected"
 
 
-def test_notify_is_given_the_local_api_url_its_configuration_set_and_the_link_key(stack: Stack) -> None:
+def test_notify_is_given_the_local_api_url_its_configuration_set_and_the_link_keys_name(stack: Stack) -> None:
     environment = stack.resources.environment(stack.definition.function("notify").environment)
     assert environment["PUBLIC_API_URL"] == DEFAULT_LOCAL_API_URL == "http://127.0.0.1:3000/"  # a stage URL's slash
     assert environment["EMAIL_CONFIGURATION_SET"] == "leadflow-demo"
-    assert environment["LEADFLOW_LINK_KEY"] == stack.resources.secret_values["link-key"]
-    assert len(environment["LEADFLOW_LINK_KEY"]) >= 32  # leadflow.links refuses a shorter key
+    # The key's name, never its value: the functions read the value from Secrets Manager at cold start.
+    assert environment["LEADFLOW_LINK_KEY_SECRET"] == stack.definition.secret("link-key").name
+    assert stack.resources.secret_values["link-key"] not in environment.values()
     respond = stack.resources.environment(stack.definition.function("respond").environment)
-    assert respond["LEADFLOW_LINK_KEY"] == environment["LEADFLOW_LINK_KEY"]
+    assert respond["LEADFLOW_LINK_KEY_SECRET"] == environment["LEADFLOW_LINK_KEY_SECRET"]
+
+
+def test_a_function_reads_the_link_key_from_the_stacks_secret(stack: Stack) -> None:
+    from leadflow import settings
+
+    assert settings.link_key() == stack.resources.secret_values["link-key"].encode()
+    assert len(settings.link_key()) >= 32  # leadflow.links refuses a shorter key
 
 
 def test_creating_the_resources_again_finds_them_and_keeps_one_rule_target_and_identity(stack: Stack) -> None:
