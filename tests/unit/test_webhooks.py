@@ -207,6 +207,7 @@ def test_with_webhooks_one_rule_takes_the_union_of_their_events_to_the_webhooks_
         ("webhooks", "consume"),
         ("webhooks", "send"),
         ("webhooks", "retry_later"),
+        ("webhook-key", "read_secret"),  # the key's value, at cold start: never in the environment
     }
     assert [(t.queue, t.function) for t in definition.queue_triggers if t.function == "webhooks"] == [
         ("webhooks", "webhooks")
