@@ -18,21 +18,15 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from leadflow.aws.leads_table import LeadsTable
 from leadflow.aws.mailer import Mailer
-from leadflow.aws.roster import RosterTable
 from leadflow.follow_up.link_page import RESPOND
 from leadflow.links import LinkSigner
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.route.notice import notice_for
 from leadflow.settings import client_config, link_key, required_env
+from leadflow.wiring import leads_table, roster
 
 processor = BatchProcessor(event_type=EventType.SQS)
-
-
-@cache
-def leads_table() -> LeadsTable:
-    return LeadsTable(required_env("LEADS_TABLE"))
 
 
 @cache
@@ -43,28 +37,29 @@ def mailer() -> Mailer:
 
 def record_handler(record: SQSRecord) -> None:
     event = json.loads(record.body)
-    detail = event["detail"]
+    event_type, detail = event["detail-type"], event["detail"]
+    lead_id, owner_id = detail["lead_id"], detail.get("owner")
     # The domain event's own identity, not EventBridge's id: a change's outbox is published at least once,
     # and a second publication of it is a new EventBridge event that must mail nothing.
-    marker = f"notice-{event['detail-type']}-{detail['lead_id']}-{detail['at']}"
+    marker = f"notice-{event_type}-{lead_id}-{detail['at']}"
     table = leads_table()
-    profile = table.get_profile(detail["lead_id"])
+    profile = table.get_profile(lead_id)
     if profile is None or table.marked(marker):
         metrics.add_metric(name="NoticeSentBefore", unit=MetricUnit.Count, value=1)
         return
-    owner = RosterTable(table.table_name, table.client).get_rep(detail["owner"]) if detail.get("owner") else None
+    owner = roster().get_rep(owner_id) if owner_id else None
     config = client_config()
     expires = datetime.now(UTC) + timedelta(days=config.notify.link_days)
     assignment = {"assigned_at": str(profile.get("assigned_at", ""))}  # this assignment only, not a later one
-    token = LinkSigner(link_key()).sign(RESPOND, detail["lead_id"], detail.get("owner") or "", expires, assignment)
+    token = LinkSigner(link_key()).sign(RESPOND, lead_id, owner_id or "", expires, assignment)
     respond_url = f"{required_env('PUBLIC_API_URL').rstrip('/')}/r/{token}"
-    email = notice_for(event["detail-type"], detail, profile, owner.email if owner else None, respond_url,
+    email = notice_for(event_type, detail, profile, owner.email if owner else None, respond_url,
                        config.display_name or config.name)  # fmt: skip
     if email is not None:
         mailer().send(email)
     metrics.add_metric(name="NoticeSent" if email else "NoticeNotNeeded", unit=MetricUnit.Count, value=1)
     table.mark(marker)
-    logger.info("notice", extra={"lead_id": detail["lead_id"], "event": event["detail-type"], "sent": bool(email)})
+    logger.info("notice", extra={"lead_id": lead_id, "event_type": event_type, "sent": email is not None})
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -259,7 +259,6 @@ class QualifySettings(_Strict):
         return self
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WORKWEEK: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
 RejectOutcome = Literal["nurture", "junk"]
@@ -287,9 +286,9 @@ class WorkingHours(_Strict):
         return self
 
     def calendar(self) -> WorkingCalendar:
-        from leadflow.route.calendar import WorkingCalendar
+        from leadflow.route.calendar import working_calendar
 
-        return WorkingCalendar.parse(self.timezone, self.workdays, self.hours, self.holidays)
+        return working_calendar(self.timezone, tuple(self.workdays), tuple(self.hours), tuple(self.holidays))
 
 
 class AcceptDeadline(_Strict):

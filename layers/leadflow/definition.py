@@ -333,6 +333,12 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         "LOG_LEVEL": "INFO",
         "LEADFLOW_CLIENT_CONFIG": DEPLOYED_CLIENT_CONFIG,
     }
+    # What a function that changes leads reads (leadflow.wiring): the table and the bus it publishes to.
+    changes_leads: dict[str, EnvValue] = {
+        **common_env,
+        "LEADS_TABLE": ResourceRef("table_name", "leads"),
+        "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
+    }
     capture = FunctionSpec(
         key="capture",
         description="POST /leads: validate an inquiry and make it durable on the intake queue",
@@ -353,10 +359,8 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         memory_mb=512,
         timeout_s=30,
         environment={
-            **common_env,
-            "LEADS_TABLE": ResourceRef("table_name", "leads"),
+            **changes_leads,
             "ROUTING_QUEUE_URL": ResourceRef("queue_url", "routing"),
-            "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
         },
         grants=(
             Grant("leads", "apply_changes"),
@@ -372,9 +376,7 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         memory_mb=512,
         timeout_s=30,
         environment={
-            **common_env,
-            "LEADS_TABLE": ResourceRef("table_name", "leads"),
-            "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
+            **changes_leads,
         },
         grants=(
             Grant("leads", "apply_changes"),
@@ -390,9 +392,7 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         memory_mb=512,
         timeout_s=60,
         environment={
-            **common_env,
-            "LEADS_TABLE": ResourceRef("table_name", "leads"),
-            "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
+            **changes_leads,
         },
         grants=(
             Grant("leads", "apply_changes"),
@@ -428,9 +428,7 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         memory_mb=512,
         timeout_s=10,
         environment={
-            **common_env,
-            "LEADS_TABLE": ResourceRef("table_name", "leads"),
-            "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
+            **changes_leads,
             LINK_KEY_SECRET_VARIABLE: link_key.name,  # its name: the value is read at cold start
         },
         grants=(Grant("leads", "apply_changes"), Grant("events", "publish"), Grant("link-key", "read_secret")),

@@ -50,9 +50,9 @@ def test_sample_batch_gives_each_lead_an_owner_of_the_team_its_rule_picks(stack:
     stack.handler("intake")(load_event("intake-sqs-batch.json"), lambda_context)
     add_rep(stack, "ada", "sales")
     add_rep(stack, "max", "dach")
-    answer = stack.handler("route")(load_event("routing-sqs-batch.json"), lambda_context)
+    answer = stack.handler("route")(load_event("route-sqs-batch.json"), lambda_context)
     assert answer == {"batchItemFailures": []}
-    dana, sam = (json.loads(r["body"])["lead_id"] for r in load_event("routing-sqs-batch.json")["Records"])
+    dana, sam = (json.loads(r["body"])["lead_id"] for r in load_event("route-sqs-batch.json")["Records"])
     assert stack.store().get_profile(dana)["owner"] == "max"  # a German phone: the DACH rule
     assert stack.store().get_profile(sam)["owner"] == "ada"  # no rule matched: the default team
 

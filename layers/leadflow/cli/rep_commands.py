@@ -32,9 +32,10 @@ from leadflow.cli.stack_access import (
     errors,
     open_stack,
 )
-from leadflow.config import WEEKDAYS, ClientConfig, WorkingHours
-from leadflow.route.calendar import WorkingCalendar
-from leadflow.route.roster import DEFAULT_CAPACITY, Rep, utc_stamp
+from leadflow.config import ClientConfig, WorkingHours
+from leadflow.lead.profile import utc_stamp
+from leadflow.route.calendar import WEEKDAY_NAMES, WorkingCalendar
+from leadflow.route.roster import DEFAULT_CAPACITY, Rep
 
 MAX_WEIGHT = 100.0
 COLUMNS = ("name", "email", "teams", "territories", "weight", "open/capacity", "hours", "status", "last assigned")
@@ -516,13 +517,18 @@ def _workdays(text: str) -> tuple[str, ...]:
     days: list[str] = []
     for part in (part.strip().lower() for part in text.split(",")):
         first, dash, last = part.partition("-")
-        if dash and first in WEEKDAYS and last in WEEKDAYS and WEEKDAYS.index(first) <= WEEKDAYS.index(last):
-            days += WEEKDAYS[WEEKDAYS.index(first) : WEEKDAYS.index(last) + 1]
+        if (
+            dash
+            and first in WEEKDAY_NAMES
+            and last in WEEKDAY_NAMES
+            and WEEKDAY_NAMES.index(first) <= WEEKDAY_NAMES.index(last)
+        ):
+            days += WEEKDAY_NAMES[WEEKDAY_NAMES.index(first) : WEEKDAY_NAMES.index(last) + 1]
         else:
             days.append(part)
     unique = list(dict.fromkeys(days))
-    if all(day in WEEKDAYS for day in unique):
-        unique.sort(key=WEEKDAYS.index)
+    if all(day in WEEKDAY_NAMES for day in unique):
+        unique.sort(key=WEEKDAY_NAMES.index)
     return tuple(unique)
 
 

@@ -25,9 +25,8 @@ from leadflow.config import ClientConfig
 from leadflow.lead.change import Applied, CounterDelta, Handoff, LeadChange, LeadServices, RepRelease, apply_change
 from leadflow.lead.events import lead_followed_up
 from leadflow.lead.lifecycle import InvalidTransition
-from leadflow.lead.profile import LeadProfile
+from leadflow.lead.profile import LeadProfile, utc_stamp
 from leadflow.qualify.changes import ROUTING_QUEUE
-from leadflow.route.roster import utc_stamp
 
 Action = Literal[
     "accept", "reject", "contacted", "meeting", "opportunity", "won", "lost", "note", "sales_ready", "not_yet", "junk"

@@ -10,6 +10,7 @@ shape is a TypedDict: checked by mypy, free at run time.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 
@@ -126,3 +127,8 @@ TimelineEntry = TypedDict(
     },
     total=False,
 )
+
+
+def utc_stamp(at: datetime) -> str:
+    """A moment as every profile and timeline entry holds it: ISO 8601 in UTC, to the millisecond."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds")

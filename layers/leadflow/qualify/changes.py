@@ -16,7 +16,7 @@ from typing import Any
 from leadflow.config import QualifySettings
 from leadflow.lead.change import Applied, CounterDelta, Handoff, LeadChange, LeadServices, apply_change
 from leadflow.lead.events import lead_qualified
-from leadflow.lead.profile import LeadProfile, TimelineEntry, Touch
+from leadflow.lead.profile import LeadProfile, TimelineEntry, Touch, utc_stamp
 from leadflow.qualify.qualification import qualify
 from leadflow.qualify.scoring import EngagementEvent
 
@@ -96,7 +96,7 @@ def _qualified(
     phone_first: bool = False,
 ) -> LeadChange:
     result = qualify(dict(profile), engagement_events(profile), settings, now)
-    stamp = now.astimezone(UTC).isoformat(timespec="milliseconds")
+    stamp = utc_stamp(now)
     lead_id = profile["lead_id"]
     from_stage = (before or {}).get("stage", "new")
     profile["score"] = result.score.as_dict()

@@ -27,9 +27,9 @@ from typing import Any
 
 from leadflow.config import Condition, RouteSettings, RoutingRule, Team
 from leadflow.lead.change import LedgerEntry
-from leadflow.lead.profile import SlaTimer
+from leadflow.lead.profile import SlaTimer, utc_stamp
 from leadflow.qualify.scoring import rule_matches
-from leadflow.route.roster import Rep, utc_stamp
+from leadflow.route.roster import Rep
 
 # Stages of a lead whose owner is working it: a lead from the same company goes to that owner.
 OPEN_STAGES = frozenset({"assigned", "accepted", "contacted", "meeting", "opportunity"})
@@ -118,6 +118,7 @@ def pick_owner(
     excluded = set(exclude)
     passed: list[PassedOver] = []
     chosen: tuple[Rep, str] | None = None
+    pool: list[Rep] = []  # the available reps of the chosen rep's team: the ledger's floor is theirs
     account_domain = None
     match = _account_owner(facts, settings, roster, accounts, now, excluded)
     if match is not None:
@@ -134,6 +135,7 @@ def pick_owner(
                 account.domain,
             )
             why = f"account {account.domain}: its lead {account.lead_id} is {account.stage} with {owner.name}"
+            pool = [r for r in roster if owner_team in r.teams and unavailable(r, team, facts, now) is None]
         else:
             passed.append(PassedOver(owner.rep_id, owner.name, f"owner of account {account.domain}, but {reason}"))
     if chosen is None:
@@ -147,7 +149,7 @@ def pick_owner(
                 passed.append(PassedOver(rep.rep_id, rep.name, reason))
         picked = _by_strategy(team, team_name, available)
         if picked is not None:
-            chosen = (picked, team_name)
+            chosen, pool = (picked, team_name), available
         elif not members:
             why += f"; team {team_name} has no reps: the lead waits in its queue"
         else:
@@ -156,8 +158,7 @@ def pick_owner(
     ledger = None
     if chosen is not None:
         rep, ledger_team = chosen
-        members = [r for r in roster if ledger_team in r.teams and unavailable(r, team, facts, now) is None]
-        served = _floored(rep, ledger_team, [*members, rep]) + _stride(team, rep)
+        served = _floored(rep, ledger_team, [*pool, rep]) + _stride(team, rep)
         ledger = LedgerEntry(rep.rep_id, rep.version, ledger_team, round(served, 9), rep.open_leads + 1, utc_stamp(now))
     decision = Decision(
         decided_at=utc_stamp(now),

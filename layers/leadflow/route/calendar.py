@@ -36,6 +36,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from typing import TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -325,3 +326,11 @@ def _items(values: Iterable[Item]) -> list[Item]:
 
 def _clock(moment: time) -> str:
     return moment.isoformat(timespec="minutes") if not (moment.second or moment.microsecond) else moment.isoformat()
+
+
+@lru_cache(maxsize=256)
+def working_calendar(
+    timezone: str, workdays: tuple[str, ...], hours: tuple[str, ...], holidays: tuple[date, ...] = ()
+) -> WorkingCalendar:
+    """`WorkingCalendar.parse`, made once per distinct calendar: routing asks for the same few on every lead."""
+    return WorkingCalendar.parse(timezone, workdays, hours, holidays)

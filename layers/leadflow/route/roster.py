@@ -9,12 +9,11 @@ version it is at, so that an assignment can be written only if the rep is still 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
-from functools import lru_cache
+from datetime import datetime
 from typing import Any
 
-from leadflow.config import WEEKDAYS, WorkingHours
-from leadflow.route.calendar import WorkingCalendar
+from leadflow.config import WorkingHours
+from leadflow.route.calendar import WEEKDAY_NAMES, WorkingCalendar, working_calendar
 
 DEFAULT_CAPACITY = 25
 
@@ -43,7 +42,7 @@ class Rep:
 
     def calendar(self, team_hours: WorkingHours) -> WorkingCalendar:
         """When the rep works: their own hours where set, else their team's (holidays are the team's)."""
-        return _calendar(
+        return working_calendar(
             self.timezone or team_hours.timezone,
             tuple(self.workdays or team_hours.workdays),
             tuple(self.hours or team_hours.hours),
@@ -110,17 +109,6 @@ class Rep:
         return replace(self, **changes)
 
 
-@lru_cache(maxsize=256)
-def _calendar(
-    timezone: str, workdays: tuple[str, ...], hours: tuple[str, ...], holidays: tuple[date, ...]
-) -> WorkingCalendar:
-    return WorkingCalendar.parse(timezone, workdays, hours, holidays)
-
-
 def _consecutive(days: list[str]) -> bool:
-    order = [WEEKDAYS.index(day) for day in days if day in WEEKDAYS]
+    order = [WEEKDAY_NAMES.index(day) for day in days if day in WEEKDAY_NAMES]
     return len(order) == len(days) and order == list(range(order[0], order[0] + len(order)))
-
-
-def utc_stamp(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -32,11 +32,11 @@ from leadflow.lead.events import (
     lead_sla_breached,
     lead_sla_reminder,
 )
-from leadflow.lead.profile import LeadProfile, SlaTimer
+from leadflow.lead.profile import LeadProfile, SlaTimer, utc_stamp
 from leadflow.route.assignment import Pick, pick_owner, retry_queued
 from leadflow.route.changes import Roster
 from leadflow.route.facts import routing_facts
-from leadflow.route.roster import Rep, utc_stamp
+from leadflow.route.roster import Rep
 
 # Owned and not yet accepted (or called), or waiting in a queue (nurture: for the qualification team).
 logger = logging.getLogger(__name__)
