@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := npx --no-install cdk --no-notices
 
-.PHONY: run test test-fast lint bench layers synth deploy diff destroy clean
+.PHONY: run test test-fast lint bench openapi layers synth deploy diff destroy clean
 
 run: $(READY)  ## start the whole stack locally (moto-backed): API on http://127.0.0.1:3000
 	$(BIN)/leadflow local --client $(CLIENT)
@@ -27,6 +27,9 @@ lint: $(READY)  ## ruff and mypy, as configured in pyproject.toml
 
 bench: $(READY)  ## performance figures as ratios against baselines measured in the same run
 	$(BIN)/python -m leadflow.bench
+
+openapi: $(READY)  ## write docs/openapi.json, the rep API's document (a test fails while it differs from the code)
+	LEADFLOW_CLIENT_CONFIG=clients/demo.toml $(BIN)/python -c 'import sys; from leadflow.follow_up.api import openapi_json; sys.stdout.write(openapi_json())' > docs/openapi.json
 
 layers: $(READY)  ## build the Lambda layers into .build/ (Docker-free; rebuilt only when inputs change)
 	$(BIN)/python infra/layer_build.py

@@ -1,10 +1,11 @@
 """What a client stack keeps when it is deleted, and getting it back on the next deploy.
 
-Deleting a stack (`make destroy`) keeps the leads table, every queue and every secret (the lead id
-key, the link key; their removal policy is RETAIN): they hold leads, inquiries, hand-offs and
-notices stored nowhere else, the key the lead ids are derived with and the key the links in sent
-emails are signed with. Because their names are
-fixed, the next `cdk deploy` of that stack would fail on them ("already exists"), so:
+Deleting a stack (`make destroy`) keeps the leads table, every queue, every secret (the lead id
+key, the link key) and the user pool with its groups (their removal policy is RETAIN): they hold
+leads, inquiries, hand-offs and notices stored nowhere else, the key the lead ids are derived with,
+the key the links in sent emails are signed with, and the client's people with who may do what.
+Because their names are fixed, the next `cdk deploy` of that stack would fail on them ("already
+exists"), or, for the user pool (Cognito allows two pools of one name), make a second, empty one, so:
 
     python infra/retained.py before-destroy --client acme [--stage staging] [--force]
         Refuses (exit 1) while any of the stack's queues holds messages: they would wait in
@@ -44,9 +45,16 @@ from leadflow.config import ClientConfig, ConfigError, load_client_config
 from leadflow.definition import DEFAULT_STAGE, InvalidStageError, StackDefinition, build_definition
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# What CloudFormation's import identifies each kept resource type by, and the template property naming it.
+# The kept resource types, and the template property naming each.
 TABLE, QUEUE, SECRET = "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret"
-NAME_PROPERTY = {TABLE: "TableName", QUEUE: "QueueName", SECRET: "Name"}
+USER_POOL, USER_POOL_GROUP = "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolGroup"
+NAME_PROPERTY = {
+    TABLE: "TableName",
+    QUEUE: "QueueName",
+    SECRET: "Name",
+    USER_POOL: "UserPoolName",
+    USER_POOL_GROUP: "GroupName",  # unique within its pool
+}
 MESSAGE_COUNTS = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -56,14 +64,16 @@ MESSAGE_COUNTS = (
 
 @dataclass(frozen=True)
 class Kept:
-    """The stack's kept resources that exist in the account: tables by name, queues and secrets by name."""
+    """The stack's kept resources that exist in the account: tables, queues, secrets and user pools by name."""
 
     tables: frozenset[str]
     queue_urls: dict[str, str]
     secret_arns: dict[str, str] = field(default_factory=dict)  # imported as they are: ids and links stay valid
+    user_pool_ids: dict[str, str] = field(default_factory=dict)  # its people keep their passwords and MFA
+    user_pool_groups: frozenset[tuple[str, str]] = frozenset()  # (pool name, group name): who is in it stays
 
     def __bool__(self) -> bool:
-        return bool(self.tables or self.queue_urls or self.secret_arns)
+        return bool(self.tables or self.queue_urls or self.secret_arns or self.user_pool_ids)
 
 
 def kept_names(definition: StackDefinition) -> tuple[list[str], list[str]]:
@@ -86,6 +96,7 @@ def retained_resources(template: Template) -> dict[str, tuple[str, str]]:
 def import_mapping(template: Template, kept: Kept) -> dict[str, dict[str, str]]:
     """`cdk import --resource-mapping` for what exists: logical id -> the identifier CloudFormation imports by."""
     mapping: dict[str, dict[str, str]] = {}
+    resources = template["Resources"]
     for logical_id, (resource_type, name) in retained_resources(template).items():
         if resource_type == TABLE and name in kept.tables:
             mapping[logical_id] = {"TableName": name}
@@ -93,6 +104,13 @@ def import_mapping(template: Template, kept: Kept) -> dict[str, dict[str, str]]:
             mapping[logical_id] = {"QueueUrl": kept.queue_urls[name]}
         elif resource_type == SECRET and name in kept.secret_arns:
             mapping[logical_id] = {"Id": kept.secret_arns[name]}
+        elif resource_type == USER_POOL and name in kept.user_pool_ids:
+            mapping[logical_id] = {"UserPoolId": kept.user_pool_ids[name]}
+        elif resource_type == USER_POOL_GROUP:
+            pool = resources[resources[logical_id]["Properties"]["UserPoolId"]["Ref"]]
+            pool_name = pool["Properties"][NAME_PROPERTY[USER_POOL]]
+            if (pool_name, name) in kept.user_pool_groups:
+                mapping[logical_id] = {"UserPoolId": kept.user_pool_ids[pool_name], "GroupName": name}
     return mapping
 
 
@@ -139,7 +157,44 @@ def find_kept(definition: StackDefinition, session: Any) -> Kept:
                 f"aws secretsmanager restore-secret --secret-id {secret.name}"
             )
         secret_arns[secret.name] = described["ARN"]
-    return Kept(frozenset(found_tables), queue_urls, secret_arns)
+    user_pool_ids, user_pool_groups = _find_kept_user_pools(definition, session)
+    return Kept(frozenset(found_tables), queue_urls, secret_arns, user_pool_ids, user_pool_groups)
+
+
+def _find_kept_user_pools(
+    definition: StackDefinition, session: Any
+) -> tuple[dict[str, str], frozenset[tuple[str, str]]]:
+    """The stack's kept user pools (name -> id) and their groups that exist, as (pool name, group name)."""
+    if not definition.user_pools:
+        return {}, frozenset()
+    from botocore.exceptions import ClientError
+
+    cognito = session.client("cognito-idp")
+    ids_by_name: dict[str, list[str]] = {}
+    for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60):
+        for pool in page["UserPools"]:
+            ids_by_name.setdefault(pool["Name"], []).append(pool["Id"])
+    pool_ids, groups = {}, set()
+    for spec in definition.user_pools:
+        found = sorted(ids_by_name.get(spec.name, []))
+        if len(found) > 1:
+            raise SystemExit(
+                f"{len(found)} user pools are named {spec.name} ({', '.join(found)}), and only one holds the client's "
+                "people: look at their users (aws cognito-idp list-users --user-pool-id ID), delete the other "
+                "one(s), then deploy again."
+            )
+        if not found:
+            continue
+        pool_ids[spec.name] = found[0]
+        for group in spec.groups:
+            try:
+                cognito.get_group(GroupName=group, UserPoolId=found[0])
+            except ClientError as exc:
+                if _error_code(exc) != "ResourceNotFoundException":
+                    raise
+                continue
+            groups.add((spec.name, group))
+    return pool_ids, frozenset(groups)
 
 
 def stack_exists(stack_name: str, session: Any) -> bool:
@@ -172,9 +227,10 @@ def messages_waiting(kept: Kept, session: Any) -> dict[str, int]:
 def before_destroy(definition: StackDefinition, session: Any, *, force: bool, client_file: Path) -> int:
     waiting = messages_waiting(find_kept(definition, session), session)
     tables, queues = kept_names(definition)
+    pools = "".join(f", the user pool {pool.name} (its people and groups)" for pool in definition.user_pools)
     kept_line = (
         f"Deleting {definition.stack_name} keeps the table {', '.join(tables)}, the queues {', '.join(queues)}"
-        f" and the secrets {', '.join(secret.name for secret in definition.secrets)}."
+        f"{pools} and the secrets {', '.join(secret.name for secret in definition.secrets)}."
     )
     if not waiting:
         print(f"{kept_line} The queues are empty.")
@@ -209,7 +265,7 @@ def before_deploy(
             definition.stack_name
         ]
     mapping = import_mapping(template, kept)
-    names = ", ".join(next(iter(identifier.values())) for identifier in mapping.values())
+    names = ", ".join("/".join(identifier.values()) for identifier in mapping.values())  # a group: <pool id>/<name>
     print(f"{definition.stack_name} does not exist, but what it kept does: importing {names} into a new stack.")
     command = [
         *cdk,

@@ -16,6 +16,7 @@ from infra.constructs.queues import Queues
 from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import Secrets
 from infra.constructs.table import Tables
+from infra.constructs.users import UserPools
 from infra.layer_build import LayerPaths
 from leadflow.config import ClientConfig
 from leadflow.definition import DEFAULT_STAGE, StackDefinition
@@ -24,6 +25,7 @@ LEADS_TABLE = "leads"
 INTAKE_QUEUE = "intake"
 EVENT_BUS = "events"
 API = "api"  # the key functions name the API by (ResourceRef("api_url", "api"))
+USER_POOL = "users"  # the pool reps, managers and ops sign in to
 
 # The retention periods CloudWatch Logs offers, as the client config spells them (in days).
 LOG_RETENTION_BY_DAYS = {
@@ -48,8 +50,8 @@ LOG_RETENTION_BY_DAYS = {
 
 
 class LeadsStack(Stack):
-    """Table, queues, event bus and its rules, secrets, email sender, functions, schedules, API and alarms of one
-    client, named after the definition."""
+    """Table, queues, event bus and its rules, secrets, email sender, functions, schedules, user pool, API and
+    alarms of one client, named after the definition."""
 
     def __init__(
         self,
@@ -90,11 +92,13 @@ class LeadsStack(Stack):
             log_retention=log_retention,
         )
         Schedules(self, "Schedules", definition=definition, functions=functions)
+        user_pools = UserPools(self, "Users", specs=definition.user_pools)
         api = LeadsApi(
             self,
             "Api",
             definition=definition,
             functions=functions,
+            user_pools=user_pools,
             protection=config.protection,
             log_retention=log_retention,
         )
@@ -124,4 +128,17 @@ class LeadsStack(Stack):
             "EventBusName",
             value=event_buses.bus(EVENT_BUS).event_bus_name,
             description="Where each lead's state changes are published as domain events",
+        )
+        CfnOutput(
+            self,
+            "UserPoolId",
+            value=user_pools.pool(USER_POOL).user_pool_id,
+            description="Where ops add reps, managers and ops (username: their email; groups rep, manager, ops)",
+        )
+        CfnOutput(
+            self,
+            "UserPoolClientId",
+            value=user_pools.client(USER_POOL).user_pool_client_id,
+            description="The app client people sign in through (USER_PASSWORD_AUTH or SRP, no secret); its ID token "
+            "goes in the Authorization header",
         )

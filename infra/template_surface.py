@@ -1,8 +1,9 @@
 """What a synthesized client template deploys, in the definition's own terms.
 
 Reads a CloudFormation template (a dict, as `infra.app.synthesize` returns it) and answers
-which functions, routes (with their path parameters, `/r/{token}`), queue triggers, schedules,
-event rules, tables, queues and event buses it holds, so that a test can compare it with the
+which functions, routes (with their path parameters, `/r/{token}`, and the user pool whose ID
+token each needs), queue triggers, schedules, event rules, tables, queues, event buses and user
+pools (with their app clients and groups) it holds, so that a test can compare it with the
 StackDefinition, or with what `leadflow local` serves.
 """
 
@@ -22,6 +23,15 @@ class Route:
     method: str
     path: str
     function: str
+    # The name of the user pool whose ID token API Gateway's Cognito authorizer asks for; None: a public route.
+    authorizer: str | None = None
+
+
+@dataclass(frozen=True)
+class UserPoolDeployed:
+    name: str
+    client_names: tuple[str, ...]  # sorted: its app clients
+    groups: tuple[str, ...]  # sorted
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,7 @@ class DeployedSurface:
     table_names: frozenset[str]
     queue_names: frozenset[str]  # work queues and dead-letter queues
     event_bus_names: frozenset[str]
+    user_pools: frozenset[UserPoolDeployed]
 
 
 def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
@@ -87,9 +98,10 @@ def deployed_surface(template: Template) -> DeployedSurface:
     functions = function_keys_by_logical_id(template)
     queues = resources_of_type(template, "AWS::SQS::Queue")
     buses = resources_of_type(template, "AWS::Events::EventBus")
+    pools = resources_of_type(template, "AWS::Cognito::UserPool")
     return DeployedSurface(
         functions=frozenset(functions.values()),
-        routes=frozenset(_routes(template, functions)),
+        routes=frozenset(_routes(template, functions, pools)),
         queue_triggers=frozenset(
             _queue_trigger(mapping["Properties"], functions, queues)
             for mapping in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values()
@@ -109,6 +121,7 @@ def deployed_surface(template: Template) -> DeployedSurface:
         ),
         queue_names=frozenset(queue["Properties"]["QueueName"] for queue in queues.values()),
         event_bus_names=frozenset(bus["Properties"]["Name"] for bus in buses.values()),
+        user_pools=frozenset(_user_pools(template, pools)),
     )
 
 
@@ -179,8 +192,9 @@ def _event_rules(
     ]
 
 
-def _routes(template: Template, functions: dict[str, str]) -> list[Route]:
+def _routes(template: Template, functions: dict[str, str], pools: dict[str, dict[str, Any]]) -> list[Route]:
     resources = resources_of_type(template, "AWS::ApiGateway::Resource")
+    authorizers = resources_of_type(template, "AWS::ApiGateway::Authorizer")
 
     def path_of(resource_id: Any) -> str:
         if not (isinstance(resource_id, dict) and "Ref" in resource_id):
@@ -193,8 +207,43 @@ def _routes(template: Template, functions: dict[str, str]) -> list[Route]:
             method=method["Properties"]["HttpMethod"],
             path=path_of(method["Properties"]["ResourceId"]) or "/",
             function=functions[_proxied_function(method["Properties"]["Integration"])],
+            authorizer=_user_pool_authorizer(method["Properties"], authorizers, pools),
         )
         for method in resources_of_type(template, "AWS::ApiGateway::Method").values()
+    ]
+
+
+def _user_pool_authorizer(
+    method: dict[str, Any], authorizers: dict[str, dict[str, Any]], pools: dict[str, dict[str, Any]]
+) -> str | None:
+    """The name of the user pool whose ID token a method needs; None for a public one, ValueError for another kind."""
+    kind = method.get("AuthorizationType", "NONE")
+    if kind == "NONE":
+        return None
+    if kind != "COGNITO_USER_POOLS":
+        raise ValueError(f"not a Cognito user pools authorizer: {kind}")
+    authorizer = authorizers[method["AuthorizerId"]["Ref"]]["Properties"]
+    [provider] = authorizer["ProviderARNs"]  # leadflow's authorizers each take one pool
+    return str(pools[_get_att_target(provider)]["Properties"]["UserPoolName"])
+
+
+def _user_pools(template: Template, pools: dict[str, dict[str, Any]]) -> list[UserPoolDeployed]:
+    def of_pool(resource_type: str, name_property: str, pool_id: str) -> tuple[str, ...]:
+        return tuple(
+            sorted(
+                resource["Properties"][name_property]
+                for resource in resources_of_type(template, resource_type).values()
+                if resource["Properties"]["UserPoolId"] == {"Ref": pool_id}
+            )
+        )
+
+    return [
+        UserPoolDeployed(
+            name=pool["Properties"]["UserPoolName"],
+            client_names=of_pool("AWS::Cognito::UserPoolClient", "ClientName", pool_id),
+            groups=of_pool("AWS::Cognito::UserPoolGroup", "GroupName", pool_id),
+        )
+        for pool_id, pool in pools.items()
     ]
 
 

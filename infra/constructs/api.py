@@ -1,16 +1,21 @@
 """API Gateway: a REST API whose routes are the definition's RouteSpecs, each a Lambda proxy.
 
 A route's path may hold path parameters (`/r/{token}`): API Gateway passes them to the
-function as `pathParameters`. The routes carry no authorizer: the website endpoints are public
-(a form on a client's site posts to them), and the one-tap link page is authorized by the signed
-token in its path. Each route says so in its own acknowledgment (ROUTE_ACKNOWLEDGMENTS, by the
-function behind it), so a new route without one stops synth. Abuse is held back by stage
-throttling, by the functions' own checks and, when the client's file switches it on, by a
-per-caller rate limit in AWS WAF.
+function as `pathParameters`. A route that names a user pool (RouteSpec.authorizer) needs an ID
+token of that pool (infra/constructs/users.py) in its `Authorization` header: API Gateway's
+Cognito user pools authorizer checks it, answers 401 without calling the function when it is
+missing, expired or not the pool's, and passes its claims on (`requestContext.authorizer.claims`).
+It asks for no OAuth scope, so it takes the pool's ID tokens.
+The other routes are public, and each says why in its own acknowledgment (ROUTE_ACKNOWLEDGMENTS,
+by the function behind it), so a new public route without one stops synth: the website endpoints
+(a form on a client's site posts to them), the one-tap link page (authorized by the signed token
+in its path) and the signed-in API's own description. Abuse is held back by stage throttling, by
+the functions' own checks and, when the client's file switches it on, by a per-caller rate limit
+in AWS WAF.
 CORS, including the OPTIONS preflight, is answered by the capture function from the client's
-allowed origins. API Gateway's own answers (throttled 429, 5xx, 403 for a missing route or a
-WAF block) never reach capture, so they carry CORS headers of their own: the browser script then
-sees them and can retry.
+allowed origins. API Gateway's own answers (throttled 429, 5xx, 401 from the authorizer, 403 for
+a missing route or a WAF block) never reach capture, so they carry CORS headers of their own: the
+browser script then sees them and can retry.
 
 The API owns nothing account-wide: API Gateway's CloudWatch role is an account setting made
 once per account and region (README: "Before the first deploy in an account").
@@ -27,6 +32,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.constructs.functions import Functions
+from infra.constructs.users import UserPools
 from leadflow.config import ProtectionSettings
 from leadflow.definition import StackDefinition
 
@@ -50,6 +56,8 @@ CORS_ON_GATEWAY_ERRORS = {
     "Access-Control-Expose-Headers": "'Retry-After'",
 }
 THROTTLED_RETRY_AFTER_S = 1
+# The request header the Cognito authorizer reads a signed-in person's ID token from.
+AUTHORIZATION_HEADER = "Authorization"
 
 
 def _public_route(why: str) -> tuple[Acknowledgment, ...]:
@@ -64,7 +72,7 @@ WEBSITE_ENDPOINT = _public_route(
     "Public website endpoint: anonymous visitors post inquiries from the client's forms (and load the "
     "script that enhances them), so there is no caller to authorize; capture checks origin, honeypot and limits."
 )
-# By the function behind the route: why that route has no authorizer.
+# By the function behind the route: why its routes that name no user pool (RouteSpec.authorizer) have no authorizer.
 ROUTE_ACKNOWLEDGMENTS: dict[str, tuple[Acknowledgment, ...]] = {
     "capture": WEBSITE_ENDPOINT,
     "script": WEBSITE_ENDPOINT,
@@ -74,12 +82,20 @@ ROUTE_ACKNOWLEDGMENTS: dict[str, tuple[Acknowledgment, ...]] = {
         "lead, its owner and one purpose (accept or reject it), expiring; respond checks it before it shows or "
         "changes anything, and changes only on a POST."
     ),
+    # Its other routes need a signed-in person's ID token (the Cognito authorizer): only GET /openapi.json is public.
+    "follow_up": _public_route(
+        "The signed-in API's own description (GET /openapi.json, an OpenAPI document generated from its routes and "
+        "models): the same for every caller, no lead, no person, nothing stored; every route it describes needs an "
+        "ID token of the stack's user pool, so tools and people can read how to call it before they sign in."
+    ),
 }
 API_ACKNOWLEDGMENTS = (
     Acknowledgment(
         id="AwsSolutions::AwsSolutions-APIG2",
         reason="Each function validates its requests itself: capture its JSON and urlencoded HTML forms (which "
-        "API Gateway models cannot describe) with a 4xx naming the field, respond its signed token and form.",
+        "API Gateway models cannot describe) with a 4xx naming the field, respond its signed token and form, "
+        "follow_up its paths, queries and JSON bodies with Powertools' resolver and pydantic models, before any "
+        "change.",
     ),
 )
 WITHOUT_WAF_ACKNOWLEDGMENT = Acknowledgment(
@@ -90,7 +106,7 @@ WITHOUT_WAF_ACKNOWLEDGMENT = Acknowledgment(
 
 
 class LeadsApi(Construct):
-    """The REST API websites post leads to."""
+    """The REST API websites post leads to, and the people who follow them up sign in to."""
 
     def __init__(
         self,
@@ -99,6 +115,7 @@ class LeadsApi(Construct):
         *,
         definition: StackDefinition,
         functions: Functions,
+        user_pools: UserPools,
         protection: ProtectionSettings,
         log_retention: logs.RetentionDays,
     ) -> None:
@@ -111,7 +128,7 @@ class LeadsApi(Construct):
             "RestApi",
             # Named after the deployment: API Gateway's metrics are per API name (and stage).
             rest_api_name=f"{definition.name_prefix}-api",
-            description="leadflow: websites post inquiries here",
+            description="leadflow: websites post inquiries here; reps, managers and ops sign in to follow them up",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             cloud_watch_role=False,
             min_compression_size=MIN_COMPRESSION_SIZE,
@@ -130,13 +147,22 @@ class LeadsApi(Construct):
         )
         # The stack's ApiUrl output says the same; one output per fact is enough.
         self.rest_api.node.try_remove_child("Endpoint")
+        self._definition = definition
+        self._user_pools = user_pools
+        # One authorizer per user pool that a route names, made with its first route (an authorizer no method
+        # uses would stop synth).
+        self._authorizers: dict[str, apigateway.CognitoUserPoolsAuthorizer] = {}
         for route in definition.routes:
+            authorizer = self._authorizer(route.authorizer) if route.authorizer else None
             # A path part in braces ("{token}") is a path parameter, as API Gateway spells it.
             method = self.rest_api.root.resource_for_path(route.path).add_method(
                 route.method,
                 apigateway.LambdaIntegration(functions.function(route.function), allow_test_invoke=False),
+                authorizer=authorizer,
+                authorization_type=apigateway.AuthorizationType.COGNITO if authorizer else None,
             )
-            if route.function in ROUTE_ACKNOWLEDGMENTS:  # else cdk-nag stops synth: a new route needs its reason
+            if route.authorizer is None and route.function in ROUTE_ACKNOWLEDGMENTS:
+                # else cdk-nag stops synth: a new public route needs its reason
                 Validations.of(method).acknowledge(*ROUTE_ACKNOWLEDGMENTS[route.function])
         self._add_cors_to_gateway_errors()
         Validations.of(self).acknowledge(*API_ACKNOWLEDGMENTS)
@@ -144,6 +170,18 @@ class LeadsApi(Construct):
             self._limit_each_caller(definition.name_prefix, protection.rate_limit_per_5_minutes)
         else:
             Validations.of(self).acknowledge(WITHOUT_WAF_ACKNOWLEDGMENT)
+
+    def _authorizer(self, user_pool: str) -> apigateway.CognitoUserPoolsAuthorizer:
+        """The authorizer that checks an ID token of the user pool (its key) in the Authorization header."""
+        if user_pool not in self._authorizers:
+            self._authorizers[user_pool] = apigateway.CognitoUserPoolsAuthorizer(
+                self,
+                f"{user_pool}-authorizer",
+                authorizer_name=self._definition.user_pool(user_pool).name,
+                cognito_user_pools=[self._user_pools.pool(user_pool)],
+                identity_source=apigateway.IdentitySource.header(AUTHORIZATION_HEADER),
+            )
+        return self._authorizers[user_pool]
 
     @property
     def url(self) -> str:

@@ -414,7 +414,7 @@ class FollowUpSettings(_Strict):
 WEBHOOK_EVENTS = (
     "LeadQualified", "LeadStageChanged", "LeadAssigned", "LeadQueued", "LeadReassigned", "LeadEscalated",
     "LeadSlaReminder", "LeadSlaBreached", "LeadAccepted", "LeadRejected", "LeadContacted", "LeadMeetingBooked",
-    "LeadOpportunityOpened", "LeadWon", "LeadLost", "LeadNoteAdded",
+    "LeadOpportunityOpened", "LeadWon", "LeadLost", "LeadNoteAdded", "LeadClaimed",
 )  # fmt: skip
 
 

@@ -176,10 +176,31 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class UserPoolSpec:
+    """The people who sign in to the stack's API: reps, managers and ops, each in a group (Amazon Cognito).
+
+    API Gateway's Cognito authorizer checks an ID token of the pool on every route that names
+    the pool; the function behind it reads who signed in from the claims it passes on
+    (`requestContext.authorizer.claims`). `leadflow local` creates the same pool in moto and
+    checks the same tokens against the pool's JWKS.
+    """
+
+    key: str
+    name: str  # the pool's name; the CLI finds the pool by it
+    client_name: str  # the app client people sign in through (no secret: a phone or a script holds it)
+    groups: tuple[str, ...] = ("rep", "manager", "ops")
+    # Passwords need this many characters, with lower and upper case, a digit and a symbol: in AWS and locally
+    # alike, so a password `make run` takes is one a deployed stack takes too.
+    password_min_length: int = 12
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     method: str
     path: str
     function: str
+    # The user pool (its key) whose ID token the route needs in `Authorization`; None: a public route.
+    authorizer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +238,10 @@ class StackDefinition:
     routes: tuple[RouteSpec, ...]
     queue_triggers: tuple[QueueTrigger, ...]
     schedules: tuple[ScheduleSpec, ...] = ()
+    user_pools: tuple[UserPoolSpec, ...] = ()
+
+    def user_pool(self, key: str) -> UserPoolSpec:
+        return next(p for p in self.user_pools if p.key == key)
 
     def table(self, key: str) -> TableSpec:
         return next(t for t in self.tables if t.key == key)
@@ -433,6 +458,18 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         },
         grants=(Grant("leads", "apply_changes"), Grant("events", "publish"), Grant("link-key", "read_secret")),
     )
+    follow_up = FunctionSpec(
+        key="follow_up",
+        description="The API reps, managers and ops sign in to: their leads, team queues and claims, follow-up, away",
+        source_dir=FUNCTIONS_DIR / "follow_up",
+        memory_mb=512,
+        timeout_s=10,
+        environment={
+            **changes_leads,
+        },
+        grants=(Grant("leads", "apply_changes"), Grant("leads", "query"), Grant("events", "publish")),
+    )
+    users = UserPoolSpec(key="users", name=f"{prefix}-users", client_name=f"{prefix}-api")
     script = FunctionSpec(
         key="script",
         description="GET /leadflow.js: the script websites embed to enhance their leadflow forms",
@@ -453,14 +490,16 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         secrets=(lead_id_key, link_key, *webhooks.secrets),
         emails=(email,),
         event_rules=(notify_rule, *webhooks.event_rules),
-        functions=(capture, intake_fn, route, sla, notify, respond, script, *webhooks.functions),
+        functions=(capture, intake_fn, route, sla, notify, respond, follow_up, script, *webhooks.functions),
         routes=(
             RouteSpec("POST", "/leads", "capture"),
             RouteSpec("OPTIONS", "/leads", "capture"),
             RouteSpec("GET", "/leadflow.js", "script"),
             RouteSpec("GET", "/r/{token}", "respond"),
             RouteSpec("POST", "/r/{token}", "respond"),
+            *follow_up_routes("follow_up", authorizer=users.key),
         ),
+        user_pools=(users,),
         queue_triggers=(
             QueueTrigger(queue="intake", function="intake", batch_size=10),
             QueueTrigger(queue="routing", function="route", batch_size=10),
@@ -476,6 +515,25 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
                 description="Find leads whose reminder or accept deadline is due (a Query of the due index)",
             ),
         ),
+    )
+
+
+def follow_up_routes(function: str, authorizer: str) -> tuple[RouteSpec, ...]:
+    """The API people sign in to (leadflow.follow_up.api); its OpenAPI document is public, the rest is not."""
+    signed_in = (
+        ("GET", "/me"),
+        ("PUT", "/me/away"),
+        ("GET", "/leads"),
+        ("GET", "/leads/{lead_id}"),
+        ("POST", "/leads/{lead_id}/claim"),
+        ("POST", "/leads/{lead_id}/follow-up"),
+        ("GET", "/teams/{team}/queue"),
+        ("GET", "/reps"),
+        ("PATCH", "/reps/{rep_id}"),
+    )
+    return (
+        RouteSpec("GET", "/openapi.json", function),
+        *(RouteSpec(method, path, function, authorizer=authorizer) for method, path in signed_in),
     )
 
 

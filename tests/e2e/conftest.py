@@ -44,6 +44,16 @@ class RunningStack:
                 raise AssertionError(f"lead {email} not stored within {timeout_s} s: {shown.stderr}")
             time.sleep(0.3)
 
+    def routed(self, email: str, timeout_s: float = 30) -> dict[str, Any]:
+        """The lead once routing decided for it (the queue hops are asynchronous)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            lead = self.lead(email)
+            if lead.get("routing"):
+                return lead
+            time.sleep(0.3)
+        raise AssertionError(f"{email} was not routed within {timeout_s} s")
+
     def settled_lead(self, email: str, inquiries: int, timeout_s: float = 20) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while True:

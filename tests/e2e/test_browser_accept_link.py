@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import ARTIFACTS, RunningStack
-from tests.e2e.test_route_local import add_rep, at_work_now, routed
+from tests.e2e.test_route_local import add_rep, at_work_now
 from tests.support import sent_emails
 
 pytestmark = pytest.mark.browser
@@ -49,7 +49,7 @@ def test_the_accept_link_shows_the_lead_accepts_on_a_tap_and_is_refused_after(
         "inquiry_type": "demo_request", "message": "Wir möchten eine Demo <b>bitte</b>",
     })  # fmt: skip
     assert answer.status_code == 202
-    routed(local_stack, email)
+    local_stack.routed(email)
     link = accept_link(local_stack, first_name)
 
     phone.goto(link)

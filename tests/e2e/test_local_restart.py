@@ -1,8 +1,8 @@
-"""Stopping `make run` and starting it again loses nothing: leads, queued messages and counters."""
+"""Stopping `make run` and starting it again loses nothing: leads, queued messages, counters and who signs in."""
 
 from __future__ import annotations
 
-import time
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -48,23 +48,13 @@ def dead_letter(stack: RunningStack, body: str) -> None:
     sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="kept", MessageDeduplicationId=body)
 
 
-def routed(stack: RunningStack, email: str) -> dict[str, Any]:
-    """The lead once routing decided for it: nothing changes it after that."""
-    for _ in range(100):
-        lead = stack.lead(email)
-        if lead.get("routing"):
-            return lead
-        time.sleep(0.2)
-    raise AssertionError(f"{email} was not routed")
-
-
 def test_leads_queued_messages_and_counters_survive_a_restart(tmp_path: Path) -> None:
     email = f"kept.{uuid.uuid4().hex[:8]}@northwind.example"
     first = start_local_stack(tmp_path)
     try:
         answer = requests.post(f"{first.api}/leads", json={"email": email, "inquiry_type": "demo_request"}, timeout=10)
         assert answer.status_code == 202
-        before = routed(first, email)
+        before = first.routed(email)
         dead_letter(first, '{"lead_id": "kept"}')
         assert dead_letter_depth(first) == 1
         counted = lead_count(first)
@@ -93,5 +83,44 @@ def test_fresh_start_forgets_earlier_runs(tmp_path: Path) -> None:
     second = start_local_stack(tmp_path, "--fresh")
     try:
         assert second.cli("leads", "show", email).returncode == 1
+    finally:
+        stop_local_stack(second)
+
+
+PASSWORD = "Correct-horse-1"
+
+
+def token(stack: RunningStack, email: str) -> str:
+    signed_in = stack.cli("token", email, "--password", PASSWORD)
+    assert signed_in.returncode == 0, signed_in.stderr
+    return signed_in.stdout.strip()
+
+
+def me(stack: RunningStack, id_token: str | None) -> int:
+    headers = {"Authorization": id_token} if id_token else {}
+    return requests.get(f"{stack.api}/me", headers=headers, timeout=10).status_code
+
+
+def test_people_who_sign_in_survive_a_restart_and_their_tokens_stay_valid(tmp_path: Path) -> None:
+    first = start_local_stack(tmp_path)
+    try:
+        added = first.cli(
+            "reps", "add", "rae@example.com", "--name", "Rae Ready", "--team", "sales", "--password", PASSWORD
+        )
+        assert added.returncode == 0, added.stderr
+        manager = first.cli("users", "add", "grace@example.com", "--group", "manager", "--password", PASSWORD)
+        assert manager.returncode == 0, manager.stderr
+        issued_before = token(first, "rae@example.com")
+        assert me(first, None) == 401
+        assert me(first, issued_before) == 200
+    finally:
+        stop_local_stack(first)
+
+    second = start_local_stack(tmp_path, api_port=int(first.api.rsplit(":", 1)[1]))
+    try:
+        people = {(p["email"], tuple(p["groups"])) for p in json.loads(second.cli("users", "list", "--json").stdout)}
+        assert people == {("rae@example.com", ("rep",)), ("grace@example.com", ("manager",))}
+        assert me(second, token(second, "rae@example.com")) == 200  # her password is kept
+        assert me(second, issued_before) == 200  # the pool has the same id: its tokens still name it
     finally:
         stop_local_stack(second)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,16 +25,6 @@ def post(stack: RunningStack, **body: Any) -> None:
     assert answer.status_code == 202, answer.text
 
 
-def routed(stack: RunningStack, email: str, timeout_s: float = 30) -> dict[str, Any]:
-    """The lead once routing decided for it (the queue hops are asynchronous)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        lead = stack.lead(email)
-        if lead.get("routing") or time.monotonic() > deadline:
-            return lead
-        time.sleep(0.3)
-
-
 def add_rep(stack: RunningStack, email: str, name: str, *extra: str, team: str = "dach") -> str:
     added = stack.cli("reps", "add", email, "--name", name, "--team", team, *extra, "--json")
     assert added.returncode == 0, added.stderr
@@ -56,7 +45,7 @@ def test_a_sales_ready_inquiry_gets_an_owner_passing_over_the_away_the_full_and_
     ready = add_rep(local_stack, "ready.rep@demo.example", "Rae Ready", *at_work_now())
     # A German phone number: the demo's rule "German-speaking countries" sends it to the DACH team.
     post(local_stack, email="lena.vogel@zenith-freight.example", inquiry_type="demo_request", phone="+49 30 901820")
-    lead = routed(local_stack, "lena.vogel@zenith-freight.example")
+    lead = local_stack.routed("lena.vogel@zenith-freight.example")
     assert (lead["stage"], lead["owner"], lead["team"]) == ("assigned", ready, "dach")
     assert lead["routing"]["rule"] == "German-speaking countries"
     passed = {p["rep_id"]: p["reason"] for p in lead["routing"]["passed_over"]}
@@ -70,7 +59,7 @@ def test_a_sales_ready_inquiry_gets_an_owner_passing_over_the_away_the_full_and_
 
 def test_a_lead_no_rule_matches_goes_to_the_default_team_queue_when_it_has_no_reps(local_stack: RunningStack) -> None:
     post(local_stack, email="sam.hill@orbit-supply.example", inquiry_type="demo_request", phone="+1 415 555 0134")
-    lead = routed(local_stack, "sam.hill@orbit-supply.example")
+    lead = local_stack.routed("sam.hill@orbit-supply.example")
     assert (lead["stage"], lead["queue"]) == ("sales_ready", "sales")
     assert "no rule matched" in lead["routing"]["why"]
     assert "team sales has no reps" in lead["routing"]["why"]

@@ -18,8 +18,10 @@ CLIENTS = ["demo", "acme-eu"]
 STAGES = ["prod", "staging"]
 # Properties that name a resource in its account and region (CloudFormation generates the
 # names of the resources that leave them out, from the stack name).
+# A user pool's name need not be unique in AWS, but infra/retained.py finds a kept pool by it.
 NAME_PROPERTIES = (
     "TableName", "QueueName", "Name", "FunctionName", "RoleName", "LogGroupName", "TopicName", "EmailIdentity",
+    "UserPoolName",
 )  # fmt: skip
 
 
@@ -50,6 +52,7 @@ def test_two_clients_and_two_stages_of_one_client_share_no_stack_physical_name_o
         "AWS::Events::EventBus",
         "AWS::ApiGateway::RestApi",
         "AWS::WAFv2::WebACL",
+        "AWS::Cognito::UserPool",
     }
     exports = [
         output["Export"]["Name"]

@@ -1,4 +1,8 @@
-"""Everything the synthesized stack would deploy is served by `leadflow local`, and nothing differs."""
+"""Everything the synthesized stack would deploy is served by `leadflow local`, and nothing differs.
+
+That includes who may call a route: each route deployed behind a Cognito authorizer needs a token of
+the same user pool locally, and each user pool exists locally with its app client and groups.
+"""
 
 from __future__ import annotations
 
@@ -87,3 +91,18 @@ def test_the_routes_with_a_path_parameter_and_the_notify_trigger_are_among_those
     assert {("GET", "/r/{token}", "respond"), ("POST", "/r/{token}", "respond")} <= served.routes
     assert ("leadflow-demo-notify", "notify", 10) in served.queue_triggers
     assert {s.rule_name for s in deployed.schedules} == {"leadflow-demo-sla-sweep"}
+
+
+def test_every_route_deployed_with_an_authorizer_needs_a_token_of_the_same_user_pool_locally(
+    deployed: DeployedSurface, served: ServedStack
+) -> None:
+    authorized = {(r.method, r.path, r.function, r.authorizer) for r in deployed.routes if r.authorizer}
+    assert ("GET", "/leads", "follow_up", "leadflow-demo-users") in authorized
+    assert authorized == served.authorized_routes
+
+
+def test_every_deployed_user_pool_exists_locally_with_its_app_client_and_groups(
+    deployed: DeployedSurface, served: ServedStack
+) -> None:
+    assert deployed.user_pools, "the demo stack deploys a user pool (reps, managers, ops)"
+    assert {(p.name, p.client_names, p.groups) for p in deployed.user_pools} == served.user_pools

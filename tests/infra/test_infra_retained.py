@@ -24,7 +24,14 @@ DEMO_STACK = "Leads-demo"
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
     """An empty moto account, as seen with the caller's credentials."""
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+    # moto's HASH id strategies (which `leadflow local` sets in its process) would give two pools of one name one id;
+    # AWS draws each pool's id.
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY",
+        "MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -33,11 +40,17 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
 
 
 def keep_from_a_deleted_stack(definition: StackDefinition, session: boto3.Session) -> dict[str, str]:
-    """The table, queues and secrets a deleted stack leaves behind; the queues' URLs and secrets' ARNs by name."""
+    """The table, queues, secrets and user pool (with its groups) a deleted stack leaves behind; the queues' URLs,
+    secrets' ARNs and user pools' ids by name."""
     kept = {
         secret.name: session.client("secretsmanager").create_secret(Name=secret.name, SecretString="k" * 64)["ARN"]
         for secret in definition.secrets
     }
+    cognito = session.client("cognito-idp")
+    for pool in definition.user_pools:
+        kept[pool.name] = cognito.create_user_pool(PoolName=pool.name)["UserPool"]["Id"]
+        for group in pool.groups:
+            cognito.create_group(GroupName=group, UserPoolId=kept[pool.name])
     for table in definition.tables:
         session.client("dynamodb").create_table(
             TableName=table.name,
@@ -82,6 +95,7 @@ def test_destroy_goes_ahead_when_every_kept_queue_is_empty_and_says_what_it_keep
     assert demo_definition.table("leads").name in said
     assert demo_definition.queue("intake").name in said
     assert all(secret.name in said for secret in demo_definition.secrets)
+    assert f"the user pool {demo_definition.user_pool('users').name} (its people and groups)" in said
 
 
 def test_redeploy_after_destroy_imports_what_the_stack_kept_under_its_logical_ids(
@@ -107,13 +121,19 @@ def test_redeploy_after_destroy_imports_what_the_stack_kept_under_its_logical_id
     kept = retained.retained_resources(template)  # every resource with DeletionPolicy Retain
     assert set(mapping) == set(kept)
     assert {resource_type for resource_type, _ in kept.values()} == set(retained.NAME_PROPERTY)
+    pool_id = urls[demo_definition.user_pool("users").name]
     for logical_id, (resource_type, name) in kept.items():
         identifier = {
             "AWS::DynamoDB::Table": {"TableName": name},
             "AWS::SQS::Queue": {"QueueUrl": urls.get(name)},
             "AWS::SecretsManager::Secret": {"Id": urls.get(name)},  # imported by its ARN: the same key, the same ids
+            # The same pool: its people keep their passwords, MFA and groups.
+            "AWS::Cognito::UserPool": {"UserPoolId": pool_id},
+            "AWS::Cognito::UserPoolGroup": {"UserPoolId": pool_id, "GroupName": name},
         }[resource_type]
         assert mapping[logical_id] == identifier
+    groups = {name for resource_type, name in kept.values() if resource_type == "AWS::Cognito::UserPoolGroup"}
+    assert groups == {"rep", "manager", "ops"}
 
 
 def test_deploy_imports_nothing_when_the_stack_exists_or_nothing_was_kept(
@@ -144,3 +164,34 @@ def test_deploy_refuses_a_kept_lead_id_key_scheduled_for_deletion_and_says_how_t
     with pytest.raises(SystemExit) as refused:
         run("before-deploy", aws, "--cdk", f"{sys.executable} -c 'raise SystemExit(9)'")
     assert f"aws secretsmanager restore-secret --secret-id {name}" in str(refused.value)
+
+
+def test_deploy_refuses_when_two_user_pools_bear_the_stacks_pool_name_and_names_both(
+    aws: boto3.Session, demo_definition: StackDefinition, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = keep_from_a_deleted_stack(demo_definition, aws)
+    name = demo_definition.user_pool("users").name
+    other = aws.client("cognito-idp").create_user_pool(PoolName=name)["UserPool"]["Id"]
+    monkeypatch.setattr("infra.app.synthesize", lambda *args, **kwargs: pytest.fail("no import may start"))
+    with pytest.raises(SystemExit) as refused:
+        run("before-deploy", aws, "--cdk", f"{sys.executable} -c 'raise SystemExit(9)'")
+    assert f"2 user pools are named {name}" in str(refused.value)
+    assert kept[name] in str(refused.value)
+    assert other in str(refused.value)
+
+
+def test_deploy_imports_the_kept_user_pool_without_a_group_someone_deleted(
+    aws: boto3.Session, demo_definition: StackDefinition, synthesized: Any
+) -> None:
+    kept = keep_from_a_deleted_stack(demo_definition, aws)
+    pool_id = kept[demo_definition.user_pool("users").name]
+    aws.client("cognito-idp").delete_group(GroupName="ops", UserPoolId=pool_id)
+
+    mapping = retained.import_mapping(synthesized.templates[DEMO_STACK], retained.find_kept(demo_definition, aws))
+
+    imported = [identifier for identifier in mapping.values() if identifier.get("UserPoolId") == pool_id]
+    assert sorted(identifier.get("GroupName", "(the pool)") for identifier in imported) == [
+        "(the pool)",
+        "manager",
+        "rep",
+    ]  # the deploy after the import makes the ops group again

@@ -34,12 +34,16 @@ CLIENT_STACKS = {f"Leads-{path.stem}": path for path in find_client_files(DEFAUL
 REVIEWED_ACKNOWLEDGMENTS = {
     "AwsSolutions::AwsSolutions-IAM5[Resource::*]",  # X-Ray accepts no resource-level permissions
     "AwsSolutions::AwsSolutions-L1",  # Python 3.13, the version the dependency layer is built for
-    "AwsSolutions::AwsSolutions-APIG2",  # capture and respond validate their requests themselves
+    "AwsSolutions::AwsSolutions-APIG2",  # capture, respond and follow_up validate their requests themselves
     "AwsSolutions::AwsSolutions-APIG3",  # no WAF unless the client's file switches the rate limit on
     # No authorizer, acknowledged route by route: the website endpoints (POST and OPTIONS /leads, GET
-    # /leadflow.js) are public; the one-tap link page (GET and POST /r/{token}) is authorized by its signed token.
+    # /leadflow.js) are public; the one-tap link page (GET and POST /r/{token}) is authorized by its signed token;
+    # the signed-in API's description (GET /openapi.json) holds no data. Its other routes need an ID token.
     "AwsSolutions::AwsSolutions-APIG4",
     "AwsSolutions::AwsSolutions-COG4",
+    # On the user pool: MFA optional (TOTP), so reps answer from a phone; no threat protection (the Plus plan).
+    "AwsSolutions::AwsSolutions-COG2",
+    "AwsSolutions::AwsSolutions-COG8",
     # Secrets never rotated, each with its own reason: a new lead id key would mean new lead ids, a new
     # link key would refuse the links in emails already sent.
     "AwsSolutions::AwsSolutions-SMG4",
@@ -152,20 +156,42 @@ def test_every_acknowledged_rule_is_a_reviewed_one_with_its_reason(synthesized) 
     assert all(len(reason) >= 60 for reason in acknowledged.values()), acknowledged
 
 
+def acknowledged_on_methods(assembly_dir: Path, rule: str) -> dict[str, str]:
+    """Each API method (as "<path>/<METHOD>") that acknowledges the rule, with its reason."""
+    metadata = json.loads((assembly_dir / "Leads-demo.metadata.json").read_text())
+    return {
+        path.removeprefix("/Leads-demo/Api/RestApi/Default"): entry["data"][rule]
+        for path, entries in metadata.items()
+        for entry in entries
+        if entry["type"] == "aws:cdk:acknowledged-rules" and rule in entry["data"]
+    }
+
+
+PUBLIC_METHODS = {
+    "/leads/POST",
+    "/leads/OPTIONS",
+    "/leadflow.js/GET",
+    "/r/{token}/GET",
+    "/r/{token}/POST",
+    "/openapi.json/GET",
+}
+
+
 def test_each_route_without_an_authorizer_is_acknowledged_on_its_own_method_with_its_own_reason(
     synthesized,
 ) -> None:
-    metadata = json.loads((synthesized.assembly_dir / "Leads-demo.metadata.json").read_text())
-    reasons = {
-        path.removeprefix("/Leads-demo/Api/RestApi/Default"): entry["data"]["AwsSolutions::AwsSolutions-APIG4"]
-        for path, entries in metadata.items()
-        for entry in entries
-        if entry["type"] == "aws:cdk:acknowledged-rules" and "AwsSolutions::AwsSolutions-APIG4" in entry["data"]
-    }
-    assert set(reasons) == {"/leads/POST", "/leads/OPTIONS", "/leadflow.js/GET", "/r/{token}/GET", "/r/{token}/POST"}
+    reasons = acknowledged_on_methods(synthesized.assembly_dir, "AwsSolutions::AwsSolutions-APIG4")
+    assert set(reasons) == PUBLIC_METHODS
     assert "token" in reasons["/r/{token}/POST"]
     assert "signed" in reasons["/r/{token}/POST"]
     assert "Public website endpoint" in reasons["/leads/POST"]
+    assert "OpenAPI" in reasons["/openapi.json/GET"]
+    assert "no lead" in reasons["/openapi.json/GET"]
+
+
+def test_no_route_that_needs_an_id_token_acknowledges_a_missing_authorizer(synthesized) -> None:
+    for rule in ("AwsSolutions::AwsSolutions-APIG4", "AwsSolutions::AwsSolutions-COG4"):
+        assert set(acknowledged_on_methods(synthesized.assembly_dir, rule)) == PUBLIC_METHODS, rule
 
 
 def test_a_client_with_the_waf_rate_limit_on_needs_no_waf_acknowledgment(synthesized) -> None:

@@ -251,7 +251,15 @@ def test_api_routes_are_the_definition_routes_each_a_lambda_proxy(
     synthesized, demo_definition: StackDefinition
 ) -> None:
     # OPTIONS /leads included: capture answers CORS preflights, API Gateway adds no CORS of its own.
-    expected = {Route(route.method, route.path, route.function) for route in demo_definition.routes}
+    expected = {
+        Route(
+            route.method,
+            route.path,
+            route.function,
+            authorizer=demo_definition.user_pool(route.authorizer).name if route.authorizer else None,
+        )
+        for route in demo_definition.routes
+    }
     assert deployed_surface(synthesized.templates[DEMO_STACK]).routes == expected
 
 
@@ -378,6 +386,9 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     "respond": OWN_LOGS_AND_TRACES
     | {(action, "table leads") for action in APPLY_CHANGES}
     | {("events:PutEvents", "bus events"), ("secretsmanager:GetSecretValue", "secret link-key")},
+    "follow_up": OWN_LOGS_AND_TRACES
+    | {(action, "table leads") for action in (*APPLY_CHANGES, "dynamodb:Query")}
+    | {("events:PutEvents", "bus events")},
     "script": OWN_LOGS_AND_TRACES,
 }
 
@@ -605,7 +616,7 @@ def test_waf_rate_limit_guards_the_stage_only_when_the_client_file_switches_it_o
         assert {"Ref": stage_id} in association["Properties"]["ResourceArn"]["Fn::Join"][1]
 
 
-def test_every_queue_the_table_and_the_lead_id_key_are_kept_when_the_stack_is_deleted(
+def test_every_queue_the_table_the_secrets_and_the_user_pool_with_its_groups_are_kept_when_the_stack_is_deleted(
     demo_template: Template, demo_definition: StackDefinition
 ) -> None:
     kept = {
@@ -617,6 +628,8 @@ def test_every_queue_the_table_and_the_lead_id_key_are_kept_when_the_stack_is_de
         ["AWS::DynamoDB::Table"] * len(demo_definition.tables)
         + ["AWS::SQS::Queue"] * 2 * len(demo_definition.queues)
         + ["AWS::SecretsManager::Secret"] * len(demo_definition.secrets)
+        + ["AWS::Cognito::UserPool"] * len(demo_definition.user_pools)
+        + ["AWS::Cognito::UserPoolGroup"] * sum(len(pool.groups) for pool in demo_definition.user_pools)
     )
     demo_template.all_resources("AWS::SQS::Queue", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
 

@@ -48,7 +48,7 @@ def test_every_schema_is_a_valid_json_schema() -> None:
         "LeadQualified", "LeadStageChanged", "LeadAssigned", "LeadQueued",
         "LeadSlaReminder", "LeadSlaBreached", "LeadReassigned", "LeadEscalated",
         "LeadAccepted", "LeadRejected", "LeadContacted", "LeadMeetingBooked", "LeadOpportunityOpened", "LeadWon",
-        "LeadLost", "LeadNoteAdded", "LeadCallOutcome",
+        "LeadLost", "LeadNoteAdded", "LeadCallOutcome", "LeadClaimed",
     }  # fmt: skip
     for path in SCHEMAS.values():
         Draft202012Validator.check_schema(json.loads(path.read_text()))

@@ -114,3 +114,79 @@ def test_the_journal_follows_writes_made_through_moto(tmp_path: Path) -> None:
             for row in db.execute("SELECT attributes FROM items")
         }
     assert saved == {"LEAD#0": "9", "LEAD#2": "2"}  # put, updated and deleted as moto holds them
+
+
+@pytest.fixture
+def user_pool() -> Any:
+    """A user pool in the test's region with groups rep and manager, as the local stack creates it at each start."""
+    cognito = get_backend("cognito-idp")["123456789012"][REGION]
+    pool = cognito.create_user_pool("leadflow-state-test-users", {})
+    for group in ("rep", "manager"):
+        cognito.create_group(pool.id, group, "", "", 0)
+    yield pool
+    for pool_id in [p.id for p in cognito.user_pools.values() if p.name == "leadflow-state-test-users"]:
+        cognito.delete_user_pool(pool_id)
+
+
+def the_pool_created_again(pool: Any) -> Any:
+    """The pool gone with its users, and one of the same name and groups made anew (a new id), as at a restart."""
+    cognito = get_backend("cognito-idp")["123456789012"][REGION]
+    cognito.delete_user_pool(pool.id)
+    again = cognito.create_user_pool(pool.name, {})
+    for group in ("rep", "manager"):
+        cognito.create_group(again.id, group, "", "", 0)
+    return again
+
+
+def test_a_stop_saves_the_pools_people_and_a_restart_puts_them_back_as_they_were(
+    tmp_path: Path, user_pool: Any
+) -> None:
+    cognito = get_backend("cognito-idp")["123456789012"][REGION]
+    email = "ada@example.com"
+    attributes = [{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}]
+    sub = cognito.admin_create_user(user_pool.id, email, "SUPPRESS", None, attributes).id
+    cognito.admin_set_user_password(user_pool.id, email, "Correct-horse-1", True)
+    for group in ("rep", "manager"):
+        cognito.admin_add_user_to_group(user_pool.id, group, email)
+    cognito.admin_create_user(user_pool.id, "lin@example.com", "SUPPRESS", None, [])
+    cognito.admin_disable_user(user_pool.id, "lin@example.com")
+    path = tmp_path / "demo.sqlite"
+    earlier = LocalState(path, REGION)
+    earlier.open()
+    earlier.restore()
+    earlier.start()
+    earlier.stop()
+
+    pool = the_pool_created_again(user_pool)
+    again = LocalState(path, REGION)
+    again.open()
+    assert again.restore().users == 2
+    again.stop()
+
+    ada = cognito.admin_get_user(pool.id, email)
+    assert (ada.id, ada.password, ada.status, ada.enabled) == (sub, "Correct-horse-1", "CONFIRMED", True)
+    assert {"Name": "email_verified", "Value": "true"} in ada.attributes
+    assert {"Name": "sub", "Value": sub} in ada.attributes
+    assert sorted(g.group_name for g in ada.groups) == ["manager", "rep"]
+    assert sorted(u.username for u in pool.groups["rep"].users) == [email]
+    assert cognito.admin_get_user(pool.id, "lin@example.com").enabled is False
+
+
+def test_a_stop_before_the_restore_finished_keeps_the_saved_people(tmp_path: Path, user_pool: Any) -> None:
+    cognito = get_backend("cognito-idp")["123456789012"][REGION]
+    cognito.admin_create_user(user_pool.id, "ada@example.com", "SUPPRESS", None, [])
+    path = tmp_path / "demo.sqlite"
+    earlier = LocalState(path, REGION)
+    earlier.open()
+    earlier.restore()
+    earlier.start()
+    earlier.stop()
+    the_pool_created_again(user_pool)
+
+    interrupted = LocalState(path, REGION)
+    interrupted.open()  # the new pool is still empty: the restore never got to the people
+    interrupted.start()
+    interrupted.stop()
+
+    with sqlite3.connect(path) as db:
+        assert [row[0] for row in db.execute("SELECT username FROM users")] == ["ada@example.com"]

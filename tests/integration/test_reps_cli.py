@@ -2,7 +2,8 @@
 
 The client file is written for each test (clients/demo.toml's teams change as routing grows):
 the commented template `leadflow client new` writes, named demo so that it names the demo
-stack's table, plus two teams.
+stack's table, plus two teams. The stack's user pool (where a rep's sign-in lives) is created
+with its other resources.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from leadflow.aws.roster import RosterTable, rep_key
-from leadflow.cli import CLIENT_TEMPLATE, app
+from leadflow.aws.users import Person, UserPool
+from leadflow.cli import CLIENT_TEMPLATE, app, user_commands
 from leadflow.cli.stack_access import console
 from leadflow.route.roster import Rep
 from tests.integration.conftest import Stack
+from tests.support import sign_in
+
+PASSWORD = "Correct-horse-1"
 
 # The template has a sales team (Europe/Berlin); a second team beside it.
 TEAMS = """
@@ -34,8 +39,8 @@ class Reps:
         self.stack = stack
         self.flags = ["--local", "--endpoint", endpoint, "--clients-dir", str(clients_dir)]
 
-    def run(self, *args: str) -> Result:
-        return CliRunner().invoke(app, ["reps", *args, *self.flags])
+    def run(self, *args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(app, ["reps", *args, *self.flags], input=input)
 
     def ok(self, *args: str) -> str:
         result = self.run(*args)
@@ -53,6 +58,22 @@ class Reps:
     def stored(self, email: str) -> Rep:
         [rep] = [rep for rep in self.roster().list_reps() if rep.email == email]
         return rep
+
+    def pool(self) -> UserPool:
+        spec = self.stack.definition.user_pool("users")
+        return UserPool(spec.name, spec.client_name, client=self.stack.session.client("cognito-idp"))
+
+    def person(self, email: str) -> Person | None:
+        return self.pool().person(email)
+
+    def sign_in_of(self, email: str) -> tuple[bool, tuple[str, ...]] | None:
+        """Whether the person may sign in, and their groups; None: they have no user."""
+        person = self.person(email)
+        return None if person is None else (person.enabled, person.groups)
+
+    def signs_in(self, email: str, password: str = PASSWORD) -> bool:
+        endpoint = self.flags[self.flags.index("--endpoint") + 1]
+        return bool(sign_in(endpoint, self.stack.definition.user_pool("users").name, email, password))
 
 
 @pytest.fixture
@@ -158,3 +179,90 @@ def test_a_name_with_an_escape_sequence_is_listed_as_text_never_sent_to_the_term
 
     assert "\x1b" not in listed
     assert "Ada\\u001b[31m Lovelace" in listed
+
+
+def test_a_rep_added_with_a_password_signs_in_at_once_in_group_rep(reps: Reps) -> None:
+    added = reps.ok("add", "Ada@Example.com", "--name", "Ada Lovelace", "--team", "sales", "--password", PASSWORD)
+
+    assert reps.sign_in_of("ada@example.com") == (True, ("rep",))
+    assert reps.signs_in("ada@example.com")
+    assert "`leadflow token ada@example.com --clients-dir" in added
+
+
+def test_a_rep_added_in_a_terminal_is_asked_for_their_password_hidden(
+    reps: Reps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(user_commands, "in_terminal", lambda: True)
+
+    result = reps.run("add", "ada@example.com", "--name", "Ada", "--team", "sales", input=f"{PASSWORD}\n{PASSWORD}\n")
+
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output  # hidden as it is typed
+    assert reps.signs_in("ada@example.com")
+
+
+def test_a_rep_added_by_a_script_without_a_password_is_told_how_to_set_one(reps: Reps) -> None:
+    added = reps.ok("add", "ada@example.com", "--name", "Ada Lovelace", "--team", "sales")
+
+    assert "has no password yet" in added
+    assert "`leadflow users password ada@example.com --clients-dir" in added
+    assert reps.sign_in_of("ada@example.com") == (True, ("rep",))
+
+
+def test_a_rep_the_roster_cannot_store_leaves_no_sign_in_behind(reps: Reps, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ClientError
+
+    def refused(self: RosterTable, rep: Rep) -> None:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "the table is down"}}, "PutItem")
+
+    monkeypatch.setattr(RosterTable, "add_rep", refused)
+
+    failed = reps.refused("add", "ada@example.com", "--name", "Ada Lovelace", "--team", "sales", "--password", PASSWORD)
+
+    assert "Could not add ada@example.com to the roster" in failed
+    assert "ada@example.com's sign-in was left as it was before" in failed
+    assert reps.person("ada@example.com") is None
+
+
+def test_a_rep_whose_sign_in_cannot_be_made_is_not_put_on_the_roster(reps: Reps) -> None:
+    failed = reps.refused("add", "ada@example.com", "--name", "Ada Lovelace", "--team", "sales", "--password", "short")
+
+    assert "Cognito refused that password: give one of at least 12 characters" in failed
+    assert reps.roster().list_reps() == []
+    assert reps.person("ada@example.com") is None
+
+
+def test_a_removed_rep_cannot_sign_in_and_adding_them_again_restores_their_sign_in(reps: Reps) -> None:
+    reps.ok("add", "ada@example.com", "--name", "Ada Lovelace", "--team", "sales", "--password", PASSWORD)
+    first = reps.person("ada@example.com")
+
+    removed = reps.ok("remove", "ada@example.com")
+    assert "cannot sign in any more" in removed
+    assert reps.sign_in_of("ada@example.com") == (False, ("rep",))
+
+    reps.ok("add", "ada@example.com", "--name", "Ada Lovelace", "--team", "partners")
+    back = reps.person("ada@example.com")
+    assert first is not None
+    assert back is not None
+    assert (back.enabled, back.sub, back.groups) == (True, first.sub, ("rep",))
+    assert reps.signs_in("ada@example.com")  # with her own password, as before
+
+
+def test_removing_a_rep_who_is_also_a_manager_keeps_their_sign_in_without_group_rep(reps: Reps) -> None:
+    reps.ok("add", "ada@example.com", "--name", "Ada Lovelace", "--team", "sales", "--password", PASSWORD)
+    reps.pool().add_to_group("ada@example.com", "manager")
+
+    removed = reps.ok("remove", "ada@example.com")
+
+    assert "keeps signing in, no longer as a rep" in removed
+    assert reps.sign_in_of("ada@example.com") == (True, ("manager",))
+
+
+def test_adding_a_rep_to_a_stack_without_its_user_pool_says_to_start_the_local_stack(reps: Reps) -> None:
+    cognito = reps.stack.session.client("cognito-idp")
+    cognito.delete_user_pool(UserPoolId=reps.stack.resources.user_pool_ids["users"])
+
+    failed = reps.refused("add", "ada@example.com", "--name", "Ada Lovelace", "--team", "sales")
+
+    assert "has no user pool leadflow-demo-users: start it with `leadflow local`" in failed
+    assert reps.roster().list_reps() == []

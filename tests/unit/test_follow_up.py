@@ -8,10 +8,21 @@ from typing import Any
 import pytest
 
 from leadflow.config import ClientConfig
-from leadflow.follow_up.changes import Actor, FollowUp, FollowUpError, NotYourLead, check_follow_up, plan_follow_up
+from leadflow.follow_up.changes import (
+    Actor,
+    ClaimRefused,
+    FollowUp,
+    FollowUpError,
+    NotTheOwner,
+    NotYourLead,
+    check_follow_up,
+    plan_claim,
+    plan_follow_up,
+)
 from leadflow.lead.change import RepRelease
 from leadflow.lead.lifecycle import InvalidTransition
 from leadflow.lead.profile import LeadProfile
+from leadflow.route.roster import Rep
 
 OWNER = Actor("rep", rep_id="rep_ann", name="Ann")
 # Monday 30 November 2026, 10:30 in Berlin; the demo's sales team works mon-fri 09:00-17:00 there.
@@ -115,3 +126,70 @@ def test_a_manager_acts_on_their_teams_leads_only(demo_config: ClientConfig) -> 
     assert plan(demo_config, lead(), "accept", actor=Actor("manager", name="Maria", teams=("sales",))) is not None
     with pytest.raises(NotYourLead):
         plan(demo_config, lead(), "accept", actor=Actor("manager", name="Max", teams=("dach",)))
+
+
+# --- pull: a rep claims a lead from their team's queue ---------------------------------------
+
+
+def queued_lead(stage: str = "sales_ready", queue: str = "sales") -> LeadProfile:
+    profile = lead(stage)
+    for name in ("owner", "owner_name", "assigned_at"):
+        profile.pop(name)  # type: ignore[misc]
+    profile.update({"queue": queue, "team": queue,
+                    "sla": {"started_at": "2026-11-27T15:45:00.000+00:00", "due_at": "2026-11-30T09:15:00.000+00:00",
+                            "remind_at": "2026-11-30T09:00:00.000+00:00", "reminded": False}})  # fmt: skip
+    return profile
+
+
+def test_a_claimed_sales_lead_is_the_reps_and_accepted_with_the_queue_time_as_time_to_accept(
+    demo_config: ClientConfig,
+) -> None:
+    change = plan_claim(queued_lead(), rep(), MONDAY_10_30_BERLIN, demo_config)
+    assert (change.profile["owner"], change.profile["stage"]) == ("rep_ann", "accepted")
+    assert "queue" not in change.profile
+    assert "sla_next_at" not in change.profile
+    assert change.profile["minutes_to_accept"] == 105.0
+    assert [e.type for e in change.events] == ["LeadStageChanged", "LeadStageChanged", "LeadClaimed"]
+    assert change.ledger[0].open_leads == 3
+
+
+def test_a_qualifier_claims_a_lead_to_call_with_its_deadline_still_running(demo_config: ClientConfig) -> None:
+    config = demo_config.model_copy(
+        update={"route": demo_config.route.model_copy(update={"qualification_team": "dach"})}
+    )
+    change = plan_claim(queued_lead("nurture", "dach"), rep(teams=("dach",)), MONDAY_10_30_BERLIN, config)
+    assert change.profile["stage"] == "qualifying"
+    assert change.profile["sla_next_at"] == "2026-11-30T09:15:00.000+00:00"  # the reminder has passed: the deadline
+
+
+def test_claiming_a_lead_another_rep_of_the_team_took_is_refused_naming_them(demo_config: ClientConfig) -> None:
+    taken = lead("accepted", owner="rep_bo", owner_name="Bo")
+    with pytest.raises(ClaimRefused, match="Bo took this lead first"):
+        plan_claim(taken, rep(), MONDAY_10_30_BERLIN, demo_config)
+
+
+def test_claiming_ones_own_lead_again_changes_nothing(demo_config: ClientConfig) -> None:
+    assert plan_claim(lead("accepted"), rep(), MONDAY_10_30_BERLIN, demo_config) is None
+
+
+def test_another_teams_queue_is_not_the_reps_to_claim(demo_config: ClientConfig) -> None:
+    with pytest.raises(NotYourLead):
+        plan_claim(queued_lead(queue="dach"), rep(), MONDAY_10_30_BERLIN, demo_config)
+
+
+def test_a_full_rep_cannot_claim_more(demo_config: ClientConfig) -> None:
+    with pytest.raises(ClaimRefused, match="you hold 5 of 5 leads"):
+        plan_claim(queued_lead(), rep(open_leads=5, capacity=5), MONDAY_10_30_BERLIN, demo_config)
+
+
+def test_a_rep_sees_their_teams_queue_but_records_follow_up_only_on_their_own_leads(demo_config: ClientConfig) -> None:
+    actor = Actor("rep", rep_id="rep_ann", name="Ann", teams=("sales",))
+    assert actor.may_see(queued_lead())
+    assert not actor.may_change(queued_lead())
+    with pytest.raises(NotTheOwner):
+        plan(demo_config, queued_lead(), "accept", actor=actor)
+
+
+def rep(**more: Any) -> Rep:
+    return Rep(**{"rep_id": "rep_ann", "name": "Ann", "email": "ann@demo.example", "teams": ("sales",),
+                  "open_leads": 2, **more})  # fmt: skip

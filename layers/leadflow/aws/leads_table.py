@@ -9,6 +9,7 @@ One table per client stack, single-table layout:
 | change marker     | MARKER#<marker>      | MARKER                       | once (idempotency)        |
 | counter shard     | COUNTER#<name>       | <yyyy-mm-dd>#<shard>         | by 1 in COUNTER_SHARDS    |
 | account link      | ACCOUNT#<domain>     | LEAD#<lead_id>               | with an owned lead of a company domain |
+| work link         | TEAM#<team>          | OWNER#<rep>#<lead_id>, QUEUE#<due>#<lead_id> | with an open lead |
 | rep (roster)      | ROSTER               | REP#<rep_id>                 | see leadflow.aws.roster   |
 
 No hot items: nothing is written by every lead. A counter that every new lead moves is
@@ -27,6 +28,13 @@ A lead with an SLA timer running (`sla_next_at`: its next reminder or deadline) 
 Queries for what is due, reading nothing else. A lead with an owner and a company email
 domain (`account_domain`) keeps an account link, so that account matching finds the
 company's leads with one Query.
+
+An open lead of a team (owned and not yet won, lost or rejected; or waiting in the team's
+queue) keeps one work link in its team's partition, a summary of what a list shows. A rep's
+leads, a team's queue (most urgent first) and a manager's team are each a Query of one
+partition per team, never a read of every lead; no GSI, so the lists are read consistently
+and a claim never meets a lead the list has not caught up with. The link moves with the lead
+in the same transaction: the old one deleted, the new one put.
 """
 
 from __future__ import annotations
@@ -262,6 +270,19 @@ class LeadsTable(LazyClient):
                     break
                 kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    def work_list(self, team: str, owner: str | None = None, queued: bool = False) -> list[dict[str, Any]]:
+        """A team's open leads (work links, most urgent queued lead first): one owner's, the queue, or all."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"TEAM#{team}"}},
+            "ConsistentRead": True,
+        }
+        prefix = f"OWNER#{owner}#" if owner else "QUEUE#" if queued else None
+        if prefix:
+            kwargs["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
+            kwargs["ExpressionAttributeValues"][":prefix"] = {"S": prefix}
+        return [{k: v for k, v in link.items() if k not in ("pk", "sk")} for link in self._query_all(**kwargs)]
+
     def account_leads(self, domain: str) -> list[AccountLead]:
         """The company's owned leads (by email domain), most recently changed first: one Query."""
         links = self._query_all(
@@ -275,11 +296,15 @@ class LeadsTable(LazyClient):
         return sorted(found, key=lambda a: a.at, reverse=True)
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item a Query finds, page by page, each page retried when DynamoDB throttles."""
         items: list[dict[str, Any]] = []
-        paginator = self.client.get_paginator("query")
-        for page in paginator.paginate(TableName=self.table_name, **kwargs):
-            items += [plain_of(i) for i in page.get("Items", [])]
-        return items
+        query: dict[str, Any] = {"TableName": self.table_name, **kwargs}
+        while True:
+            answer = self._retrying(lambda: self.client.query(**query))
+            items += [plain_of(i) for i in answer.get("Items", [])]
+            if "LastEvaluatedKey" not in answer:
+                return items
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def _retrying(self, call: Callable[[], Any]) -> Any:
         return with_backoff(call, on_retry=self.on_retry, give_up_at=self.give_up_at)
@@ -342,8 +367,49 @@ def change_transaction(
             "at": profile.get("updated_at"),
         }
         items.append({"Put": {"TableName": table, "Item": item_of(link)}})
+    before = work_link(read.profile) if read else None
+    after = work_link(profile)
+    if before is not None and (after is None or before["sk"] != after["sk"] or before["pk"] != after["pk"]):
+        gone = {"pk": {"S": before["pk"]}, "sk": {"S": before["sk"]}}
+        items.append({"Delete": {"TableName": table, "Key": gone}})
+    if after is not None:
+        items.append({"Put": {"TableName": table, "Item": item_of(after)}})
     items += [ledger_update(table, entry) for entry in change.ledger]  # last: a Conflict is read from the end
     return items, profile_at, version
+
+
+# Stages in which a lead is someone's work: owned and open, or waiting in a team's queue.
+OWNED_OPEN = frozenset({"assigned", "accepted", "contacted", "meeting", "opportunity", "qualifying"})
+WAITING = frozenset({"sales_ready", "nurture"})  # nurture: waiting for a qualification team (phone first)
+
+
+def work_link(profile: LeadProfile) -> dict[str, Any] | None:
+    """The lead's link in its team's work list, or None when it is nobody's work (closed, nurtured, unrouted)."""
+    stage, owner, queue, team = profile.get("stage"), profile.get("owner"), profile.get("queue"), profile.get("team")
+    lead_id = profile["lead_id"]
+    if owner and team and stage in OWNED_OPEN:
+        pk, sk = f"TEAM#{team}", f"OWNER#{owner}#{lead_id}"
+    elif not owner and queue and stage in WAITING:
+        pk, sk = f"TEAM#{queue}", f"QUEUE#{(profile.get('sla') or {}).get('due_at') or '~'}#{lead_id}"
+    else:
+        return None
+    name = " ".join(part for part in (profile.get("first_name"), profile.get("last_name")) if part)
+    summary = {
+        "lead_id": lead_id,
+        "stage": stage,
+        "team": team or queue,
+        "owner": owner,
+        "owner_name": profile.get("owner_name"),
+        "queue": None if owner else queue,
+        "name": name or None,
+        "company": profile.get("company"),
+        "score": (profile.get("score") or {}).get("total"),
+        "priority": profile.get("priority"),
+        "assigned_at": profile.get("assigned_at") if owner else None,
+        "due_at": (profile.get("sla") or {}).get("due_at") if profile.get("sla_next_at") else None,
+        "updated_at": profile.get("updated_at"),
+    }
+    return {"pk": pk, "sk": sk, **{k: v for k, v in summary.items() if v is not None}}
 
 
 def _profile(item: dict[str, Any]) -> LeadProfile:

@@ -82,7 +82,10 @@ class RosterTable(LazyClient):
 
     def get_rep(self, rep_id: str) -> Rep | None:
         """The rep on the roster (None once removed)."""
-        answer = self.client.get_item(TableName=self.table_name, Key=rep_key(rep_id), ConsistentRead=True)
+        answer = with_backoff(
+            lambda: self.client.get_item(TableName=self.table_name, Key=rep_key(rep_id), ConsistentRead=True),
+            on_retry=self.on_retry,
+        )
         item = answer.get("Item")
         return _rep(item) if item and not _removed(item) else None
 
@@ -120,14 +123,17 @@ class RosterTable(LazyClient):
                 sets.append(f"{placeholder} = :v{placeholder[2:]}")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
-            answer = self.client.update_item(
-                TableName=self.table_name,
-                Key=rep_key(rep_id),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
+            answer = with_backoff(
+                lambda: self.client.update_item(
+                    TableName=self.table_name,
+                    Key=rep_key(rep_id),
+                    UpdateExpression=expression,
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                ),
+                on_retry=self.on_retry,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":

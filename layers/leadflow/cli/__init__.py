@@ -1,4 +1,5 @@
-"""The `leadflow` command: run the stack locally, look at and requalify leads, start a client's config."""
+"""The `leadflow` command: run the stack locally, look at and requalify leads, manage reps and who signs in,
+start a client's config."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from leadflow.cli.lead_commands import leads_app
 from leadflow.cli.rep_commands import reps_app
 from leadflow.cli.rescore import rescore
 from leadflow.cli.stack_access import DEFAULT_CLIENT, DEFAULT_CLIENTS_DIR, ClientOption, ClientsDir, console, errors
+from leadflow.cli.user_commands import token, users_app
 from leadflow.cli.webhook_commands import webhooks_app
 from leadflow.config import CLIENT_NAME, ClientConfig, ConfigError, load_client_config
 
@@ -22,6 +24,7 @@ app = typer.Typer(help="leadflow: open lead management on AWS.", no_args_is_help
 client_app = typer.Typer(help="Client config files (clients/NAME.toml).", no_args_is_help=True)
 app.add_typer(leads_app, name="leads")
 app.add_typer(reps_app, name="reps")
+app.add_typer(users_app, name="users")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(client_app, name="client")
 
@@ -42,7 +45,8 @@ def local(
     moto_port: Annotated[int, typer.Option(help="Port of moto's server (the local AWS).")] = 4566,
     api_port: Annotated[int, typer.Option(help="Port of the local API.")] = 3000,
     fresh: Annotated[
-        bool, typer.Option("--fresh", help="Start empty: forget the leads and queued messages of earlier runs.")
+        bool,
+        typer.Option("--fresh", help="Start empty: forget the leads, queued messages and sign-ins of earlier runs."),
     ] = False,
     state_dir: Annotated[
         Path, typer.Option(help="Where the local data is kept between runs (one SQLite file per client).")
@@ -53,8 +57,8 @@ def local(
 ) -> None:
     """Start the client's whole stack on this machine: moto, functions, API, queue pollers and schedules.
 
-    The data (every table item and queued message) is kept in STATE_DIR/CLIENT.sqlite and
-    is there again at the next start; --fresh starts empty.
+    The data (every table item, queued message and person who signs in) is kept in
+    STATE_DIR/CLIENT.sqlite and is there again at the next start; --fresh starts empty.
     """
     from leadflow.local.runtime import LocalOptions, LocalStack
     from leadflow.local.workers import WorkerStartError
@@ -100,6 +104,7 @@ def local(
 
 
 app.command("rescore")(rescore)
+app.command("token")(token)
 
 
 @app.command()

@@ -2,6 +2,9 @@
 
 The roster lives in the stack's leads table (`leadflow.aws.roster`); routing reads it for
 every lead, so a rep added, set inactive or away here gets (or stops getting) leads at once.
+A rep signs in to the stack's API (their leads, their team's queue) as a user of its Cognito
+user pool, in group rep: `reps add` gives them the sign-in with the place on the roster, and
+`reps remove` takes both; neither is left without the other when one cannot be written.
 """
 
 from __future__ import annotations
@@ -31,6 +34,15 @@ from leadflow.cli.stack_access import (
     console,
     errors,
     open_stack,
+)
+from leadflow.cli.user_commands import (
+    REP_GROUP,
+    PasswordOption,
+    grant_sign_in,
+    revoke_rep_sign_in,
+    sign_in_note,
+    undo_sign_in,
+    user_pool_of,
 )
 from leadflow.config import ClientConfig, WorkingHours
 from leadflow.lead.profile import utc_stamp
@@ -101,13 +113,18 @@ def reps_add(
     inactive: Annotated[
         bool, typer.Option("--inactive", help="Add the rep without giving them leads yet (`reps set --active` later).")
     ] = False,
+    password: PasswordOption = None,
     client: ClientOption = DEFAULT_CLIENT,
     clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
     use_local: LocalFlag = False,
     endpoint: EndpointOption = DEFAULT_ENDPOINT,
     as_json: JsonFlag = False,
 ) -> None:
-    """Add a sales rep to the roster: routing gives them leads of their teams from now on (unless --inactive)."""
+    """Add a sales rep to the roster: routing gives them leads of their teams from now on (unless --inactive).
+
+    The rep signs in to the stack's API with their email, in group rep: in AWS Cognito emails
+    them an invitation; on the local stack they sign in with the password given at once.
+    """
     stack = open_stack(client, clients_dir, use_local, endpoint)
     email = _checked_email(email)
     rep = Rep(
@@ -131,13 +148,20 @@ def reps_add(
             f"{email} is on the roster already, as {taken.name} ({taken.rep_id}). "
             f"`{stack.command('reps', 'set', email)}` with the settings to change changes that rep."
         )
-    rep = _added(stack, roster, rep)
+    pool = user_pool_of(stack)
+    sign_in = grant_sign_in(stack, pool, email, (REP_GROUP,), password)
+    try:
+        rep = _added(stack, roster, rep)
+    except BaseException:  # not on the roster: no sign-in as a rep either
+        undo_sign_in(stack, pool, sign_in)
+        raise
     if as_json:
         print(json.dumps(rep.as_dict(), indent=2))
         return
     console.print(
         as_text(f"Added {rep.name} ({rep.email}) as {rep.rep_id}, in team(s) {', '.join(rep.teams)}."), soft_wrap=True
     )
+    console.print(as_text(sign_in_note(stack, sign_in)), soft_wrap=True)
     if not rep.active:
         console.print(as_text(f"Inactive: no leads until `{stack.command('reps', 'set', rep.email, '--active')}`."))
 
@@ -348,7 +372,10 @@ def reps_remove(
     use_local: LocalFlag = False,
     endpoint: EndpointOption = DEFAULT_ENDPOINT,
 ) -> None:
-    """Take a rep off the roster (someone who left). To stop their leads for a while, use `reps set --inactive`."""
+    """Take a rep off the roster (someone who left) and their sign-in as a rep (`reps add` restores it).
+
+    To stop their leads for a while, use `reps set --inactive`.
+    """
     stack = open_stack(client, clients_dir, use_local, endpoint)
     roster = roster_of(stack)
     rep = find_rep(stack, roster, rep_ref)
@@ -358,12 +385,26 @@ def reps_remove(
             f"not on the roster. `{stack.command('reps', 'set', rep.email, '--inactive')}` keeps them on it and "
             "routing gives them no new leads; to remove them all the same, add --force."
         )
+    pool = user_pool_of(stack)
+    sign_in = revoke_rep_sign_in(stack, pool, rep.email)
     try:
         stack.call(lambda: roster.remove_rep(rep.rep_id), f"remove rep {rep.rep_id}")
     except UnknownRep:
+        if sign_in is not None:
+            undo_sign_in(stack, pool, sign_in)
         _no_such_rep(stack, rep_ref)
+    except BaseException:  # still on the roster: they keep signing in
+        if sign_in is not None:
+            undo_sign_in(stack, pool, sign_in)
+        raise
     left = f"; their {rep.open_leads} open lead(s) keep them as owner" if rep.open_leads else ""
     console.print(as_text(f"Removed {rep.name} ({rep.email}, {rep.rep_id}) from the roster{left}."), soft_wrap=True)
+    if sign_in is None:
+        console.print(as_text(f"{rep.email} had no sign-in to the stack's API."))
+    elif sign_in.groups_removed:
+        console.print(as_text(f"{rep.email} keeps signing in, no longer as a rep."))
+    else:
+        console.print(as_text(f"{rep.email} cannot sign in any more (`reps add` restores their sign-in)."))
 
 
 def new_rep_id() -> str:

@@ -19,7 +19,7 @@ import copy
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Literal
+from typing import Literal, Protocol
 
 from leadflow.config import ClientConfig
 from leadflow.lead.change import Applied, CounterDelta, Handoff, LeadChange, LeadServices, RepRelease, apply_change
@@ -27,6 +27,8 @@ from leadflow.lead.events import lead_followed_up
 from leadflow.lead.lifecycle import InvalidTransition
 from leadflow.lead.profile import LeadProfile, utc_stamp
 from leadflow.qualify.changes import ROUTING_QUEUE
+from leadflow.route.assignment import claim_ledger
+from leadflow.route.roster import Rep
 
 Action = Literal[
     "accept", "reject", "contacted", "meeting", "opportunity", "won", "lost", "note", "sales_ready", "not_yet", "junk"
@@ -61,11 +63,20 @@ class Actor:
     via: str = "api"  # api, link (a signed email link) or cli
 
     def may_see(self, profile: LeadProfile) -> bool:
+        """Ops: every lead; a manager: their teams' leads; a rep: their own, and their teams' queues."""
         if self.role == "ops":
             return True
         if self.role == "manager":
-            return profile.get("team") in self.teams
-        return self.rep_id is not None and profile.get("owner") == self.rep_id
+            return (profile.get("team") or profile.get("queue")) in self.teams
+        if self.rep_id is None:
+            return False
+        return profile.get("owner") == self.rep_id or (not profile.get("owner") and profile.get("queue") in self.teams)
+
+    def may_change(self, profile: LeadProfile) -> bool:
+        """Follow-up is recorded by a lead's owner, their team's manager or ops (a queued lead is claimed first)."""
+        if self.role == "rep":
+            return self.rep_id is not None and profile.get("owner") == self.rep_id
+        return self.may_see(profile)
 
     @property
     def label(self) -> str:
@@ -81,6 +92,10 @@ class FollowUp:
     note: str | None = None  # any action may carry one; "note" is only that
 
 
+class RepSource(Protocol):
+    def get_rep(self, rep_id: str) -> Rep | None: ...
+
+
 class FollowUpError(ValueError):
     """A follow-up that names a bad value: the field and what is allowed."""
 
@@ -92,6 +107,14 @@ class FollowUpError(ValueError):
 
 class NotYourLead(LookupError):
     """The lead does not exist, or is not the actor's to see: the same answer for both (404)."""
+
+
+class NotTheOwner(PermissionError):
+    """The actor may see the lead but not record its follow-up (a rep on their team's queued lead: claim it first)."""
+
+
+class ClaimRefused(Exception):
+    """A claim that cannot be had (409): somebody was quicker, the lead left the queue, or the rep is full."""
 
 
 def check_follow_up(follow_up: FollowUp, config: ClientConfig) -> FollowUp:
@@ -125,6 +148,8 @@ def plan_follow_up(
     """The change a checked follow-up makes; None when the lead is already where it asks (a retry)."""
     if not actor.may_see(current):
         raise NotYourLead(current.get("lead_id", ""))
+    if not actor.may_change(current):
+        raise NotTheOwner("only the lead's owner records its follow-up: claim it from the queue first")
     stamp = utc_stamp(now)
     stage = current.get("stage", "new")
     target = TARGET_STAGE.get(follow_up.action)
@@ -211,5 +236,78 @@ def follow_up_lead(
         if current is None:
             raise NotYourLead(lead_id)
         return plan_follow_up(current, follow_up, actor, now, config)
+
+    return apply_change(lead_id, plan, services)
+
+
+def plan_claim(current: LeadProfile, rep: Rep, now: datetime, config: ClientConfig) -> LeadChange | None:
+    """A rep takes a lead waiting in their team's queue; None when it is theirs already (a retried claim).
+
+    A sales lead is the rep's at once, accepted (they chose it); a qualification team's lead
+    becomes theirs to call, its deadline still running. Only one claim wins: the applier
+    writes at the version read, so the loser reads again and is refused (ClaimRefused: 409).
+    """
+    lead_id = current["lead_id"]
+    owner, queue, team_name = current.get("owner"), current.get("queue"), current.get("team")
+    if owner == rep.rep_id:
+        return None
+    if owner and team_name in rep.teams:
+        taker = current.get("owner_name") or owner
+        raise ClaimRefused(f"{taker} took this lead first, at {current.get('assigned_at')}")
+    if owner or queue not in rep.teams:
+        raise NotYourLead(lead_id)
+    settings = config.route
+    team = settings.teams.get(str(queue))
+    calling = queue == settings.qualification_team
+    waiting, owned = ("nurture", "qualifying") if calling else ("sales_ready", "assigned")
+    if team is None or current.get("stage") != waiting:
+        raise ClaimRefused(f"the lead is no longer waiting in the {queue} queue (it is {current.get('stage')})")
+    if not rep.active:
+        raise ClaimRefused("you are marked inactive: ask your manager or ops to reactivate you")
+    if rep.open_leads >= rep.capacity:
+        raise ClaimRefused(f"you hold {rep.open_leads} of {rep.capacity} leads: close or hand back one first")
+    stamp = utc_stamp(now)
+    profile = copy.deepcopy(current)
+    profile.update({"owner": rep.rep_id, "owner_name": rep.name, "assigned_at": stamp, "updated_at": stamp})
+    profile.pop("queue", None)
+    why = f"claimed from the {queue} queue by {rep.name}"
+    routed = {**(profile.get("routing") or {}), "decided_at": stamp, "why": why, "owner": rep.rep_id,
+              "owner_name": rep.name, "queue": None, "passed_over": []}  # fmt: skip
+    profile["routing"] = routed
+    change = LeadChange(profile)
+    change.ledger.append(claim_ledger(rep, str(queue), team, now))
+    change.timeline.append({"type": "routed", "at": stamp, "decision": routed})
+    change.move(owned, why, stamp)
+    change.counters += [CounterDelta("claimed", stamp[:10]), CounterDelta(owned, stamp[:10])]
+    detail: dict[str, object] = {"by": rep.rep_id, "via": "api", "team": str(queue)}
+    sla = profile.get("sla") or {}
+    if calling:  # theirs to call: the deadline keeps running, as for a lead routed to them
+        pending = [at for at in (None if sla.get("reminded") else sla.get("remind_at"), sla.get("due_at")) if at]
+        if pending:  # the next of them still ahead, else the deadline (past: the next sweep acts on it)
+            profile["sla_next_at"] = min([at for at in pending if at > stamp] or [str(sla["due_at"])])
+    else:  # sales: accepted as it is claimed; the time to accept runs from when it was queued
+        profile.pop("sla_next_at", None)
+        profile["accepted_at"] = stamp
+        if sla.get("started_at"):
+            minutes = team.calendar.calendar().working_minutes_between(datetime.fromisoformat(sla["started_at"]), now)
+            profile["minutes_to_accept"] = detail["working_minutes"] = round(minutes, 1)
+        change.move("accepted", why, stamp)
+        change.counters.append(CounterDelta("accepted", stamp[:10]))
+    change.events.append(lead_followed_up("LeadClaimed", lead_id, stamp, profile["stage"], detail))
+    return change
+
+
+def claim_lead(
+    lead_id: str, rep_id: str, roster: RepSource, services: LeadServices, config: ClientConfig, now: datetime
+) -> Applied:
+    """A rep claims a queued lead: "changed", or "unchanged" when it was theirs already; ClaimRefused: 409."""
+
+    def plan(current: LeadProfile | None) -> LeadChange | None:
+        if current is None:
+            raise NotYourLead(lead_id)
+        rep = roster.get_rep(rep_id)  # read again for every plan: the ledger is written at the rep's version
+        if rep is None:
+            raise NotYourLead(lead_id)
+        return plan_claim(current, rep, now, config)
 
     return apply_change(lead_id, plan, services)

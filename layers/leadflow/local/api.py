@@ -9,6 +9,10 @@ and a parameter's value is passed as the path spells it (still percent-encoded, 
 API passes it). A function error, or an answer that is
 not a proxy response, is a 502, as API Gateway answers it; a request whose body cannot be
 read (a bad Content-Length or chunk size) is a 400; anything else that fails is a 500.
+
+A route may have an authorizer (leadflow.local.authorizer): a request without a valid ID
+token of its user pool is answered 401, as API Gateway answers it, and the function is never
+called; with one, the function finds the token's claims in `requestContext.authorizer.claims`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from io import BufferedIOBase
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from leadflow.local.authorizer import CognitoAuthorizer
 from leadflow.local.workers import InvocationError
 
 Invoke = Callable[[dict[str, Any]], Any]
@@ -43,7 +48,9 @@ def proxy_event(
     source_ip: str = "127.0.0.1",
     now: datetime | None = None,
     path_parameters: dict[str, str] | None = None,
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The event of API Gateway's Lambda proxy integration (REST API); `claims`: the authorizer's, if any."""
     now = now or datetime.now(UTC)
     split = urlsplit(raw_path)
     single: dict[str, str] = {}
@@ -83,6 +90,7 @@ def proxy_event(
             "identity": {"sourceIp": source_ip, "userAgent": single.get("User-Agent")},
             "domainName": single.get("Host", "localhost"),
             "apiId": "local",
+            **({"authorizer": {"claims": claims}} if claims is not None else {}),
         },
         "body": text,
         "isBase64Encoded": encoded,
@@ -160,9 +168,17 @@ class _Server(ThreadingHTTPServer):
 class LocalApi:
     """Serves the definition's routes, and `pages`: local-only pages made from the query string."""
 
-    def __init__(self, host: str, port: int, routes: Mapping[tuple[str, str], Invoke], pages: Mapping[str, Page]):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        routes: Mapping[tuple[str, str], Invoke],
+        pages: Mapping[str, Page],
+        authorizers: Mapping[tuple[str, str], CognitoAuthorizer] | None = None,
+    ):
         self.routes = routes  # by (method, path as the definition spells it: "/r/{token}")
         self.pages = pages
+        self.authorizers = dict(authorizers or {})  # the routes that need a user pool's ID token, by (method, path)
         paths = {path: RoutePath(path) for _, path in routes}.values()
         self._paths = sorted(paths, key=lambda p: p.specificity, reverse=True)  # the most specific first
         api = self
@@ -225,6 +241,14 @@ class LocalApi:
             return
         resource, parameters = route
         shown = resource.template  # printed, not the path: a path parameter (a link's token) stays off the console
+        claims = None
+        authorizer = self.authorizers.get((request.command, resource.template))
+        if authorizer is not None:
+            claims = authorizer.claims(request.headers.get("Authorization"))
+            if claims is None:
+                print(f"  {request.command} {shown} -> 401 (no valid ID token of {authorizer.pool_name})", flush=True)
+                _send_unauthorized(request)
+                return
         event = proxy_event(
             request.command,
             request.path,
@@ -233,6 +257,7 @@ class LocalApi:
             resource.template,
             request.client_address[0],
             path_parameters=parameters,
+            claims=claims,
         )
         try:
             status, headers, payload = proxy_response(invoke(event))
@@ -338,6 +363,13 @@ def _send_message(request: BaseHTTPRequestHandler, status: int, message: str, cl
     """An answer in API Gateway's own shape, `{"message": ...}`."""
     body = json.dumps({"message": message}).encode()
     _send(request, status, [("Content-Type", "application/json")], body, close)
+
+
+def _send_unauthorized(request: BaseHTTPRequestHandler) -> None:
+    """API Gateway's answer when its authorizer refuses a request."""
+    body = json.dumps({"message": "Unauthorized"}).encode()
+    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", "UnauthorizedException")]
+    _send(request, 401, headers, body)
 
 
 def _read_body(request: BaseHTTPRequestHandler) -> bytes:

@@ -1,9 +1,9 @@
 """Create a stack definition's resources in moto, as CloudFormation would in AWS.
 
 Tables, queues (with their dead-letter queues), event buses and the rules that copy their
-events to queues, secrets, and the SES sender: its identity, verified at once (moto sends from
+events to queues, secrets, the SES sender: its identity, verified at once (moto sends from
 any identity it holds, where AWS waits for the address's owner to follow a link), and its
-configuration set.
+configuration set, and the user pools people sign in to, with their groups and app client.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from leadflow.definition import (
     SecretSpec,
     StackDefinition,
     TableSpec,
+    UserPoolSpec,
 )
 from leadflow.lead.ids import new_lead_id_key
 
@@ -43,6 +44,8 @@ class LocalResources:
     api_urls: dict[str, str] = field(default_factory=dict)  # with the trailing slash, as a stage URL
     email_configuration_sets: dict[str, str] = field(default_factory=dict)
     event_rule_names: dict[str, str] = field(default_factory=dict)
+    user_pool_ids: dict[str, str] = field(default_factory=dict)
+    user_pool_client_ids: dict[str, str] = field(default_factory=dict)  # the app client people sign in through
 
     def resolve(self, value: EnvValue) -> str:
         if isinstance(value, str):
@@ -97,7 +100,58 @@ def create_resources(
     sesv2 = session.client("sesv2")
     for email in definition.emails:
         created.email_configuration_sets[email.key] = _create_email_sender(sesv2, email)
+    if definition.user_pools:
+        cognito = session.client("cognito-idp")
+        for pool in definition.user_pools:
+            pool_id, client_id = _create_user_pool(cognito, pool)
+            created.user_pool_ids[pool.key] = pool_id
+            created.user_pool_client_ids[pool.key] = client_id
     return created
+
+
+def password_policy(spec: UserPoolSpec) -> dict[str, Any]:
+    """The deployed pool's password policy (infra/constructs/users.py), spelled out: moto's own default asks for 5."""
+    return {
+        "MinimumLength": spec.password_min_length,
+        "RequireUppercase": True,
+        "RequireLowercase": True,
+        "RequireNumbers": True,
+        "RequireSymbols": True,
+    }
+
+
+def _create_user_pool(cognito: Any, spec: UserPoolSpec) -> tuple[str, str]:
+    """The pool (or the one of its name already there), its groups and its app client: their ids.
+
+    The app client has no secret and signs in with a password (USER_PASSWORD_AUTH) or a refresh
+    token; it reads the email attributes, so that ID tokens carry them (moto puts only the
+    attributes a client may read in them; AWS's default is every attribute).
+    """
+    pools = cognito.list_user_pools(MaxResults=60)["UserPools"]
+    pool_id = next((p["Id"] for p in pools if p["Name"] == spec.name), None)
+    if pool_id is None:
+        pool_id = cognito.create_user_pool(
+            PoolName=spec.name,
+            Policies={"PasswordPolicy": password_policy(spec)},
+            AutoVerifiedAttributes=["email"],
+            AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+        )["UserPool"]["Id"]
+    existing_groups = {g["GroupName"] for g in cognito.list_groups(UserPoolId=pool_id, Limit=60)["Groups"]}
+    for group in spec.groups:
+        if group not in existing_groups:
+            cognito.create_group(UserPoolId=pool_id, GroupName=group)
+    clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+    client_id = next((c["ClientId"] for c in clients if c["ClientName"] == spec.client_name), None)
+    if client_id is None:
+        client_id = cognito.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName=spec.client_name,
+            GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            ReadAttributes=["email", "email_verified"],
+            PreventUserExistenceErrors="ENABLED",
+        )["UserPoolClient"]["ClientId"]
+    return str(pool_id), str(client_id)
 
 
 def _create_event_rule(events: Any, definition: StackDefinition, rule: EventRuleSpec, created: LocalResources) -> str:

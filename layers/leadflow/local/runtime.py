@@ -1,10 +1,11 @@
 """Start a client's whole stack locally from the same definition CDK deploys.
 
 moto's server stands in for AWS (boto3 reaches it through AWS_ENDPOINT_URL, so no handler
-changes), the definition's tables and queues are created in it, every function runs in
-its own worker processes, the routes are served over HTTP as API Gateway proxy events,
-every queue trigger is polled with Lambda's batch semantics, and every schedule ticks on a
-clock that can run faster than the real one (`LocalOptions.clock_speed`).
+changes), the definition's tables, queues and user pools are created in it, every function
+runs in its own worker processes, the routes are served over HTTP as API Gateway proxy events
+(a route that names a user pool behind API Gateway's Cognito authorizer), every queue
+trigger is polled with Lambda's batch semantics, and every schedule ticks on a clock that
+can run faster than the real one (`LocalOptions.clock_speed`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from leadflow.definition import StackDefinition, build_definition
 from leadflow.lead.ids import new_lead_id_key
 from leadflow.local import moto_dynamodb
 from leadflow.local.api import LocalApi, Page
+from leadflow.local.authorizer import CognitoAuthorizer, issuer, jwks_url
 from leadflow.local.pollers import QueuePoller
 from leadflow.local.resources import LocalResources, create_resources
 from leadflow.local.scheduler import Clock, Scheduler, local_schedules
@@ -32,6 +34,13 @@ from leadflow.local.workers import FunctionPool
 from leadflow.snippet import form_snippet
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+# moto derives a user pool's id (and its app client's) from its name and settings instead of drawing
+# a random one: the pool created again at the next start has the same id, so the people restored into
+# it (leadflow.local.state) keep signing in, and a token issued before the restart still names its issuer.
+MOTO_COGNITO_IDS = {
+    "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH",
+    "MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY": "HASH",
+}
 
 
 @dataclass
@@ -85,7 +94,11 @@ class ServedStack:
     """What the local runtime serves, in the definition's terms (the parity test reads it)."""
 
     functions: set[str] = field(default_factory=set)
-    routes: set[tuple[str, str, str]] = field(default_factory=set)  # method, path, function
+    routes: set[tuple[str, str, str]] = field(default_factory=set)  # method, path, function: every route
+    # The routes served only with an ID token of a user pool: method, path, function, the pool's name.
+    authorized_routes: set[tuple[str, str, str, str]] = field(default_factory=set)
+    # The user pools as moto holds them: pool name, its app clients' names (sorted), its groups (sorted).
+    user_pools: set[tuple[str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=set)
     queue_triggers: set[tuple[str, str, int]] = field(default_factory=set)  # queue name, function, batch size
     tables: set[str] = field(default_factory=set)
     queues: set[str] = field(default_factory=set)
@@ -122,6 +135,8 @@ class LocalStack:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the useful output
         moto_dynamodb.install()  # writes that cost the same at 100,000 leads as at 1,000
+        for name, value in MOTO_COGNITO_IDS.items():
+            os.environ.setdefault(name, value)
         self._moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
         self._moto.start()
         aws_env = local_aws_environment(self.endpoint, self.options.region)
@@ -161,6 +176,7 @@ class LocalStack:
             self.options.api_port,
             routes,
             _pages(self.config, f"http://{self.options.host}:{self.options.api_port}/"),
+            self._authorizers(),
         )
         sqs = session.client("sqs")
         # As Lambda scales a queue trigger out, one poller per warm environment of the function: a FIFO
@@ -213,6 +229,18 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
 
+    def _authorizers(self) -> dict[tuple[str, str], CognitoAuthorizer]:
+        """API Gateway's Cognito authorizer on each route that names a user pool, one per pool."""
+        by_pool = {
+            spec.key: CognitoAuthorizer(
+                spec.name,
+                issuer(self.options.region, self.resources.user_pool_ids[spec.key]),
+                jwks_url(self.endpoint, self.resources.user_pool_ids[spec.key]),
+            )
+            for spec in self.definition.user_pools
+        }
+        return {(r.method, r.path): by_pool[r.authorizer] for r in self.definition.routes if r.authorizer is not None}
+
     def _restore_state(self) -> None:
         path = self.options.state_file
         if self.options.fresh:
@@ -224,8 +252,12 @@ class LocalStack:
         if stored:
             print(f"Restoring {stored:,} stored items from {path} (--fresh starts empty)...", flush=True)
         restored = self.state.restore(lambda n: print(f"  {n:,} of {stored:,}", flush=True))
-        if stored:
-            print(f"Restored {restored.items:,} items and {restored.messages:,} queued messages.", flush=True)
+        if stored or restored.messages or restored.users:
+            print(
+                f"Restored {restored.items:,} items, {restored.messages:,} queued messages "
+                f"and {restored.users:,} people who sign in.",
+                flush=True,
+            )
         self.state.start()
 
     def served(self) -> ServedStack:
@@ -241,6 +273,13 @@ class LocalStack:
             routes={(method, path, self._route_functions[method, path]) for method, path in self.api.routes}
             if self.api
             else set(),
+            authorized_routes={
+                (method, path, self._route_functions[method, path], authorizer.pool_name)
+                for (method, path), authorizer in self.api.authorizers.items()
+            }
+            if self.api
+            else set(),
+            user_pools=_user_pools(session.client("cognito-idp")),
             queue_triggers={(p.queue_url.rsplit("/", 1)[-1], p.function, p.batch_size) for p in self.pollers},
             tables=set(session.client("dynamodb").list_tables()["TableNames"]),
             queues={url.rsplit("/", 1)[-1] for url in queue_urls},
@@ -259,8 +298,17 @@ class LocalStack:
             f"  demo    {api_url}/  (the demo client's form: open it in a browser)",
             f"  API     {api_url}",
         ]
-        lines += [f"          {r.method:7} {r.path}  -> {r.function}" for r in d.routes]
+        lines += [
+            f"          {r.method:7} {r.path}  -> {r.function}"
+            + (f"  (signed in: an ID token of pool {d.user_pool(r.authorizer).name})" if r.authorizer else "")
+            for r in d.routes
+        ]
         lines.append(f"  AWS     {self.endpoint}  (moto; set AWS_ENDPOINT_URL to this for boto3 or the aws CLI)")
+        lines += [
+            f"  users   {p.name} (Cognito user pool {self.resources.user_pool_ids.get(p.key, '-')}; groups "
+            f"{', '.join(p.groups)}), app client {p.client_name} {self.resources.user_pool_client_ids.get(p.key, '-')}"
+            for p in d.user_pools
+        ]
         lines += [f"  table   {t.name}" for t in d.tables]
         lines += [f"  events  {b.name} (EventBridge bus: every lead's state change)" for b in d.event_buses]
         lines += [
@@ -293,6 +341,16 @@ class LocalStack:
             '       -d \'{"email": "ada@example.com"}\'',
             f"  curl -i -X POST {api_url}/leads -d 'email=grace@example.com&first_name=Grace'",
             "  .venv/bin/leadflow leads show --local ada@example.com",
+        ]
+        if d.user_pools:
+            team = next(iter(self.config.route.teams), "sales")
+            signed_in = next((r.path for r in d.routes if r.authorizer and "{" not in r.path), "/")
+            lines += [
+                f'  .venv/bin/leadflow reps add rae@example.com --name "Rae Ready" --team {team} --local'
+                "  # asks for her password",
+                f'  curl -H "Authorization: $(.venv/bin/leadflow token rae@example.com --local)" {api_url}{signed_in}',
+            ]
+        lines += [
             "Ctrl-C stops.",
         ]
         return "\n".join(lines)
@@ -307,6 +365,22 @@ class LocalStack:
                 f"  rule    {s.name} rate({s.every_minutes} {unit}) -> {s.function} (EventBridge schedule{clock})"
             )
         return lines
+
+
+def _user_pools(cognito: Any) -> set[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """The user pools moto holds: name, app client names, group names (both sorted)."""
+    found = set()
+    for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
+        clients = cognito.list_user_pool_clients(UserPoolId=pool["Id"], MaxResults=60)["UserPoolClients"]
+        groups = cognito.list_groups(UserPoolId=pool["Id"], Limit=60)["Groups"]
+        found.add(
+            (
+                pool["Name"],
+                tuple(sorted(c["ClientName"] for c in clients)),
+                tuple(sorted(g["GroupName"] for g in groups)),
+            )
+        )
+    return found
 
 
 def _event_rules(events: Any, bus: str) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...], str]]:

@@ -9,7 +9,10 @@ State lives in one SQLite file per client, `.leadflow/state/<client>.sqlite` by 
   and at a stop, in the same transaction as the item changes made before it, with their group,
   deduplication id and receive count (a message that was in flight is visible again after a
   restart, as it would be once its visibility timeout passed; it keeps its receive count, so a
-  message in flight at five stops in a row reaches its dead-letter queue, as after five failures).
+  message in flight at five stops in a row reaches its dead-letter queue, as after five failures);
+- `users`: the people of every user pool (username, `sub`, attributes, password, status, enabled,
+  groups), saved with the queues. A pool is created again at each start (with the same id: the
+  runtime asks moto for ids derived from the pool's name), then its people are put back in it.
 
 A stop (Ctrl-C) saves everything. A killed process loses the item changes of its last
 `FLUSH_SECONDS` and the queue changes of its last `QUEUE_SNAPSHOT_SECONDS`: an inquiry captured
@@ -17,7 +20,7 @@ A stop (Ctrl-C) saves everything. A killed process loses the item changes of its
 without a message that was taken off it while missing the lead that message made.
 
 At start, the stack's resources are created from the definition first, then the file's
-items and messages are loaded straight into moto's backends (no HTTP round trip per item).
+items, messages and users are loaded straight into moto's backends (no HTTP round trip per item).
 `leadflow local --fresh` deletes the file and starts empty.
 """
 
@@ -53,6 +56,9 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (table_name, item_key)
 );
 CREATE TABLE IF NOT EXISTS messages (queue_name TEXT NOT NULL, position INTEGER NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    pool_name TEXT NOT NULL, username TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (pool_name, username)
+);
 """
 
 
@@ -60,6 +66,7 @@ CREATE TABLE IF NOT EXISTS messages (queue_name TEXT NOT NULL, position INTEGER 
 class Restored:
     items: int = 0
     messages: int = 0
+    users: int = 0
 
 
 Progress = Callable[[int], None]
@@ -87,7 +94,7 @@ class LocalState:
         return int(self._connection().execute("SELECT count(*) FROM items").fetchone()[0])
 
     def restore(self, progress: Progress | None = None) -> Restored:
-        """Load the file's items and messages into moto's tables and queues that exist now."""
+        """Load the file's items, messages and users into moto's tables, queues and user pools that exist now."""
         restored = Restored()
         db = self._connection()
         dynamodb = _backend("dynamodb", self.region)
@@ -123,6 +130,7 @@ class LocalState:
                 setattr(message, name, fields.get(name))
             sqs_queue._messages.append(message)
             restored.messages += 1
+        restored.users = self._restore_users(db)
         self._restored = True  # from now on the queues may be saved over the file's messages
         return restored
 
@@ -165,15 +173,15 @@ class LocalState:
         while not stopping or carried:
             batch = carried + self._take(0 if stopping else FLUSH_SECONDS)
             stopping = stopping or _STOP in batch
-            messages = None
+            messages = users = None
             try:
                 if self._restored and (stopping or time.monotonic() - last_snapshot >= QUEUE_SNAPSHOT_SECONDS):
-                    messages = self._queue_rows()
+                    messages, users = self._queue_rows(), self._user_rows()
                     while more := self._take(0):  # every change made before the snapshot, however many
                         batch += more
                     stopping = stopping or _STOP in batch
                     last_snapshot = time.monotonic()
-                self._write(db, [entry for entry in batch if entry is not _STOP], messages)
+                self._write(db, [entry for entry in batch if entry is not _STOP], messages, users)
                 carried = []
             except Exception as exc:  # the file is locked, the disk full: say so loudly, keep the batch
                 carried = [entry for entry in batch if entry is not _STOP]
@@ -200,7 +208,13 @@ class LocalState:
             pass
         return taken
 
-    def _write(self, db: sqlite3.Connection, changes: list[Any], messages: list[tuple[str, int, str]] | None) -> None:
+    def _write(
+        self,
+        db: sqlite3.Connection,
+        changes: list[Any],
+        messages: list[tuple[str, int, str]] | None,
+        users: list[tuple[str, str, str]] | None = None,
+    ) -> None:
         with _transaction(db):
             for table_name, item_key, attributes in changes:
                 if not item_key:
@@ -212,6 +226,9 @@ class LocalState:
             if messages is not None:
                 db.execute("DELETE FROM messages")
                 db.executemany("INSERT INTO messages VALUES (?, ?, ?)", messages)
+            if users is not None:
+                db.execute("DELETE FROM users")
+                db.executemany("INSERT INTO users VALUES (?, ?, ?)", users)
 
     def _queue_rows(self) -> list[tuple[str, int, str]]:
         sqs = _backend("sqs", self.region)
@@ -221,6 +238,57 @@ class LocalState:
                 fields = {field: getattr(message, field, None) for field in MESSAGE_FIELDS}
                 rows.append((name, position, json.dumps(fields, default=str)))
         return rows
+
+    def _user_rows(self) -> list[tuple[str, str, str]]:
+        """Every user of every pool, with what makes them the same person after a restart."""
+        cognito = _backend("cognito-idp", self.region)
+        rows = []
+        for pool in list(cognito.user_pools.values()):
+            for user in list(pool.users.values()):
+                fields = {
+                    "username": user.username,
+                    "sub": user.id,
+                    "password": user.password,
+                    "status": str(getattr(user.status, "value", user.status)),
+                    "enabled": user.enabled,
+                    "attributes": list(user.attributes),
+                    "groups": sorted(group.group_name for group in list(user.groups)),
+                    "created": user.create_date.isoformat(),
+                    "modified": user.last_modified_date.isoformat(),
+                }
+                rows.append((pool.name, user.username, json.dumps(fields, default=str)))
+        return rows
+
+    def _restore_users(self, db: sqlite3.Connection) -> int:
+        """Put the file's users back in the pools of their names (a pool the definition no longer has: skipped)."""
+        from datetime import datetime
+
+        from moto.cognitoidp.models import CognitoIdpUser, UserStatus
+
+        cognito = _backend("cognito-idp", self.region)
+        pools = {pool.name: pool for pool in cognito.user_pools.values()}
+        restored = 0
+        for pool_name, user_json in db.execute("SELECT pool_name, user FROM users ORDER BY rowid"):
+            pool = pools.get(pool_name)
+            if pool is None:
+                continue
+            fields = json.loads(user_json)
+            user = CognitoIdpUser(
+                pool.id, fields["username"], fields["password"], UserStatus(fields["status"]), fields["attributes"]
+            )
+            user.id = fields["sub"]  # the same person: tokens and records name them by it
+            user.update_attributes([{"Name": "sub", "Value": fields["sub"]}])
+            user.enabled = fields["enabled"]
+            user.create_date = datetime.fromisoformat(fields["created"])
+            user.last_modified_date = datetime.fromisoformat(fields["modified"])
+            for group_name in fields["groups"]:
+                group = pool.groups.get(group_name)
+                if group is not None:  # a group the definition no longer has is left out
+                    group.users.add(user)
+                    user.groups.add(group)
+            pool.users[user.username] = user
+            restored += 1
+        return restored
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:

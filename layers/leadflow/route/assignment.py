@@ -252,6 +252,12 @@ def deadline(team: Team, priority: str, facts: dict[str, Any], now: datetime) ->
     return minutes, utc_stamp(due), remind
 
 
+def claim_ledger(rep: Rep, team_name: str, team: Team, now: datetime) -> LedgerEntry:
+    """A rep's side of claiming a queued lead: one open lead more, and the lead counted in their turn."""
+    served = rep.served.get(team_name, 0.0) + _stride(team, rep)
+    return LedgerEntry(rep.rep_id, rep.version, team_name, round(served, 9), rep.open_leads + 1, utc_stamp(now))
+
+
 def _by_strategy(team: Team, team_name: str, available: list[Rep]) -> Rep | None:
     if not available:
         return None
