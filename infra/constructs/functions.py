@@ -49,8 +49,9 @@ QUEUE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
 }
 TABLE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
     # The change applier: read a lead by key, write its change in one TransactWriteItems (which IAM
-    # checks item by item: Put, Update), clear its outbox (Update). No Scan, Delete or batch write.
-    "apply_changes": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+    # checks item by item: Put, Update, and Delete where a lead's work link moves or goes), clear its
+    # outbox (Update). No Scan or batch write.
+    "apply_changes": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
     # Routing's reads of a partition (the roster, a company's leads): Query on the table, not its indexes.
     "query": ("dynamodb:Query",),
     # A sweep's reads of what is due (a sparse index by due time): Query on the table's indexes, not the table.

@@ -466,8 +466,14 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         timeout_s=10,
         environment={
             **changes_leads,
+            "ROUTING_QUEUE_URL": ResourceRef("queue_url", "routing"),  # a qualifier's "sales_ready" hands it on
         },
-        grants=(Grant("leads", "apply_changes"), Grant("leads", "query"), Grant("events", "publish")),
+        grants=(
+            Grant("leads", "apply_changes"),
+            Grant("leads", "query"),
+            Grant("routing", "send"),
+            Grant("events", "publish"),
+        ),
     )
     users = UserPoolSpec(key="users", name=f"{prefix}-users", client_name=f"{prefix}-api")
     script = FunctionSpec(

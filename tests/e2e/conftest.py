@@ -27,11 +27,14 @@ class RunningStack:
     aws: str
     process: subprocess.Popen[str]
     log: Path
+    clients: Path | None = None  # the client files it runs, when not the repository's demo
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        own = ["--clients-dir", str(self.clients)] if self.clients and "--clients-dir" not in args else []
         return subprocess.run(
-            [LEADFLOW, *args, "--local", "--endpoint", self.aws], capture_output=True, text=True, cwd=ROOT, timeout=60
-        )
+            [LEADFLOW, *args, "--local", "--endpoint", self.aws, *own], capture_output=True, text=True, cwd=ROOT,
+            timeout=60,
+        )  # fmt: skip
 
     def lead(self, email: str, timeout_s: float = 20) -> dict[str, Any]:
         """The stored lead, polled until it has been stored (the intake is asynchronous)."""
@@ -63,14 +66,17 @@ class RunningStack:
             time.sleep(0.3)
 
 
-def start_local_stack(scratch: Path, *extra: str, api_port: int | None = None) -> RunningStack:
-    """`leadflow local` for the demo client, its data in scratch/state, on free ports."""
+def start_local_stack(
+    scratch: Path, *extra: str, api_port: int | None = None, client_file: str | None = None
+) -> RunningStack:
+    """`leadflow local` for the demo client (or `client_file`'s text), its data in scratch/state, on free ports."""
     api_port, moto_port = api_port or free_port(), free_port()
     log = scratch / f"leadflow-local-{api_port}.log"
     # The demo client, with its origins and thank-you/error pages on this test's port.
     clients = scratch / "clients"
     clients.mkdir(exist_ok=True)
-    (clients / "demo.toml").write_text((CLIENTS / "demo.toml").read_text().replace(":3000", f":{api_port}"))
+    text = client_file if client_file is not None else (CLIENTS / "demo.toml").read_text()
+    (clients / "demo.toml").write_text(text.replace(":3000", f":{api_port}"))
     with log.open("w") as out:
         process = subprocess.Popen(
             [
@@ -83,7 +89,10 @@ def start_local_stack(scratch: Path, *extra: str, api_port: int | None = None) -
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
-    stack = RunningStack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}", process, log)
+    stack = RunningStack(
+        f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}", process, log,
+        clients if client_file is not None else None,
+    )  # fmt: skip
     deadline = time.monotonic() + 90
     while "Ctrl-C stops." not in log.read_text():
         if process.poll() is not None or time.monotonic() > deadline:

@@ -16,7 +16,9 @@ from tests.support import expired_id_token, forged_id_token
 
 PASSWORD = "Correct-horse-1"
 POOL = "leadflow-demo-users"
-CALLERS = ("no token", "forged", "expired", "other rep", "owner", "manager", "ops")
+CALLERS = ("no token", "forged", "expired", "other team's rep", "teammate", "owner", "other manager", "manager", "ops")
+# Callers who may not see the owner's lead: no answer to them may name it.
+NOT_THEIRS = frozenset({"other team's rep", "teammate", "other manager"})
 
 
 @pytest.fixture(scope="module")
@@ -60,34 +62,39 @@ def test_every_route_answers_each_caller_as_the_access_rules_say(stack: RunningS
     owner_id = add_rep(stack, "owner.rep@demo.example", "sales")  # the demo's only sales rep: every sales lead
     add_rep(stack, "other.rep@demo.example", "dach")
     add_user(stack, "manager@demo.example", "manager")  # the demo file names them the sales team's manager
+    add_user(stack, "leitung@demo.example", "manager")  # and them the dach team's
     add_user(stack, "ops@demo.example", "ops")
     post_lead(stack, "lin@acme-robotics.example")
     lead = stack.routed("lin@acme-robotics.example")
     assert lead["owner"] == owner_id
     lead_id = lead["lead_id"]
+    add_rep(stack, "teammate.rep@demo.example", "sales")  # after the routing: the lead is the owner's alone
     tokens = {
         "no token": None,
         "forged": forged_id_token(stack.aws, POOL, "owner.rep@demo.example", ["rep", "ops"]),
         "expired": expired_id_token(stack.aws, POOL, "owner.rep@demo.example"),
-        "other rep": token(stack, "other.rep@demo.example"),
+        "other team's rep": token(stack, "other.rep@demo.example"),
+        "teammate": token(stack, "teammate.rep@demo.example"),
         "owner": token(stack, "owner.rep@demo.example"),
+        "other manager": token(stack, "leitung@demo.example"),
         "manager": token(stack, "manager@demo.example"),
         "ops": token(stack, "ops@demo.example"),
     }
     # Each route, and what each caller gets (in the order of CALLERS).
     signed_out = (401, 401, 401)
     expected: dict[tuple[str, str], tuple[int, ...]] = {
-        ("GET", "/me"): (*signed_out, 200, 200, 200, 200),
-        ("PUT", "/me/away"): (*signed_out, 200, 200, 403, 403),
-        ("GET", "/leads"): (*signed_out, 200, 200, 200, 200),
-        ("GET", f"/leads/{lead_id}"): (*signed_out, 404, 200, 200, 200),
-        ("POST", f"/leads/{lead_id}/claim"): (*signed_out, 404, 200, 403, 403),  # the owner's: already theirs
-        ("POST", f"/leads/{lead_id}/follow-up"): (*signed_out, 404, 200, 200, 200),
-        ("GET", "/teams/sales/queue"): (*signed_out, 404, 200, 200, 200),
-        ("GET", "/reps"): (*signed_out, 403, 403, 200, 200),
-        ("PATCH", f"/reps/{owner_id}"): (*signed_out, 403, 403, 200, 200),
+        #                                          other rep  teammate  owner  other mgr  manager  ops
+        ("GET", "/me"): (*signed_out,                  200,      200,    200,     200,      200,   200),
+        ("PUT", "/me/away"): (*signed_out,             200,      200,    200,     403,      403,   403),
+        ("GET", "/leads"): (*signed_out,               200,      200,    200,     200,      200,   200),
+        ("GET", f"/leads/{lead_id}"): (*signed_out,    404,      404,    200,     404,      200,   200),
+        ("POST", f"/leads/{lead_id}/claim"): (*signed_out, 404,  404,    200,     403,      403,   403),
+        ("POST", f"/leads/{lead_id}/follow-up"): (*signed_out, 404, 404, 200,     404,      200,   200),
+        ("GET", "/teams/sales/queue"): (*signed_out,   404,      200,    200,     404,      200,   200),
+        ("GET", "/reps"): (*signed_out,                403,      403,    403,     200,      200,   200),
+        ("PATCH", f"/reps/{owner_id}"): (*signed_out,  403,      403,    403,     404,      200,   200),
         ("GET", "/openapi.json"): (200,) * len(CALLERS),  # public: the API's description, no lead in it
-    }
+    }  # fmt: skip
     bodies = {"/me/away": {"until": None}, "/follow-up": {"action": "note", "note": "Left a voicemail"},
               f"/reps/{owner_id}": {"capacity": 30}}  # fmt: skip
     got: dict[tuple[str, str], tuple[int, ...]] = {}
@@ -100,6 +107,8 @@ def test_every_route_answers_each_caller_as_the_access_rules_say(stack: RunningS
                 assert answer.json() == {"message": "Unauthorized"}, (method, path, caller)
             if answer.status_code >= 400:
                 assert "lin@acme-robotics" not in answer.text, (method, path, caller)
+            if caller in NOT_THEIRS and not path.startswith(f"/leads/{lead_id}"):
+                assert lead_id not in answer.text, (method, path, caller)  # not in their lists either
     assert got == expected
 
 
@@ -110,7 +119,7 @@ def test_a_claim_race_on_the_local_stack_has_exactly_one_winner(stack: RunningSt
     tokens = [token(stack, email) for email in racers]
     # Every sales rep away (the racers through the API, as a rep on a phone does): the next lead waits in the queue.
     back_on = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
-    for id_token in [*tokens, token(stack, "owner.rep@demo.example")]:
+    for id_token in [*tokens, token(stack, "owner.rep@demo.example"), token(stack, "teammate.rep@demo.example")]:
         assert api(stack, "PUT", "/me/away", id_token, {"until": back_on}).status_code == 200
     lead_id = post_lead(stack, "kim@globex.example")
     assert stack.routed("kim@globex.example").get("queue") == "sales"

@@ -357,7 +357,7 @@ OWN_LOGS_AND_TRACES = {
     ("xray:PutTraceSegments", "*"),  # X-Ray takes no resource: the one wildcard, acknowledged
     ("xray:PutTelemetryRecords", "*"),
 }
-APPLY_CHANGES = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+APPLY_CHANGES = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     "capture": OWN_LOGS_AND_TRACES | {("sqs:SendMessage", "queue intake")},
     "intake": OWN_LOGS_AND_TRACES
@@ -388,7 +388,7 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     | {("events:PutEvents", "bus events"), ("secretsmanager:GetSecretValue", "secret link-key")},
     "follow_up": OWN_LOGS_AND_TRACES
     | {(action, "table leads") for action in (*APPLY_CHANGES, "dynamodb:Query")}
-    | {("events:PutEvents", "bus events")},
+    | {("sqs:SendMessage", "queue routing"), ("events:PutEvents", "bus events")},
     "script": OWN_LOGS_AND_TRACES,
 }
 
@@ -818,3 +818,24 @@ def test_template_deploys_exactly_the_definition_event_rules(synthesized, demo_d
         (f"{demo_definition.name_prefix}-{spec.key}", demo_definition.queue(spec.queue).name)
         for spec in demo_definition.event_rules
     }
+
+
+def test_every_write_a_lead_change_can_make_is_in_the_apply_changes_grant() -> None:
+    from infra.constructs.functions import TABLE_ACTIONS
+    from leadflow.aws.leads_table import change_transaction
+    from leadflow.lead.change import CounterDelta, LeadChange, LedgerEntry, OutboxItem, RepRelease, StoredLead
+
+    owned = {"lead_id": "ld_" + "a" * 24, "stage": "opportunity", "team": "sales", "owner": "ann",
+             "created_at": "2026-11-23T10:00:00.000+00:00", "account_domain": "acme.example"}  # fmt: skip
+    won = {**owned, "stage": "won", "sla_next_at": "2026-11-24T10:00:00.000+00:00"}
+    change = LeadChange(won, marker="m1")  # type: ignore[arg-type]
+    change.timeline.append({"type": "stage_changed", "at": "2026-11-23T10:00:00.000+00:00"})
+    change.counters.append(CounterDelta("won", "2026-11-23"))
+    change.ledger += [RepRelease("ann"), LedgerEntry("ben", 1, "sales", 1.0, 1, "2026-11-23T10:00:00.000+00:00")]
+    read = StoredLead(owned, 3, ())  # type: ignore[arg-type]
+    items, _, _ = change_transaction("leads", change, read, [OutboxItem("event", {})])
+    kinds = {kind for item in items for kind in item}
+    assert "Delete" in kinds  # the work link of a lead that closes
+    iam_action = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
+                  "ConditionCheck": "dynamodb:ConditionCheckItem"}  # fmt: skip
+    assert {iam_action[kind] for kind in kinds} <= set(TABLE_ACTIONS["apply_changes"])

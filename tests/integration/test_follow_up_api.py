@@ -6,14 +6,18 @@ import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from leadflow import settings, wiring
+from leadflow.config import config_snapshot
 from leadflow.definition import REPO_ROOT
 from leadflow.follow_up.api import openapi_json
 from leadflow.route.changes import route_lead
 from tests.integration.conftest import Stack
+from tests.integration.test_phone_first import MARKETING_QUALIFIED, hand_offs, phone_first_client
 from tests.integration.test_route_handler import add_rep, roster, sales_ready
 from tests.support import load_event
 
@@ -223,9 +227,10 @@ def test_a_rep_of_another_team_cannot_see_or_claim_the_queue(stack: Stack, lambd
 
 def test_a_rep_marks_themselves_away_and_routing_passes_them_over(stack: Stack, lambda_context: Any) -> None:
     add_rep(stack, "ada")
-    status, body = call(stack, lambda_context, "PUT", "/me/away", ADA, {"until": "2099-01-04"})
+    back_on = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    status, body = call(stack, lambda_context, "PUT", "/me/away", ADA, {"until": back_on})
     assert status == 200
-    assert body["away_until"].startswith("2099-01-04")
+    assert body["away_until"].startswith(back_on)  # the start of that day in the rep's zone (UTC here)
     message = sales_ready(stack, "kim@globex.example")
     decision = route_lead(message, stack.services(), stack.config, roster(stack), stack.store()).change.profile
     assert decision.get("queue") == "sales"
@@ -271,3 +276,58 @@ def test_a_lead_leaves_the_reps_list_when_it_is_lost(stack: Stack, lambda_contex
         assert call(stack, lambda_context, "POST", "/leads/{lead_id}/follow-up", ADA, body, lead_id=lead_id)[0] == 200
     assert call(stack, lambda_context, "GET", "/leads", ADA)[1] == {"leads": []}
     assert call(stack, lambda_context, "GET", "/leads/{lead_id}", ADA, lead_id=lead_id)[1]["lead"]["stage"] == "lost"
+
+
+def test_a_qualifiers_sales_ready_outcome_hands_the_lead_to_sales_with_only_the_functions_own_settings(
+    stack: Stack, lambda_context: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = phone_first_client(stack)
+    snapshot = tmp_path / "phone-first.json"
+    snapshot.write_text(config_snapshot(config))
+    monkeypatch.setenv("LEADFLOW_CLIENT_CONFIG", str(snapshot))
+    [message] = hand_offs(stack, config, MARKETING_QUALIFIED)
+    lead_id = route_lead(message, stack.services(), config, roster(stack), stack.store()).change.profile["lead_id"]
+    own = set(stack.definition.function("follow_up").environment)  # as in Lambda: no other function's variables
+    for name in {name for spec in stack.definition.functions for name in spec.environment} - own:
+        monkeypatch.delenv(name, raising=False)
+    settings.forget_cached()
+    wiring.forget_cached()
+    quinn = claims("quinn@demo.example", "rep")
+    status, body = call(stack, lambda_context, "POST", "/leads/{lead_id}/follow-up", quinn,
+                        {"action": "sales_ready", "note": "Budget approved"}, lead_id=lead_id)  # fmt: skip
+    wiring.forget_cached()
+    assert (status, body["stage"]) == (200, "sales_ready")
+    handed = [json.loads(m["Body"]) for m in stack.queue_messages("routing")]
+    to_sales = [m["lead_id"] for m in handed if m.get("purpose") != "qualify"]  # beside the first, to be called
+    assert to_sales == [lead_id]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({}, "body"), ({"active": None}, "active"), ({"capacity": None}, "capacity"), ({"weight": 0}, "weight")],
+)
+def test_a_rep_change_that_names_nothing_or_nulls_a_setting_is_400(
+    stack: Stack, lambda_context: Any, body: dict[str, Any], field: str
+) -> None:
+    add_rep(stack, "ada")
+    status, answer = call(stack, lambda_context, "PATCH", "/reps/{rep_id}", MANAGER, body, rep_id="ada")
+    assert (status, [error["field"] for error in answer["errors"]]) == (400, [field])
+    assert roster(stack).get_rep("ada").active  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("until", ["2099-01-04", "9999-12-31T23:00:00-05:00"])
+def test_away_for_more_than_a_year_is_400_naming_until(stack: Stack, lambda_context: Any, until: str) -> None:
+    add_rep(stack, "ada")
+    status, body = call(stack, lambda_context, "PUT", "/me/away", ADA, {"until": until})
+    assert (status, body["errors"][0]["field"]) == (400, "until")
+    assert "a year ahead" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("lead_id", ["ld_" + "a" * 3000, "LEAD#x", "ld_" + "1" * 24])
+def test_a_path_that_cannot_name_a_lead_is_404_not_a_store_error(
+    stack: Stack, lambda_context: Any, lead_id: str
+) -> None:
+    add_rep(stack, "ada")
+    for method, resource in (("GET", "/leads/{lead_id}"), ("POST", "/leads/{lead_id}/claim")):
+        assert call(stack, lambda_context, method, resource, ADA, lead_id=lead_id)[0] == 404
+    assert call(stack, lambda_context, "PATCH", "/reps/{rep_id}", OPS, {"capacity": 3}, rep_id="x" * 3000)[0] == 404

@@ -50,3 +50,20 @@ def test_another_rep_cannot_act_on_the_lead(stack: Stack, assigned: str, moto_en
     profile = stack.store().get_profile(SAMPLE_IDS.lead_id(assigned))
     assert profile is not None
     assert profile["stage"] == "assigned"
+
+
+def test_relink_puts_leads_stored_before_work_links_back_in_their_owners_list(
+    stack: Stack, assigned: str, moto_endpoint: str, tmp_path: Path
+) -> None:
+    store = stack.store()
+    [link] = store.work_list("sales", owner="ada")
+    dynamodb = stack.session.client("dynamodb")
+    key = {"pk": {"S": "TEAM#sales"}, "sk": {"S": f"OWNER#ada#{link['lead_id']}"}}
+    dynamodb.delete_item(TableName=stack.definition.table("leads").name, Key=key)  # as stored before links
+    assert store.work_list("sales", owner="ada") == []
+    (tmp_path / "demo.toml").write_text((CLIENTS / "demo.toml").read_text())
+    flags = ["--local", "--endpoint", moto_endpoint, "--clients-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, ["leads", "relink", *flags])
+    assert result.exit_code == 0, result.output
+    assert "Open leads in their teams' work lists (their owners' and the queues): 1." in result.output
+    assert [entry["lead_id"] for entry in store.work_list("sales", owner="ada")] == [link["lead_id"]]

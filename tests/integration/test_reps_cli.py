@@ -266,3 +266,10 @@ def test_adding_a_rep_to_a_stack_without_its_user_pool_says_to_start_the_local_s
 
     assert "has no user pool leadflow-demo-users: start it with `leadflow local`" in failed
     assert reps.roster().list_reps() == []
+
+
+def test_a_new_email_for_a_rep_who_signs_in_is_refused_saying_why(reps: Reps) -> None:
+    reps.ok("add", "ada@example.com", "--name", "Ada Lovelace", "--team", "sales", "--password", PASSWORD)
+    refused = reps.refused("set", "ada@example.com", "--email", "ada.l@example.com")
+    assert "signs in with that address" in refused
+    assert [rep.email for rep in reps.roster().list_reps()] == ["ada@example.com"]

@@ -157,15 +157,32 @@ def test_a_qualifier_claims_a_lead_to_call_with_its_deadline_still_running(demo_
     config = demo_config.model_copy(
         update={"route": demo_config.route.model_copy(update={"qualification_team": "dach"})}
     )
-    change = plan_claim(queued_lead("nurture", "dach"), rep(teams=("dach",)), MONDAY_10_30_BERLIN, config)
+    waiting = queued_lead("nurture", "dach")
+    waiting["sla"] |= {"remind_at": "2026-11-30T10:00:00.000+00:00", "due_at": "2026-11-30T10:15:00.000+00:00"}
+    change = plan_claim(waiting, rep(teams=("dach",)), MONDAY_10_30_BERLIN, config)
     assert change.profile["stage"] == "qualifying"
-    assert change.profile["sla_next_at"] == "2026-11-30T09:15:00.000+00:00"  # the reminder has passed: the deadline
+    assert change.profile["sla_next_at"] == "2026-11-30T10:00:00.000+00:00"  # the reminder, still ahead
 
 
-def test_claiming_a_lead_another_rep_of_the_team_took_is_refused_naming_them(demo_config: ClientConfig) -> None:
-    taken = lead("accepted", owner="rep_bo", owner_name="Bo")
+def test_a_qualifier_who_claims_an_overdue_lead_is_not_held_to_the_passed_deadline(demo_config: ClientConfig) -> None:
+    config = demo_config.model_copy(
+        update={"route": demo_config.route.model_copy(update={"qualification_team": "dach"})}
+    )
+    change = plan_claim(queued_lead("nurture", "dach"), rep(teams=("dach",)), MONDAY_10_30_BERLIN, config)
+    assert "sla_next_at" not in change.profile  # due 09:15 UTC, claimed 09:30: the sweep must not breach it again
+
+
+def test_claiming_a_lead_a_teammate_took_from_the_queue_first_is_refused_naming_them(
+    demo_config: ClientConfig,
+) -> None:
+    taken = lead("accepted", owner="rep_bo", owner_name="Bo", left_queue="sales")
     with pytest.raises(ClaimRefused, match="Bo took this lead first"):
         plan_claim(taken, rep(), MONDAY_10_30_BERLIN, demo_config)
+
+
+def test_a_teammates_lead_that_never_waited_in_the_queue_is_not_the_reps_to_know_of(demo_config: ClientConfig) -> None:
+    with pytest.raises(NotYourLead):
+        plan_claim(lead("accepted", owner="rep_bo", owner_name="Bo"), rep(), MONDAY_10_30_BERLIN, demo_config)
 
 
 def test_claiming_ones_own_lead_again_changes_nothing(demo_config: ClientConfig) -> None:

@@ -50,7 +50,7 @@ from leadflow.aws.client import LazyClient
 from leadflow.aws.items import item_of, plain_of
 from leadflow.aws.retry import cancellation_reasons, with_backoff
 from leadflow.aws.roster import ledger_update
-from leadflow.lead.change import AlreadyApplied, Conflict, LeadChange, OutboxItem, StoredLead
+from leadflow.lead.change import WAITING_STAGES, AlreadyApplied, Conflict, LeadChange, OutboxItem, StoredLead
 from leadflow.lead.profile import LeadProfile, TimelineEntry
 from leadflow.route.assignment import AccountLead
 
@@ -270,8 +270,13 @@ class LeadsTable(LazyClient):
                     break
                 kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    def work_list(self, team: str, owner: str | None = None, queued: bool = False) -> list[dict[str, Any]]:
-        """A team's open leads (work links, most urgent queued lead first): one owner's, the queue, or all."""
+    def work_list(
+        self, team: str, owner: str | None = None, queued: bool = False, most: int = 1000
+    ) -> list[dict[str, Any]]:
+        """A team's open leads (work links; queued ones most urgent first): one owner's, the queue, or all.
+
+        Reads no more than `most` links: a list costs what it shows, not what the team holds.
+        """
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": f"TEAM#{team}"}},
@@ -281,7 +286,16 @@ class LeadsTable(LazyClient):
         if prefix:
             kwargs["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
             kwargs["ExpressionAttributeValues"][":prefix"] = {"S": prefix}
-        return [{k: v for k, v in link.items() if k not in ("pk", "sk")} for link in self._query_all(**kwargs)]
+        links = self._query_all(most=most, **kwargs)
+        return [{k: v for k, v in link.items() if k not in ("pk", "sk")} for link in links]
+
+    def relink(self, lead_id: str) -> bool:
+        """Write a lead's work link from its profile as stored now (leads stored before links existed); True if open."""
+        stored = self.read(lead_id)
+        link = work_link(stored.profile) if stored else None
+        if link is not None:
+            self._retrying(lambda: self.client.put_item(TableName=self.table_name, Item=item_of(link)))
+        return link is not None
 
     def account_leads(self, domain: str) -> list[AccountLead]:
         """The company's owned leads (by email domain), most recently changed first: one Query."""
@@ -295,16 +309,19 @@ class LeadsTable(LazyClient):
         ]
         return sorted(found, key=lambda a: a.at, reverse=True)
 
-    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
-        """Every item a Query finds, page by page, each page retried when DynamoDB throttles."""
+    def _query_all(self, most: int | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        """The items a Query finds (`most` of them at the most), page by page, each retried when throttled."""
         items: list[dict[str, Any]] = []
         query: dict[str, Any] = {"TableName": self.table_name, **kwargs}
-        while True:
+        while most is None or len(items) < most:
+            if most is not None:
+                query["Limit"] = most - len(items)
             answer = self._retrying(lambda: self.client.query(**query))
             items += [plain_of(i) for i in answer.get("Items", [])]
             if "LastEvaluatedKey" not in answer:
-                return items
+                break
             query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return items
 
     def _retrying(self, call: Callable[[], Any]) -> Any:
         return with_backoff(call, on_retry=self.on_retry, give_up_at=self.give_up_at)
@@ -380,7 +397,6 @@ def change_transaction(
 
 # Stages in which a lead is someone's work: owned and open, or waiting in a team's queue.
 OWNED_OPEN = frozenset({"assigned", "accepted", "contacted", "meeting", "opportunity", "qualifying"})
-WAITING = frozenset({"sales_ready", "nurture"})  # nurture: waiting for a qualification team (phone first)
 
 
 def work_link(profile: LeadProfile) -> dict[str, Any] | None:
@@ -389,7 +405,7 @@ def work_link(profile: LeadProfile) -> dict[str, Any] | None:
     lead_id = profile["lead_id"]
     if owner and team and stage in OWNED_OPEN:
         pk, sk = f"TEAM#{team}", f"OWNER#{owner}#{lead_id}"
-    elif not owner and queue and stage in WAITING:
+    elif not owner and queue and stage in WAITING_STAGES:
         pk, sk = f"TEAM#{queue}", f"QUEUE#{(profile.get('sla') or {}).get('due_at') or '~'}#{lead_id}"
     else:
         return None

@@ -164,7 +164,12 @@ class UserPool(LazyClient):
         self._admin("admin_remove_user_from_group", email, GroupName=group)
 
     def disable(self, email: str) -> None:
-        """Remove a person: they cannot sign in any more; `enable` restores them as they were."""
+        """Remove a person: they cannot sign in any more; `enable` restores them as they were.
+
+        Their refresh tokens are revoked too, so no app signs them in again silently; an ID token
+        already issued stays good until it expires (an hour at most), as API Gateway checks no more.
+        """
+        self._admin("admin_user_global_sign_out", email)
         self._admin("admin_disable_user", email)
 
     def enable(self, email: str) -> None:

@@ -35,6 +35,8 @@ RESTORE_REASON = "restored by ops"
 FIT_KINDS = ("verification", "fit", "negative")  # what the lead is; engagement is what it did
 HAND_RAISE = "hand_raise"  # asked for sales (a demo, a call): sales-ready whatever the score, with 0 points
 
+# Leads that are nobody's work (leadflow.aws.leads_table.work_link): relink skips reading them again.
+CLOSED_FOR_WORK = frozenset({"won", "lost", "junk", "rejected", "new"})
 leads_app = typer.Typer(help="Look at the leads of a deployed or local stack, and restore junk.", no_args_is_help=True)
 
 # Characters stored text may not send to a terminal: controls (escape sequences) and bidi overrides.
@@ -348,3 +350,36 @@ def format_points(points: float, signed: bool = True) -> str:
     if not value:
         return "0.0"
     return f"{value:+.1f}" if signed else f"{value:.1f}"
+
+
+@leads_app.command("relink")
+def leads_relink(
+    client: ClientOption = DEFAULT_CLIENT,
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    use_local: LocalFlag = False,
+    endpoint: EndpointOption = DEFAULT_ENDPOINT,
+) -> None:
+    """Put every open lead in its team's work lists (once, for leads stored before the rep API): safe to run again."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    stack = open_stack(client, clients_dir, use_local, endpoint)
+    total = stack.call(stack.store.count, "count the leads")
+    linked = 0
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )  # fmt: skip
+    with progress:
+        task = progress.add_task("Linking open leads", total=total or None)
+        try:
+            for page in stack.store.pages_of_leads():  # page by page: 100,000 leads never sit in memory at once
+                for profile in page:
+                    if profile.get("stage") not in CLOSED_FOR_WORK:
+                        linked += stack.store.relink(profile["lead_id"])
+                    progress.advance(task)
+        except (BotoCoreError, ClientError) as exc:
+            progress.stop()
+            stack.fail(exc, f"go on linking (stopped after {linked} open leads; running it again is safe)")
+    console.print(f"Open leads in their teams' work lists (their owners' and the queues): {linked}.")

@@ -290,6 +290,13 @@ def reps_set(
         taken = _rep_with_email(stack, roster, wanted["email"])
         if taken is not None:
             _fail(f"{wanted['email']} is on the roster already, as {taken.name} ({taken.rep_id}).")
+        pool = user_pool_of(stack)
+        if stack.call(lambda: pool.person(current.email), f"read the sign-in of {current.email}") is not None:
+            _fail(
+                f"{current.email} signs in with that address: the API knows the rep by it, and a sign-in's "
+                "username cannot change. Leave the email as it is, or take them off with "
+                f"`{stack.command('reps', 'remove', current.email)}` and add them with the new one."
+            )
     changed = {key: value for key, value in wanted.items() if getattr(current, key) != value}
     if not changed:
         console.print(as_text(f"Nothing changed: {current.name} ({current.email}) has those settings already."))

@@ -19,8 +19,9 @@ both stages; a claim somebody else won is a 409 saying who.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -29,7 +30,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, SecurityScheme
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from leadflow.aws.roster import UnknownRep
 from leadflow.config import ClientConfig
@@ -45,7 +46,7 @@ from leadflow.follow_up.changes import (
     claim_lead,
     follow_up_lead,
 )
-from leadflow.lead.change import Applied
+from leadflow.lead.change import Applied, Conflict
 from leadflow.lead.lifecycle import InvalidTransition
 from leadflow.lead.profile import utc_stamp
 from leadflow.route.assignment import DEFAULT_QUEUE
@@ -140,10 +141,25 @@ class FollowUpBody(Strict):
 
 
 class RepChanges(Strict):
+    """What a manager or ops may set on a rep; only `away_until` may be null (back now)."""
+
     active: bool | None = None
     away_until: datetime | None = None
     capacity: int | None = Field(default=None, ge=0, le=1000)
     weight: float | None = Field(default=None, gt=0, le=100)
+
+    @field_validator("active", "capacity", "weight", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null: leave it out to keep it as it is")
+        return value
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> RepChanges:
+        if not self.model_fields_set:
+            raise ValueError("names nothing to change: give active, away_until, capacity or weight")
+        return self
 
 
 class WorkItem(BaseModel):
@@ -201,6 +217,18 @@ def rep_view(rep: Rep) -> RepView:
     return RepView(**{name: data[name] for name in RepView.model_fields})
 
 
+LEAD_ID = re.compile(r"^ld_[a-z2-7]{24}$")
+REP_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+LONGEST_AWAY = timedelta(days=366)
+
+
+def _checked_lead_id(lead_id: str) -> str:
+    """A path's lead id; anything that cannot be one is a lead nobody can see (404), never a store error."""
+    if not LEAD_ID.match(lead_id):
+        raise NotYourLead(lead_id)
+    return lead_id
+
+
 # --- routes -----------------------------------------------------------------------------------
 
 
@@ -236,15 +264,12 @@ def list_leads(
     who = caller()
     config = client_config()
     table = leads_table()
-    if team is not None and team not in _visible_teams(who, config):
+    if team is not None and team not in _teams_listed(who, config):
         raise NotYourLead(team)
-    teams = [team] if team else list(_visible_teams(who, config))
+    teams = [team] if team else list(_teams_listed(who, config))
     found: list[dict[str, Any]] = []
     for name in teams:
-        if who.actor.role == "rep":
-            found += table.work_list(name, owner=who.actor.rep_id)
-        else:
-            found += table.work_list(name)
+        found += table.work_list(name, owner=who.actor.rep_id if who.actor.role == "rep" else None, most=limit)
     found.sort(key=lambda link: (link.get("due_at") or "~", link["lead_id"]))
     return WorkList(leads=[WorkItem(**link) for link in found[:limit]])
 
@@ -252,17 +277,16 @@ def list_leads(
 @app.get("/teams/<team>/queue", security=SECURITY, summary="The leads waiting in a team's queue, most urgent first")
 def team_queue(team: str, limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 200) -> WorkList:
     who = caller()
-    visible = set(who.actor.teams) if who.actor.role != "ops" else {*client_config().route.teams, DEFAULT_QUEUE}
-    if team not in visible:
+    if team not in _queues_seen(who, client_config()):
         raise NotYourLead(team)
-    links = leads_table().work_list(team, queued=True)
-    return WorkList(leads=[WorkItem(**link) for link in links[:limit]])
+    links = leads_table().work_list(team, queued=True, most=limit)
+    return WorkList(leads=[WorkItem(**link) for link in links])
 
 
 @app.get("/leads/<lead_id>", security=SECURITY, summary="A lead: its profile, the routing decision, its timeline")
 def get_lead(lead_id: str) -> dict[str, Any]:
     who = caller()
-    lead = leads_table().get_lead(lead_id) if lead_id.startswith("ld_") else None
+    lead = leads_table().get_lead(_checked_lead_id(lead_id))
     if lead is None or not who.actor.may_see(lead.profile):
         raise NotYourLead(lead_id)
     return {"lead": dict(lead.profile), "decision": lead.profile.get("routing"), "timeline": lead.timeline}
@@ -273,7 +297,9 @@ def claim(lead_id: str) -> Changed:
     who = caller()
     if who.rep is None:
         raise Forbidden("only a rep claims a lead from a queue")
-    applied = claim_lead(lead_id, who.rep.rep_id, roster(), lead_services(), client_config(), datetime.now(UTC))
+    applied = claim_lead(
+        _checked_lead_id(lead_id), who.rep.rep_id, roster(), lead_services(), client_config(), datetime.now(UTC)
+    )
     return _changed(lead_id, applied)
 
 
@@ -289,7 +315,7 @@ def follow_up(lead_id: str, body: Annotated[FollowUpBody, Body()]) -> Changed:
         note=body.note,
     )
     checked = check_follow_up(wanted, config)
-    applied = follow_up_lead(lead_id, checked, who.actor, lead_services(), config, datetime.now(UTC))
+    applied = follow_up_lead(_checked_lead_id(lead_id), checked, who.actor, lead_services(), config, datetime.now(UTC))
     return _changed(lead_id, applied)
 
 
@@ -306,7 +332,7 @@ def change_rep(rep_id: str, body: RepChanges) -> RepView:
     who = caller()
     if who.actor.role == "rep":
         raise Forbidden("a rep marks themselves away with PUT /me/away; the rest is their manager's")
-    rep = roster().get_rep(rep_id)
+    rep = roster().get_rep(rep_id) if REP_ID.match(rep_id) else None
     if rep is None or not _manages(who, rep):
         raise NotYourLead(rep_id)
     return rep_view(_update_rep(rep, body.model_dump(exclude_unset=True), field="away_until"))
@@ -315,8 +341,8 @@ def change_rep(rep_id: str, body: RepChanges) -> RepView:
 # --- answers to what went wrong -----------------------------------------------------------------
 
 
-def _message(status: int, message: str, **more: Any) -> Response:
-    return Response(status, content_types.APPLICATION_JSON, {"message": message, **more})
+def _message(status: int, message: str, headers: dict[str, str] | None = None, **more: Any) -> Response:
+    return Response(status, content_types.APPLICATION_JSON, {"message": message, **more}, headers=headers)
 
 
 @app.exception_handler(RequestValidationError)
@@ -357,6 +383,12 @@ def _forbidden(error: Exception) -> Response:
 @app.exception_handler(InvalidTransition)
 def _conflict(error: InvalidTransition) -> Response:
     return _message(409, str(error), stage=error.current, wanted=error.target)
+
+
+@app.exception_handler(Conflict)
+def _busy(error: Conflict) -> Response:
+    busy = "the lead changed again and again while this was written: try again in a moment"
+    return _message(503, busy, headers={"Retry-After": "1"})
 
 
 @app.exception_handler(ClaimRefused)
@@ -426,12 +458,18 @@ def openapi_json() -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def _visible_teams(who: Caller, config: ClientConfig) -> tuple[str, ...]:
+def _teams_listed(who: Caller, config: ClientConfig) -> tuple[str, ...]:
+    """The teams whose work links GET /leads reads: a rep's own leads may be in any team they were given them in."""
     if who.actor.role == "ops":
         return (*config.route.teams, DEFAULT_QUEUE)
     if who.actor.role == "manager":
         return who.actor.teams
-    return tuple(config.route.teams)  # a rep's own leads, in whichever team they were given them
+    return tuple(config.route.teams)
+
+
+def _queues_seen(who: Caller, config: ClientConfig) -> tuple[str, ...]:
+    """The queues the caller sees: a rep's and a manager's teams', every queue for ops (the unrouted ones too)."""
+    return (*config.route.teams, DEFAULT_QUEUE) if who.actor.role == "ops" else who.actor.teams
 
 
 def _manages(who: Caller, rep: Rep) -> bool:
@@ -446,9 +484,16 @@ def _update_rep(rep: Rep, changes: dict[str, Any], field: str) -> Rep:
             teams = client_config().route.teams
             team = next((teams[name] for name in rep.teams if name in teams), None)
             moment = moment.replace(tzinfo=ZoneInfo(rep.timezone or (team.calendar.timezone if team else "UTC")))
-        if moment <= datetime.now(UTC):
-            raise FollowUpError(field, "is in the past: give when you are back, or null if you are back now")
-        changes["away_until"] = utc_stamp(moment)
+        now = datetime.now(UTC)
+        too_far = "is more than a year ahead: for longer, a manager sets the rep inactive"
+        try:
+            if moment <= now:
+                raise FollowUpError(field, "is in the past: give when you are back, or null if you are back now")
+            if moment > now + LONGEST_AWAY:
+                raise FollowUpError(field, too_far)
+            changes["away_until"] = utc_stamp(moment)
+        except OverflowError:  # a year near 9999 in a zone west of UTC
+            raise FollowUpError(field, too_far) from None
     return roster().update_rep(rep.rep_id, changes)
 
 

@@ -248,14 +248,14 @@ def plan_claim(current: LeadProfile, rep: Rep, now: datetime, config: ClientConf
     writes at the version read, so the loser reads again and is refused (ClaimRefused: 409).
     """
     lead_id = current["lead_id"]
-    owner, queue, team_name = current.get("owner"), current.get("queue"), current.get("team")
+    owner, queue = current.get("owner"), current.get("queue")
     if owner == rep.rep_id:
         return None
-    if owner and team_name in rep.teams:
+    if owner and current.get("left_queue") in rep.teams:  # a teammate (or the sweep) took it from the queue first
         taker = current.get("owner_name") or owner
         raise ClaimRefused(f"{taker} took this lead first, at {current.get('assigned_at')}")
     if owner or queue not in rep.teams:
-        raise NotYourLead(lead_id)
+        raise NotYourLead(lead_id)  # another rep's lead, never in this rep's queue: not theirs to know of
     settings = config.route
     team = settings.teams.get(str(queue))
     calling = queue == settings.qualification_team
@@ -268,7 +268,8 @@ def plan_claim(current: LeadProfile, rep: Rep, now: datetime, config: ClientConf
         raise ClaimRefused(f"you hold {rep.open_leads} of {rep.capacity} leads: close or hand back one first")
     stamp = utc_stamp(now)
     profile = copy.deepcopy(current)
-    profile.update({"owner": rep.rep_id, "owner_name": rep.name, "assigned_at": stamp, "updated_at": stamp})
+    profile.update({"owner": rep.rep_id, "owner_name": rep.name, "assigned_at": stamp, "updated_at": stamp,
+                    "left_queue": str(queue)})  # fmt: skip
     profile.pop("queue", None)
     why = f"claimed from the {queue} queue by {rep.name}"
     routed = {**(profile.get("routing") or {}), "decided_at": stamp, "why": why, "owner": rep.rep_id,
@@ -282,9 +283,12 @@ def plan_claim(current: LeadProfile, rep: Rep, now: datetime, config: ClientConf
     detail: dict[str, object] = {"by": rep.rep_id, "via": "api", "team": str(queue)}
     sla = profile.get("sla") or {}
     if calling:  # theirs to call: the deadline keeps running, as for a lead routed to them
-        pending = [at for at in (None if sla.get("reminded") else sla.get("remind_at"), sla.get("due_at")) if at]
-        if pending:  # the next of them still ahead, else the deadline (past: the next sweep acts on it)
-            profile["sla_next_at"] = min([at for at in pending if at > stamp] or [str(sla["due_at"])])
+        ahead = [at for at in (None if sla.get("reminded") else sla.get("remind_at"), sla.get("due_at")) if at]
+        ahead = [at for at in ahead if at > stamp]
+        if ahead and not sla.get("escalated"):
+            profile["sla_next_at"] = min(ahead)
+        else:  # overdue (breached, or escalated already): the claimer is not held to a deadline that has passed
+            profile.pop("sla_next_at", None)
     else:  # sales: accepted as it is claimed; the time to accept runs from when it was queued
         profile.pop("sla_next_at", None)
         profile["accepted_at"] = stamp

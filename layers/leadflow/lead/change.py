@@ -29,6 +29,8 @@ from leadflow.lead.events import DomainEvent, lead_stage_changed
 from leadflow.lead.lifecycle import check_transition
 from leadflow.lead.profile import LeadProfile, TimelineEntry
 
+# The stages a lead waits in a team's queue in: sales-ready for sales, nurture for a qualification team.
+WAITING_STAGES = frozenset({"sales_ready", "nurture"})
 MAX_ATTEMPTS = 10  # plans made from a fresh read when another change got in first
 REPLAN_PAUSE_S = 0.01  # the longest pause before plan n is n times this
 
@@ -95,6 +97,8 @@ class LeadChange:
         from_stage = self.profile.get("stage", "new")
         check_transition(from_stage, to)
         self.profile["stage"] = to
+        if to not in WAITING_STAGES:
+            self.profile.pop("queue", None)  # it waits in no queue any more (a junked lead restored later neither)
         self.timeline.append({"type": "stage_changed", "at": at, "from": from_stage, "to": to, "reason": reason})
         self.events.append(lead_stage_changed(self.profile["lead_id"], from_stage, to, at, reason))
 

@@ -87,6 +87,7 @@ class LeadProfile(TypedDict, total=False):
     priority: str
     team: str
     queue: str  # the team whose queue holds it while nobody owns it (or "unassigned")
+    left_queue: str  # the team whose queue its owner took it from (a claim, or a rep become free): a late claim is 409
     owner: str  # the owner's rep id
     owner_name: str
     assigned_at: str

@@ -43,6 +43,7 @@ def plan_routing(
     profile["routed_at"] = profile["updated_at"] = stamp
     profile["routing"] = routed
     profile["priority"] = decision.priority
+    profile.pop("left_queue", None)  # routed afresh: not taken from a queue
     for name, value in (("team", decision.team), ("queue", decision.queue), ("owner", decision.owner),
                         ("owner_name", decision.owner_name)):  # fmt: skip
         if value is None:

@@ -138,7 +138,7 @@ def _claimed_from_queue(change: LeadChange, pick: Pick, owned: str, stamp: str) 
     profile, decision = change.profile, pick.decision
     routed = {**decision.as_dict(), "why": f"a rep of team {decision.team} became free: {decision.why}"}
     profile.update({"owner": str(decision.owner), "owner_name": str(decision.owner_name), "routing": routed,
-                    "assigned_at": stamp})  # fmt: skip
+                    "assigned_at": stamp, "left_queue": str(decision.team)})  # fmt: skip
     profile.pop("queue", None)
     sla = profile["sla"]
     pending = [at for at in (None if sla.get("reminded") else sla.get("remind_at"), sla["due_at"]) if at and at > stamp]
