@@ -466,6 +466,100 @@ class NotifySettings(_Strict):
         return self
 
 
+class EmailTemplates(_Strict):
+    """An email's subject, HTML body and text body: Jinja2 templates over the lead's fields (see
+    leadflow.nurture.templates), each rendered for a sample lead when the file is checked."""
+
+    subject: str = Field(min_length=1, max_length=500)
+    html: str = Field(min_length=1, max_length=100_000)
+    text: str = Field(min_length=1, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _renders_for_a_sample_lead(self) -> EmailTemplates:
+        from leadflow.nurture.templates import EmailTemplate
+
+        EmailTemplate("", self.subject, self.html, self.text).check()  # TemplateProblem (a ValueError): name, line
+        return self
+
+
+class SequenceStep(EmailTemplates):
+    """One email of a sequence, sent `after_days` after the step before it (the first: after the lead entered)."""
+
+    after_days: float = Field(default=0, ge=0, le=365)
+
+
+# The stages a sequence may take leads from: not ready to buy yet (nurture, where sales' rejects go too), or
+# lost (a win-back sequence). Junk never gets a nurture email.
+NurtureStage = Literal["nurture", "lost"]
+
+
+class NurtureSequence(_Strict):
+    """Leads in one of `stages` for which every condition holds (and whose score is within `score_between`)
+    get its steps, in order; a lead leaves when its stage is none of them any more (sales-ready, assigned),
+    when it unsubscribes, bounces or complains, or after `max_steps`."""
+
+    name: str = Field(pattern=_SLUG)
+    stages: list[NurtureStage] = Field(default_factory=lambda: list[NurtureStage](["nurture"]), min_length=1)
+    score_between: tuple[float, float] | None = None
+    when: list[RoutingCondition] = Field(default_factory=list)  # facts as routing rules test them; none: every lead
+    steps: list[SequenceStep] = Field(min_length=1, max_length=50)
+    max_steps: int | None = Field(default=None, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _band_in_order(self) -> NurtureSequence:
+        if self.score_between is not None and self.score_between[0] > self.score_between[1]:
+            raise ValueError(f"sequence {self.name!r}: score_between = [min, max] needs min <= max")
+        return self
+
+
+class SendWindowSettings(_Strict):
+    """When nurture emails go out, in each lead's own time zone: hours of the day, days of the week."""
+
+    hours: str = Field(default="09:00-17:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
+    weekdays: list[Weekday] = Field(default_factory=lambda: list(WORKWEEK), min_length=1)
+
+    @model_validator(mode="after")
+    def _opens_before_it_closes(self) -> SendWindowSettings:
+        start, end = self.hours.split("-")
+        if start >= end:
+            raise ValueError(f"hours = {self.hours!r}: the window must open before it closes, within one day")
+        return self
+
+
+class FrequencyCapSettings(_Strict):
+    """At most `most` nurture emails to one lead in any `days` days, across every sequence."""
+
+    most: int = Field(default=2, ge=1, le=50)
+    days: int = Field(default=7, ge=1, le=90)
+
+
+class NurtureSettings(_Strict):
+    """Email sequences for leads not ready to buy, and the acknowledgement an inquiry's type promises."""
+
+    # A lead whose country (or phone) says nothing of its time zone is sent to in this one.
+    default_timezone: str = "UTC"
+    send_window: SendWindowSettings = SendWindowSettings()
+    frequency_cap: FrequencyCapSettings = FrequencyCapSettings()
+    # Sends per second for this client: keep it under the account's SES sending rate (shared by its stacks).
+    send_rate_per_second: float = Field(default=10, gt=0, le=500)
+    sequences: list[NurtureSequence] = Field(default_factory=list)
+    # By inquiry type: the email that fulfils what the form promised (a guide, a price list), sent within a minute.
+    acknowledgements: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")], EmailTemplates] = Field(
+        default_factory=dict
+    )
+
+    @model_validator(mode="after")
+    def _zone_exists_and_names_unique(self) -> NurtureSettings:
+        from leadflow.route.calendar import zone_named
+
+        zone_named(self.default_timezone)
+        names = [sequence.name for sequence in self.sequences]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"sequence names must be unique: {', '.join(repeated)}")
+        return self
+
+
 class WebsiteSettings(_Strict):
     """What `leadflow client snippet` puts in the form a web developer pastes."""
 
@@ -513,6 +607,7 @@ class ClientConfig(_Strict):
     route: RouteSettings = RouteSettings()
     follow_up: FollowUpSettings = FollowUpSettings()
     notify: NotifySettings = NotifySettings()
+    nurture: NurtureSettings = NurtureSettings()
     website: WebsiteSettings = WebsiteSettings()
     monitoring: Monitoring = Monitoring()
     protection: ProtectionSettings = ProtectionSettings()
@@ -618,46 +713,50 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return out
 
 
-ARRAYS_OF_TABLES = ("qualify.fit", "qualify.negative", "route.rules")
+ARRAYS_OF_TABLES = (
+    "qualify.fit", "qualify.negative", "route.rules", "route.rules.when", "notify.webhooks",
+    "nurture.sequences", "nurture.sequences.when", "nurture.sequences.steps",
+)  # fmt: skip
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> str:
     """Best effort 'line N, ' for what a problem is about: TOML parsers keep no positions.
 
-    Follows [table] and [[array.of.tables]] headers, counting an array's entries, so a
-    problem in the third [[qualify.fit]] rule points into that rule.
+    Follows [table] and [[array.of.tables]] headers, counting each array's entries (an inner
+    array's afresh in each entry of the outer one), so a problem in the second step of the
+    first [[nurture.sequences]] points into that step.
     """
-    path = [str(p) for p in loc]
-    entry = None  # (array section, index) when the problem is inside an [[array.of.tables]] entry
-    for cut in range(len(path) - 1, 0, -1):
-        if ".".join(path[:cut]) in ARRAYS_OF_TABLES and isinstance(loc[cut], int):
-            entry = (".".join(path[:cut]), loc[cut])
-            rest = [str(p) for p in loc[cut + 1 :] if not isinstance(p, int)]
-            break
-    else:
-        rest = [str(p) for p in loc if not isinstance(p, int)]
-    if entry:
-        section, key = (".".join([entry[0], *rest[:-1]]), rest[-1]) if rest else (entry[0], None)
-    elif rest:
-        section, key = ".".join(rest[:-1]), rest[-1]
+    names: list[str] = []
+    arrays: list[tuple[str, int]] = []  # each [[array]] entry the problem is inside: (array, index)
+    whole_entry = False  # the problem is about an [[array]] entry as a whole (its header's line)
+    for part in loc:
+        whole_entry = isinstance(part, int) and ".".join(names) in ARRAYS_OF_TABLES
+        if whole_entry:
+            arrays.append((".".join(names), int(part)))
+        elif not isinstance(part, int):
+            names.append(str(part))
+    if whole_entry:
+        section, key = arrays[-1][0], None
+    elif names:
+        section, key = ".".join(names[:-1]), names[-1]
     else:
         return ""
     current, entries = "", dict[str, int]()
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         header = re.match(r"^\[\[([^\[\]]+)\]\]", line) or re.match(r"^\[([^\[\]]+)\]", line)
+        inside = all(entries.get(array) == index for array, index in arrays)
         if header:
             current = header.group(1).strip()
             if line.startswith("[["):
                 entries[current] = entries.get(current, -1) + 1
-            if entry and key is None and current == entry[0] and entries.get(current) == entry[1]:
+                for inner in [name for name in entries if name.startswith(current + ".")]:
+                    del entries[inner]  # a new outer entry: its inner arrays count from the start again
+            inside = all(entries.get(array) == index for array, index in arrays)
+            if key is None and current == section and inside:
                 return f"line {number}, "
             continue
-        if key is None or current != section:
-            continue
-        if entry and entries.get(entry[0]) != entry[1]:
-            continue
-        if re.match(rf"^{re.escape(key)}\s*=", line):
+        if key is not None and current == section and inside and re.match(rf"^{re.escape(key)}\s*=", line):
             return f"line {number}, "
     return ""
 

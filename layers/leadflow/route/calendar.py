@@ -61,7 +61,7 @@ class WorkingCalendar:
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_zone", _zone_named(self.timezone))
+        object.__setattr__(self, "_zone", zone_named(self.timezone))
         object.__setattr__(self, "workdays", _checked_workdays(self.workdays))
         object.__setattr__(self, "hours", _checked_hours(self.hours))
         object.__setattr__(self, "holidays", _checked_holidays(self.holidays))
@@ -214,7 +214,8 @@ def _utc(moment: datetime, name: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _zone_named(name: object) -> ZoneInfo:
+def zone_named(name: object) -> ZoneInfo:
+    """The time zone of an IANA name; ValueError saying what is allowed when there is none."""
     problem = f"time zone {name!r}" if not isinstance(name, str) else f'time zone "{name}"'
     if isinstance(name, str) and name.strip():
         try:
