@@ -1,4 +1,4 @@
-"""Intake queue consumer: store each inquiry on one lead per person, qualify, hand off.
+"""Intake queue consumer: store each inquiry, or engagement (a nurture email's click), on its lead; qualify, hand off.
 
 FIFO batches are processed in order; when a message fails, only the rest of its message
 group (that person's later inquiries) is returned with it, so other people's inquiries in
@@ -17,17 +17,28 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from leadflow.observability import MetricUnit, logger, metrics
-from leadflow.qualify.changes import record_inquiry
+from leadflow.qualify.changes import record_engagement, record_inquiry
 from leadflow.settings import client_config
 from leadflow.wiring import lead_services, leads_table
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 ANSWER_RESERVE_S = 3.0  # time kept to finish the record under way and report the batch
+ENGAGEMENT_OUTCOMES = {
+    "changed": ("EngagementRecorded", "engagement recorded and lead qualified"),
+    "duplicate": ("EngagementDuplicate", "engagement recorded before (a redelivery); published what it had left"),
+    "unchanged": ("EngagementWithoutLead", "engagement for a lead not stored: nothing to record"),
+}
 
 
 def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
     config = client_config()
+    if message.get("kind") == "engagement":  # inquiries carry no kind
+        applied = record_engagement(message, lead_services(), config.qualify, phone_first=config.route.phone_first)
+        metric, said = ENGAGEMENT_OUTCOMES[applied.outcome]
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        logger.info(said, extra={"lead_id": message["lead_id"], "engagement_id": message["engagement_id"]})
+        return
     applied = record_inquiry(message, lead_services(), config.qualify, phone_first=config.route.phone_first)
     ids = {"lead_id": message["lead_id"], "inquiry_id": message["inquiry_id"]}
     if applied.outcome == "changed":

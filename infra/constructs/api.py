@@ -82,6 +82,13 @@ ROUTE_ACKNOWLEDGMENTS: dict[str, tuple[Acknowledgment, ...]] = {
         "lead, its owner and one purpose (accept or reject it), expiring; respond checks it before it shows or "
         "changes anything, and changes only on a POST."
     ),
+    "email_links": _public_route(
+        "Unsubscribe and click links in nurture emails: a person opens them from a mail app without a session, and "
+        "a mail provider's one-click unsubscribe (RFC 8058) POSTs with no cookie or login by design. The token in "
+        "the path is the authorization: HMAC-signed with the stack's link key, scoped to one lead and one purpose "
+        "(and, for a click, the one URL it may redirect to), expiring; email_links checks it before it changes "
+        "anything, and unsubscribes only on a POST."
+    ),
     # Its other routes need a signed-in person's ID token (the Cognito authorizer): only GET /openapi.json is public.
     "follow_up": _public_route(
         "The signed-in API's own description (GET /openapi.json, an OpenAPI document generated from its routes and "
@@ -93,9 +100,9 @@ API_ACKNOWLEDGMENTS = (
     Acknowledgment(
         id="AwsSolutions::AwsSolutions-APIG2",
         reason="Each function validates its requests itself: capture its JSON and urlencoded HTML forms (which "
-        "API Gateway models cannot describe) with a 4xx naming the field, respond its signed token and form, "
-        "follow_up its paths, queries and JSON bodies with Powertools' resolver and pydantic models, before any "
-        "change.",
+        "API Gateway models cannot describe) with a 4xx naming the field, respond and email_links their signed "
+        "tokens and forms, follow_up its paths, queries and JSON bodies with Powertools' resolver and pydantic "
+        "models, before any change.",
     ),
 )
 WITHOUT_WAF_ACKNOWLEDGMENT = Acknowledgment(

@@ -12,10 +12,11 @@ mail (bounces, complaints) can be told from another stack's.
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_events as events
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
-from leadflow.definition import EmailSpec
+from leadflow.definition import DEFAULT_BUS, EmailSpec
 
 
 class Emails(Construct):
@@ -47,9 +48,19 @@ class Emails(Construct):
         return [self._identities[key].email_identity_arn, configuration_set_arn]
 
     def _declare_configuration_set(self, spec: EmailSpec) -> ses.ConfigurationSet:
-        # The bounce and complaint event destination comes with the change that consumes SES's events.
         name = spec.configuration_set
-        return ses.ConfigurationSet(self, f"{spec.key}-configuration-set", configuration_set_name=name)
+        configuration_set = ses.ConfigurationSet(self, f"{spec.key}-configuration-set", configuration_set_name=name)
+        # Bounces and complaints go to the account's default bus (the only bus SES sends to), where the
+        # stack's rule takes those of its own configuration set to the ses-events queue.
+        configuration_set.add_event_destination(
+            f"{spec.key}-events",
+            configuration_set_event_destination_name="bounces-and-complaints",
+            destination=ses.EventDestination.event_bus(
+                events.EventBus.from_event_bus_name(self, f"{spec.key}-default-bus", DEFAULT_BUS)
+            ),
+            events=[ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent.COMPLAINT],
+        )
+        return configuration_set
 
     def _declare_identity(self, spec: EmailSpec) -> ses.EmailIdentity:
         return ses.EmailIdentity(

@@ -1,4 +1,8 @@
-"""EventBridge rules: each EventRuleSpec copies some domain events from the stack's bus to a queue.
+"""EventBridge rules: each EventRuleSpec copies some events from a bus to a queue.
+
+Domain events come from the stack's bus; SES's events about the stack's mail come on the
+account's default bus (the only one an SES event destination can send to), matched by the
+stack's configuration set.
 
 The rule matches the stack's own events (`source` is `leadflow.<client>`, as the functions
 publish them) of the spec's detail types, and sends each whole event (EventBridge's envelope,
@@ -16,7 +20,7 @@ from constructs import Construct
 
 from infra.constructs.events import EventBuses
 from infra.constructs.queues import Queues
-from leadflow.definition import EventRuleSpec, StackDefinition
+from leadflow.definition import DEFAULT_BUS, EventRuleSpec, StackDefinition
 
 
 class EventRules(Construct):
@@ -42,13 +46,17 @@ class EventRules(Construct):
     def _declare_rule(
         self, definition: StackDefinition, spec: EventRuleSpec, event_buses: EventBuses, queues: Queues
     ) -> events.Rule:
+        default = spec.bus == DEFAULT_BUS
+        bus = events.EventBus.from_event_bus_name(self, f"{spec.key}-bus", DEFAULT_BUS) if default else None
         return events.Rule(
             self,
             spec.key,
             rule_name=spec.name,
-            description=f"{', '.join(spec.detail_types)} from {definition.event_bus(spec.bus).name} "
-            f"to the {spec.queue} queue",
-            event_bus=event_buses.bus(spec.bus),
-            event_pattern=events.EventPattern(source=[spec.source], detail_type=list(spec.detail_types)),
+            description=f"{', '.join(spec.detail_types)} from "
+            f"{DEFAULT_BUS if default else definition.event_bus(spec.bus).name} to the {spec.queue} queue",
+            event_bus=bus or event_buses.bus(spec.bus),
+            event_pattern=events.EventPattern(
+                source=[spec.source], detail_type=list(spec.detail_types), detail=spec.detail
+            ),
             targets=[targets.SqsQueue(queues.queue(spec.queue))],
         )

@@ -261,4 +261,5 @@ class Functions(Construct):
             batch_size=trigger.batch_size,
             max_batching_window=Duration.seconds(batching_window) if batching_window else None,
             report_batch_item_failures=True,
+            max_concurrency=trigger.max_concurrency,
         )

@@ -29,7 +29,7 @@ from constructs import Construct
 from infra.constructs.api import LeadsApi
 from infra.constructs.functions import Functions
 from infra.constructs.queues import Queues
-from leadflow.definition import EnvValue, QueueSpec, StackDefinition
+from leadflow.definition import EnvValue, FunctionSpec, QueueSpec, StackDefinition
 from leadflow.observability import metric_dimensions
 
 CLOUDWATCH = iam.ServicePrincipal("cloudwatch.amazonaws.com")
@@ -40,6 +40,10 @@ FIVE_MINUTES = Duration.minutes(5)
 CAPTURE_UNAVAILABLE = "CaptureUnavailable"
 # Counted from the API's access log (see LeadsApi's access log format).
 API_THROTTLED = "ApiThrottled"
+# SES reviews an account whose bounce rate reaches 5% or complaint rate 0.1% (in percent, as the alarms compute).
+BOUNCE_RATE, COMPLAINT_RATE = 5.0, 0.1
+MIN_SENT_FOR_RATE = 100
+INBOX_WINDOW = Duration.days(1)
 
 
 class Monitoring(Construct):
@@ -74,6 +78,7 @@ class Monitoring(Construct):
         for spec in definition.queues:
             self._oldest_message_alarm(spec, queues)
         self._api_alarms(definition, api)
+        self._inbox_alarms(definition)
         for key, function in functions.all().items():
             self._alarm(
                 f"{key}-errors",
@@ -159,6 +164,50 @@ class Monitoring(Construct):
             threshold=1,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         )
+
+    def _inbox_alarms(self, definition: StackDefinition) -> None:
+        """Bounces at 5% or complaints at 0.1% of a day's emails to leads: the rates at which SES reviews an account."""
+        sender, events_fn = definition.function("nurture_send"), definition.function("ses_events")
+        namespace = _plain(sender.environment["POWERTOOLS_METRICS_NAMESPACE"])
+
+        def count(name: str, function: FunctionSpec) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=namespace,
+                metric_name=name,
+                dimensions_map=metric_dimensions(_plain_environment(function.environment)),
+                period=INBOX_WINDOW,
+                statistic=cloudwatch.Stats.SUM,
+            )
+
+        sent = {
+            "sent": count("NurtureSent", sender),
+            "swept": count("NurtureSent", definition.function("nurture_sweep")),
+            "acks": count("AcknowledgementSent", sender),
+        }
+        all_sent = "sent + swept + acks"
+        # SES's bounce rate counts hard bounces: a mailbox that was full (transient) is no bad address.
+        rates = (
+            ("bounce", BOUNCE_RATE, "(all - soft)",
+             {"all": count("EmailBounced", events_fn), "soft": count("EmailBouncedTransient", events_fn)}),
+            ("complaint", COMPLAINT_RATE, "events", {"events": count("EmailComplained", events_fn)}),
+        )  # fmt: skip
+        for key, rate, counted, metrics in rates:
+            # At least MIN_SENT_FOR_RATE emails in the window: one bounce of three emails is no reputation.
+            expression = f"IF(({all_sent}) >= {MIN_SENT_FOR_RATE}, 100 * {counted} / ({all_sent}), 0)"
+            self._alarm(
+                f"{key}-rate",
+                description=f"{key.capitalize()}s reached {rate}% of the nurture emails sent in a day: SES reviews "
+                "(and may pause) an account at that rate. Check the lists behind the latest leads (bought lists, "
+                "typos) and `leadflow outbox`; suppressed addresses are not mailed again.",
+                metric=cloudwatch.MathExpression(
+                    expression=expression,
+                    using_metrics={**sent, **metrics},
+                    period=INBOX_WINDOW,
+                    label=f"{key} rate (%)",
+                ),
+                threshold=rate,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            )
 
     def _alarm_topic(self) -> sns.Topic:
         # Alarms cannot publish to a topic under the AWS-managed SNS key: its policy does not let

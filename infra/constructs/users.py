@@ -31,6 +31,7 @@ def password_policy(spec: UserPoolSpec) -> cognito.PasswordPolicy:
         require_symbols=True,
     )
 
+
 # An ID token is good for an hour; the app signs in again silently with the refresh token for 30 days.
 ID_TOKEN_VALIDITY = Duration.hours(1)
 ACCESS_TOKEN_VALIDITY = Duration.hours(1)

@@ -414,7 +414,7 @@ class FollowUpSettings(_Strict):
 WEBHOOK_EVENTS = (
     "LeadQualified", "LeadStageChanged", "LeadAssigned", "LeadQueued", "LeadReassigned", "LeadEscalated",
     "LeadSlaReminder", "LeadSlaBreached", "LeadAccepted", "LeadRejected", "LeadContacted", "LeadMeetingBooked",
-    "LeadOpportunityOpened", "LeadWon", "LeadLost", "LeadNoteAdded", "LeadClaimed",
+    "LeadOpportunityOpened", "LeadWon", "LeadLost", "LeadNoteAdded", "LeadClaimed", "LeadSuppressed",
 )  # fmt: skip
 
 
@@ -542,6 +542,8 @@ class NurtureSettings(_Strict):
     frequency_cap: FrequencyCapSettings = FrequencyCapSettings()
     # Sends per second for this client: keep it under the account's SES sending rate (shared by its stacks).
     send_rate_per_second: float = Field(default=10, gt=0, le=500)
+    # How often the sweep looks for due emails: a step goes out at most this long after its time.
+    sweep_every_minutes: int = Field(default=5, ge=1, le=60)
     sequences: list[NurtureSequence] = Field(default_factory=list)
     # By inquiry type: the email that fulfils what the form promised (a guide, a price list), sent within a minute.
     acknowledgements: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")], EmailTemplates] = Field(

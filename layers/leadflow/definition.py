@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from leadflow.config import WEBHOOK_EVENTS, ClientConfig
+from leadflow.nurture.send import CONCURRENT_SENDERS
+from leadflow.nurture.ses_events import CONFIGURATION_SET_TAG, DETAIL_TYPES, SOURCE
 from leadflow.settings import LEAD_ID_KEY_VARIABLE, LINK_KEY_SECRET_VARIABLE, WEBHOOK_KEY_SECRET_VARIABLE
 from leadflow.webhooks import MAX_ATTEMPTS as WEBHOOK_ATTEMPTS
 from leadflow.webhooks import retries_span_s
@@ -77,16 +79,25 @@ class EmailSpec:
     configuration_set: str
 
 
+DEFAULT_BUS = "default"  # the account's own EventBridge bus, where AWS services (SES) send their events
+
+
 @dataclass(frozen=True)
 class EventRuleSpec:
-    """Domain events of some types, copied from the stack's bus to a queue (a delivery function consumes it)."""
+    """Events of some types, copied from a bus to a queue (a delivery function consumes it).
+
+    Mostly the stack's domain events from its own bus; SES's events about the stack's mail come
+    on the account's default bus (`bus = DEFAULT_BUS`), told apart by `detail` (the stack's
+    configuration set).
+    """
 
     key: str
     name: str
-    bus: str
-    source: str  # the `source` every domain event of the client carries (leadflow.lead.change.publish)
+    bus: str  # an event bus key of the definition, or DEFAULT_BUS
+    source: str  # the `source` every domain event of the client carries (leadflow.lead.change.publish), or aws.ses
     detail_types: tuple[str, ...]
     queue: str
+    detail: dict[str, Any] | None = None  # an EventBridge pattern on the detail, when source and type say too little
 
 
 @dataclass(frozen=True)
@@ -209,6 +220,8 @@ class QueueTrigger:
     function: str
     batch_size: int = 10
     max_batching_window_s: int = 0
+    # At most this many of the function's instances consume the queue at once (None: as many as Lambda scales to).
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -386,11 +399,13 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         environment={
             **changes_leads,
             "ROUTING_QUEUE_URL": ResourceRef("queue_url", "routing"),
+            "NURTURE_QUEUE_URL": ResourceRef("queue_url", "nurture"),  # acknowledgements an inquiry promised
         },
         grants=(
             Grant("leads", "apply_changes"),
             Grant("intake", "consume"),
             Grant("routing", "send"),
+            Grant("nurture", "send"),
             Grant("events", "publish"),
         ),
     )
@@ -485,18 +500,30 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         environment=common_env,
     )
     webhooks = _webhooks(config, prefix, common_env)
+    nurture = _nurture(config, prefix, changes_leads, email, link_key)
     return StackDefinition(
         client=config.name,
         stage=stage,
         stack_name=stack_name_for(config.name, stage),
         name_prefix=prefix,
         tables=(leads,),
-        queues=(intake, routing, notify_queue, *webhooks.queues),
+        queues=(intake, routing, notify_queue, *nurture.queues, *webhooks.queues),
         event_buses=(events,),
         secrets=(lead_id_key, link_key, *webhooks.secrets),
         emails=(email,),
-        event_rules=(notify_rule, *webhooks.event_rules),
-        functions=(capture, intake_fn, route, sla, notify, respond, follow_up, script, *webhooks.functions),
+        event_rules=(notify_rule, *nurture.event_rules, *webhooks.event_rules),
+        functions=(
+            capture,
+            intake_fn,
+            route,
+            sla,
+            notify,
+            respond,
+            follow_up,
+            script,
+            *nurture.functions,
+            *webhooks.functions,
+        ),
         routes=(
             RouteSpec("POST", "/leads", "capture"),
             RouteSpec("OPTIONS", "/leads", "capture"),
@@ -504,12 +531,14 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
             RouteSpec("GET", "/r/{token}", "respond"),
             RouteSpec("POST", "/r/{token}", "respond"),
             *follow_up_routes("follow_up", authorizer=users.key),
+            *nurture.routes,
         ),
         user_pools=(users,),
         queue_triggers=(
             QueueTrigger(queue="intake", function="intake", batch_size=10),
             QueueTrigger(queue="routing", function="route", batch_size=10),
             QueueTrigger(queue="notify", function="notify", batch_size=10),
+            *nurture.queue_triggers,
             *webhooks.queue_triggers,
         ),
         schedules=(
@@ -520,6 +549,7 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
                 every_minutes=1,
                 description="Find leads whose reminder or accept deadline is due (a Query of the due index)",
             ),
+            *nurture.schedules,
         ),
     )
 
@@ -552,6 +582,117 @@ class _Part:
     event_rules: tuple[EventRuleSpec, ...] = ()
     functions: tuple[FunctionSpec, ...] = ()
     queue_triggers: tuple[QueueTrigger, ...] = ()
+    routes: tuple[RouteSpec, ...] = ()
+    schedules: tuple[ScheduleSpec, ...] = ()
+
+
+def _nurture(
+    config: ClientConfig, prefix: str, changes_leads: dict[str, EnvValue], email: EmailSpec, link_key: SecretSpec
+) -> _Part:
+    """Nurture (leadflow.nurture): the sweep and its queue, the sender, the links in emails, SES's events.
+
+    Every stack has them, sequences or not: the links in a sent email and SES's events about it
+    must keep working after a client removes its last sequence.
+    """
+    sends_email: dict[str, EnvValue] = {
+        **changes_leads,
+        "PUBLIC_API_URL": config.notify.public_url or ResourceRef("api_url", "api"),
+        "EMAIL_CONFIGURATION_SET": ResourceRef("email_configuration_set", "email"),
+        "NURTURE_QUEUE_URL": ResourceRef("queue_url", "nurture"),
+        LINK_KEY_SECRET_VARIABLE: link_key.name,  # its name: the value is read at cold start
+    }
+    sends_grants = (
+        Grant("leads", "apply_changes"),
+        Grant("events", "publish"),
+        Grant("email", "send_email"),
+        Grant("link-key", "read_secret"),
+    )
+    ses_events = QueueSpec(
+        key="ses-events",
+        name=f"{prefix}-ses-events",
+        dead_letter_name=f"{prefix}-ses-events-dlq",
+        visibility_timeout_s=180,
+        max_receive_count=5,
+    )
+    return _Part(
+        queues=(_lead_queue(prefix, "nurture"), ses_events),
+        event_rules=(
+            EventRuleSpec(
+                key="ses-events",
+                name=f"{prefix}-ses-events",
+                bus=DEFAULT_BUS,
+                source=SOURCE,
+                detail_types=DETAIL_TYPES,
+                queue="ses-events",
+                detail={"mail": {"tags": {CONFIGURATION_SET_TAG: [email.configuration_set]}}},
+            ),
+        ),
+        functions=(
+            FunctionSpec(
+                key="nurture_sweep",
+                description="Every few minutes: send each nurture email that is due, or hand them to the nurture queue",
+                source_dir=FUNCTIONS_DIR / "nurture_sweep",
+                memory_mb=512,
+                timeout_s=120,
+                environment=sends_email,
+                grants=(*sends_grants, Grant("leads", "query_indexes"), Grant("nurture", "send")),
+            ),
+            FunctionSpec(
+                key="nurture_send",
+                description="Send the acknowledgements inquiries promised, and the nurture steps a sweep handed on",
+                source_dir=FUNCTIONS_DIR / "nurture_send",
+                memory_mb=512,
+                timeout_s=30,
+                environment=sends_email,
+                grants=(*sends_grants, Grant("nurture", "consume")),
+            ),
+            FunctionSpec(
+                key="email_links",
+                description="GET and POST /u/{token} (unsubscribe, one click); GET /c/{token} (a click, then its page)",
+                source_dir=FUNCTIONS_DIR / "email_links",
+                memory_mb=512,
+                timeout_s=10,
+                environment={
+                    **changes_leads,
+                    "INTAKE_QUEUE_URL": ResourceRef("queue_url", "intake"),  # a click raises the score there
+                    LINK_KEY_SECRET_VARIABLE: link_key.name,
+                },
+                grants=(
+                    Grant("leads", "apply_changes"),
+                    Grant("events", "publish"),
+                    Grant("intake", "send"),
+                    Grant("link-key", "read_secret"),
+                ),
+            ),
+            FunctionSpec(
+                key="ses_events",
+                description="Suppress an address SES reports bounced or complained, and end its lead's sequences",
+                source_dir=FUNCTIONS_DIR / "ses_events",
+                memory_mb=256,
+                timeout_s=30,
+                environment=changes_leads,
+                grants=(Grant("leads", "apply_changes"), Grant("events", "publish"), Grant("ses-events", "consume")),
+            ),
+        ),
+        queue_triggers=(
+            QueueTrigger(queue="nurture", function="nurture_send", batch_size=10, max_concurrency=CONCURRENT_SENDERS),
+            QueueTrigger(queue="ses-events", function="ses_events", batch_size=10),
+        ),
+        routes=(
+            RouteSpec("GET", "/u/{token}", "email_links"),
+            RouteSpec("POST", "/u/{token}", "email_links"),
+            RouteSpec("GET", "/c/{token}", "email_links"),
+        ),
+        schedules=(
+            ScheduleSpec(
+                key="nurture-sweep",
+                name=f"{prefix}-nurture-sweep",
+                function="nurture_sweep",
+                every_minutes=config.nurture.sweep_every_minutes,
+                description="Find nurture emails that are due (a Query of the due index) and send them",
+            ),
+        ),
+    )
 
 
 def _webhooks(config: ClientConfig, prefix: str, common_env: dict[str, EnvValue]) -> _Part:

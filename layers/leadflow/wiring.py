@@ -1,7 +1,8 @@
 """What a function works with, made once per cold start from its environment: the stores, the bus, the queues.
 
 Every function that changes leads reads the same variables (LEADS_TABLE, EVENT_BUS_NAME, and
-ROUTING_QUEUE_URL where it hands leads to routing; leadflow.definition sets them), so they are
+ROUTING_QUEUE_URL where it hands leads to routing, NURTURE_QUEUE_URL where an inquiry may ask for an
+acknowledgement; leadflow.definition sets them), so they are
 built here once instead of in each handler. A retried DynamoDB call (a transaction conflict,
 throttling) is counted as the WriteRetried metric, then retried.
 """
@@ -16,6 +17,7 @@ from leadflow.aws.leads_table import LeadsTable
 from leadflow.aws.queues import FifoQueue
 from leadflow.aws.roster import RosterTable
 from leadflow.lead.change import LeadServices, MessageSender
+from leadflow.nurture.sequences import NurtureKeeper
 from leadflow.observability import MetricUnit, metrics
 from leadflow.settings import client_config, required_env
 
@@ -41,7 +43,11 @@ def lead_services() -> LeadServices:
     queues: dict[str, MessageSender] = {}
     if os.environ.get("ROUTING_QUEUE_URL"):
         queues["routing"] = FifoQueue(required_env("ROUTING_QUEUE_URL"))
-    return LeadServices(client_config().name, leads_table(), EventBus(required_env("EVENT_BUS_NAME")), queues)
+    if os.environ.get("NURTURE_QUEUE_URL"):
+        queues["nurture"] = FifoQueue(required_env("NURTURE_QUEUE_URL"))
+    config = client_config()
+    keeper = NurtureKeeper(config) if config.nurture.sequences or config.nurture.acknowledgements else None
+    return LeadServices(config.name, leads_table(), EventBus(required_env("EVENT_BUS_NAME")), queues, keep=keeper)
 
 
 def forget_cached() -> None:

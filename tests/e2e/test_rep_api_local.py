@@ -134,4 +134,3 @@ def test_a_claim_race_on_the_local_stack_has_exactly_one_winner(stack: RunningSt
     lead = stack.lead("kim@globex.example")
     assert (lead["owner"], lead["stage"]) == (winner, "accepted")
     assert "claimed from the sales queue" in lead["routing"]["why"]
-

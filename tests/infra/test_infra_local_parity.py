@@ -89,8 +89,12 @@ def test_the_routes_with_a_path_parameter_and_the_notify_trigger_are_among_those
     deployed: DeployedSurface, served: ServedStack
 ) -> None:
     assert {("GET", "/r/{token}", "respond"), ("POST", "/r/{token}", "respond")} <= served.routes
+    assert {("POST", "/u/{token}", "email_links"), ("GET", "/c/{token}", "email_links")} <= served.routes
     assert ("leadflow-demo-notify", "notify", 10) in served.queue_triggers
-    assert {s.rule_name for s in deployed.schedules} == {"leadflow-demo-sla-sweep"}
+    assert ("leadflow-demo-nurture.fifo", "nurture_send", 10) in served.queue_triggers
+    assert {s.rule_name for s in deployed.schedules} == {"leadflow-demo-sla-sweep", "leadflow-demo-nurture-sweep"}
+    assert ("leadflow-demo-ses-events", "default", ("aws.ses",), ("Email Bounced", "Email Complaint Received"),
+            "leadflow-demo-ses-events") in served.event_rules  # fmt: skip
 
 
 def test_every_route_deployed_with_an_authorizer_needs_a_token_of_the_same_user_pool_locally(

@@ -174,6 +174,9 @@ PUBLIC_METHODS = {
     "/r/{token}/GET",
     "/r/{token}/POST",
     "/openapi.json/GET",
+    "/u/{token}/GET",
+    "/u/{token}/POST",
+    "/c/{token}/GET",
 }
 
 
@@ -187,6 +190,8 @@ def test_each_route_without_an_authorizer_is_acknowledged_on_its_own_method_with
     assert "Public website endpoint" in reasons["/leads/POST"]
     assert "OpenAPI" in reasons["/openapi.json/GET"]
     assert "no lead" in reasons["/openapi.json/GET"]
+    assert "RFC 8058" in reasons["/u/{token}/POST"]
+    assert "one URL it may redirect to" in reasons["/c/{token}/GET"]
 
 
 def test_no_route_that_needs_an_id_token_acknowledges_a_missing_authorizer(synthesized) -> None:

@@ -289,7 +289,10 @@ def test_sla_sweep_rule_runs_the_sla_function_every_minute_and_keeps_no_tick_pas
     synthesized, demo_template: Template, demo_definition: StackDefinition
 ) -> None:
     assert deployed_surface(synthesized.templates[DEMO_STACK]).schedules == {
-        ScheduleDeployed(rule_name="leadflow-demo-sla-sweep", function="sla", schedule_expression="rate(1 minute)")
+        ScheduleDeployed(rule_name="leadflow-demo-sla-sweep", function="sla", schedule_expression="rate(1 minute)"),
+        ScheduleDeployed(
+            rule_name="leadflow-demo-nurture-sweep", function="nurture_sweep", schedule_expression="rate(5 minutes)"
+        ),
     }
     sla_id = function_logical_id(demo_template, "sla")
     rule_id = logical_id(demo_template, "AWS::Events::Rule", Name="leadflow-demo-sla-sweep")
@@ -312,7 +315,7 @@ def test_sla_sweep_rule_runs_the_sla_function_every_minute_and_keeps_no_tick_pas
         "AWS::Lambda::EventInvokeConfig",
         {"FunctionName": {"Ref": sla_id}, "MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60},
     )
-    assert [s.every_minutes for s in demo_definition.schedules] == [1]
+    assert [s.every_minutes for s in demo_definition.schedules] == [1, 5]  # the SLA sweep, the nurture sweep
 
 
 def test_stack_outputs_api_url_table_name_intake_queue_url_and_event_bus_name(
@@ -358,12 +361,18 @@ OWN_LOGS_AND_TRACES = {
     ("xray:PutTelemetryRecords", "*"),
 }
 APPLY_CHANGES = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+# A function that mails leads: SES from the stack's sender through its set, links signed with the link key.
+SENDS_EMAIL = {
+    (action, resource)
+    for action in ("ses:SendEmail", "ses:SendRawEmail")
+    for resource in ("identity email", "configuration set email")
+} | {("secretsmanager:GetSecretValue", "secret link-key")}
 EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     "capture": OWN_LOGS_AND_TRACES | {("sqs:SendMessage", "queue intake")},
     "intake": OWN_LOGS_AND_TRACES
     | {(action, "table leads") for action in APPLY_CHANGES}
     | {(action, "queue intake") for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")}
-    | {("sqs:SendMessage", "queue routing"), ("events:PutEvents", "bus events")},
+    | {("sqs:SendMessage", "queue routing"), ("sqs:SendMessage", "queue nurture"), ("events:PutEvents", "bus events")},
     "route": OWN_LOGS_AND_TRACES
     | {(action, "table leads") for action in (*APPLY_CHANGES, "dynamodb:Query")}
     | {(action, "queue routing") for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")}
@@ -390,6 +399,24 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     | {(action, "table leads") for action in (*APPLY_CHANGES, "dynamodb:Query")}
     | {("sqs:SendMessage", "queue routing"), ("events:PutEvents", "bus events")},
     "script": OWN_LOGS_AND_TRACES,
+    "nurture_sweep": OWN_LOGS_AND_TRACES
+    | {(action, "table leads") for action in APPLY_CHANGES}
+    | {("dynamodb:Query", "table leads index by_created"), ("dynamodb:Query", "table leads index by_due")}
+    | {("events:PutEvents", "bus events"), ("sqs:SendMessage", "queue nurture")}
+    | SENDS_EMAIL,
+    "nurture_send": OWN_LOGS_AND_TRACES
+    | {(action, "table leads") for action in APPLY_CHANGES}
+    | {(action, "queue nurture") for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")}
+    | {("events:PutEvents", "bus events")}
+    | SENDS_EMAIL,
+    "email_links": OWN_LOGS_AND_TRACES
+    | {(action, "table leads") for action in APPLY_CHANGES}
+    | {("events:PutEvents", "bus events"), ("sqs:SendMessage", "queue intake")}
+    | {("secretsmanager:GetSecretValue", "secret link-key")},
+    "ses_events": OWN_LOGS_AND_TRACES
+    | {(action, "table leads") for action in APPLY_CHANGES}
+    | {(action, "queue ses-events") for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")}
+    | {("events:PutEvents", "bus events")},
 }
 
 
@@ -714,15 +741,51 @@ def test_the_email_sender_is_an_ses_identity_sending_through_the_stacks_configur
         },
     )
     assert len(resources_of_type(demo_template.to_json(), "AWS::SES::EmailIdentity")) == 1
-    # No event destination yet: SES's bounce and complaint events come with the change that consumes them.
-    assert resources_of_type(demo_template.to_json(), "AWS::SES::ConfigurationSetEventDestination") == {}
+
+
+def test_the_configuration_set_sends_bounces_and_complaints_to_the_default_bus_where_a_rule_takes_its_own(
+    synthesized, demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    configuration_set_id = logical_id(demo_template, "AWS::SES::ConfigurationSet", Name="leadflow-demo")
+    [destination] = resources_of_type(demo_template.to_json(), "AWS::SES::ConfigurationSetEventDestination").values()
+    properties = destination["Properties"]
+    assert properties["ConfigurationSetName"] == {"Ref": configuration_set_id}
+    assert sorted(properties["EventDestination"]["MatchingEventTypes"]) == ["bounce", "complaint"]
+    assert ":event-bus/default" in json.dumps(properties["EventDestination"]["EventBridgeDestination"])
+    rule_id = logical_id(demo_template, "AWS::Events::Rule", Name="leadflow-demo-ses-events")
+    rule = demo_template.to_json()["Resources"][rule_id]["Properties"]
+    assert rule["EventBusName"] == "default"  # the account's own bus
+    assert rule["EventPattern"] == {
+        "source": ["aws.ses"],
+        "detail-type": ["Email Bounced", "Email Complaint Received"],
+        "detail": {"mail": {"tags": {"ses:configuration-set": ["leadflow-demo"]}}},
+    }
+    queue_id = logical_id(demo_template, "AWS::SQS::Queue", QueueName=demo_definition.queue("ses-events").name)
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+def test_bounce_and_complaint_rates_are_alarmed_at_the_rates_ses_reviews_an_account(demo_template: Template) -> None:
+    alarms = resources_of_type(demo_template.to_json(), "AWS::CloudWatch::Alarm").values()
+    by_threshold = {a["Properties"]["Threshold"]: a["Properties"] for a in alarms if "Metrics" in a["Properties"]}
+    assert {5.0, 0.1} <= set(by_threshold)
+    sent = {"NurtureSent", "AcknowledgementSent"}
+    for threshold, counted, rate in (
+        (5.0, {"all": "EmailBounced", "soft": "EmailBouncedTransient"}, "100 * (all - soft)"),  # hard bounces only
+        (0.1, {"events": "EmailComplained"}, "100 * events"),
+    ):
+        queries = by_threshold[threshold]["Metrics"]
+        named = {q["Id"]: q["MetricStat"]["Metric"]["MetricName"] for q in queries if "MetricStat" in q}
+        assert {name: named[name] for name in counted} == counted
+        assert set(named.values()) == set(counted.values()) | sent
+        [expression] = [q["Expression"] for q in queries if "Expression" in q]
+        assert rate in expression
 
 
 def test_notify_rule_copies_the_stacks_own_owner_events_from_its_bus_to_the_notify_queue(
     synthesized, demo_template: Template, demo_definition: StackDefinition
 ) -> None:
-    [spec] = demo_definition.event_rules
-    assert deployed_surface(synthesized.templates[DEMO_STACK]).event_rules == {
+    spec = next(rule for rule in demo_definition.event_rules if rule.key == "notify")
+    assert deployed_surface(synthesized.templates[DEMO_STACK]).event_rules >= {
         EventRuleDeployed(
             rule_name="leadflow-demo-notify",
             bus_name=demo_definition.event_bus(spec.bus).name,
@@ -781,7 +844,11 @@ def test_the_link_page_is_a_path_parameter_resource_whose_get_and_post_proxy_to_
 ) -> None:
     resources = resources_of_type(demo_template.to_json(), "AWS::ApiGateway::Resource")
     [r_id] = [found for found, r in resources.items() if r["Properties"]["PathPart"] == "r"]
-    [token_id] = [found for found, r in resources.items() if r["Properties"]["PathPart"] == "{token}"]
+    [token_id] = [
+        found
+        for found, r in resources.items()
+        if r["Properties"]["PathPart"] == "{token}" and r["Properties"]["ParentId"] == {"Ref": r_id}
+    ]
     assert resources[token_id]["Properties"]["ParentId"] == {"Ref": r_id}
     methods = {
         m["Properties"]["HttpMethod"]: m["Properties"]

@@ -212,6 +212,9 @@ def test_every_public_route_has_no_authorizer(demo_template: Template, demo_defi
         ("GET", "/r/{token}"),
         ("POST", "/r/{token}"),
         ("GET", "/openapi.json"),
+        ("GET", "/u/{token}"),
+        ("POST", "/u/{token}"),
+        ("GET", "/c/{token}"),
     }
     for route in public:
         assert deployed[route.method, route.path]["AuthorizationType"] == "NONE", route

@@ -48,7 +48,7 @@ def test_every_schema_is_a_valid_json_schema() -> None:
         "LeadQualified", "LeadStageChanged", "LeadAssigned", "LeadQueued",
         "LeadSlaReminder", "LeadSlaBreached", "LeadReassigned", "LeadEscalated",
         "LeadAccepted", "LeadRejected", "LeadContacted", "LeadMeetingBooked", "LeadOpportunityOpened", "LeadWon",
-        "LeadLost", "LeadNoteAdded", "LeadCallOutcome", "LeadClaimed",
+        "LeadLost", "LeadNoteAdded", "LeadCallOutcome", "LeadClaimed", "LeadSuppressed",
     }  # fmt: skip
     for path in SCHEMAS.values():
         Draft202012Validator.check_schema(json.loads(path.read_text()))
@@ -171,3 +171,18 @@ def test_a_qualifiers_call_outcome_publishes_an_event_that_matches_its_schema(st
     [called] = [e for e in tap() if e["detail-type"] == "LeadCallOutcome"]
     assert called["detail"]["outcome"] == "sales_ready"
     assert_valid([called])
+
+
+def test_a_suppression_publishes_an_event_that_matches_its_schema(stack: Stack, tap: Any) -> None:
+    from datetime import UTC, datetime
+
+    from leadflow.nurture.suppression import suppress_lead
+
+    record = captured_record(stack, {"email": "quiet@gmail.com"})
+    lead_id = record_inquiry(json.loads(record["body"]), stack.services(), stack.config.qualify).change.profile[
+        "lead_id"
+    ]
+    suppress_lead(lead_id, "complained", stack.services(), datetime(2026, 11, 24, 9, tzinfo=UTC))
+    published = [e for e in tap() if e["detail-type"] == "LeadSuppressed"]
+    assert [e["detail"]["reason"] for e in published] == ["complained"]
+    assert_valid(published)

@@ -159,12 +159,18 @@ def test_stop_returns_without_waiting_for_the_next_tick() -> None:
     assert not any(t.name.startswith(f"schedule-{RULE}") for t in threading.enumerate())
 
 
-def test_the_demo_definition_runs_the_sla_sweep_every_minute_through_the_sla_function(demo_config) -> None:
+def test_the_demo_definition_runs_the_sla_sweep_every_minute_and_the_nurture_sweep_every_5(demo_config) -> None:
     definition = build_definition(demo_config)
-    invoke = Recorder()
-    [sweep] = local_schedules(definition, {"sla": invoke}, {})
+    invoke, nurture = Recorder(), Recorder()
+    sweep, nurture_sweep = local_schedules(definition, {"sla": invoke, "nurture_sweep": nurture}, {})
     assert (sweep.rule_name, sweep.function, sweep.every_minutes) == (RULE, "sla", 1)
     assert sweep.invoke is invoke
+    assert (nurture_sweep.rule_name, nurture_sweep.function, nurture_sweep.every_minutes) == (
+        "leadflow-demo-nurture-sweep",
+        "nurture_sweep",
+        5,
+    )
+    assert nurture_sweep.invoke is nurture
 
 
 def test_the_clock_refuses_a_speed_that_never_ticks() -> None:

@@ -15,7 +15,7 @@ from tests.support import CLIENTS
 GREETING = EmailTemplate(
     "welcome",
     subject="Hello {{ first_name }} from {{ company }}",
-    html='<p>Hello {{ first_name }}</p><a href="{{ link(\'https://demo.example/guide\') }}">guide</a>',
+    html="<p>Hello {{ first_name }}</p><a href=\"{{ link('https://demo.example/guide') }}\">guide</a>",
     text="Hello {{ first_name }}: {{ link('https://demo.example/guide') }} (stop: {{ unsubscribe_url }})",
 )
 
@@ -105,3 +105,13 @@ def test_the_demo_clients_sequences_render() -> None:
 def test_nurture_settings_refuse_what_cannot_work(settings: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         NurtureSettings.model_validate(settings)
+
+
+def test_a_link_that_could_never_be_signed_stops_the_check_naming_the_template() -> None:
+    template = EmailTemplate(
+        "sequence welcome, step 1", "Hi", "<a href=\"{{ link('javascript:alert(1)') }}\">x</a>", "t"
+    )
+    with pytest.raises(
+        TemplateProblem, match=r"sequence welcome, step 1 html, line 1: link\('javascript:alert\(1\)'\)"
+    ):
+        template.check()

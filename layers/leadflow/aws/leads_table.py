@@ -10,6 +10,7 @@ One table per client stack, single-table layout:
 | counter shard     | COUNTER#<name>       | <yyyy-mm-dd>#<shard>         | by 1 in COUNTER_SHARDS    |
 | account link      | ACCOUNT#<domain>     | LEAD#<lead_id>               | with an owned lead of a company domain |
 | work link         | TEAM#<team>          | OWNER#<rep>#<lead_id>, QUEUE#<due>#<lead_id> | with an open lead |
+| nurture due       | LEAD#<lead_id>       | NURTURE                      | when its next email's time moves |
 | rep (roster)      | ROSTER               | REP#<rep_id>                 | see leadflow.aws.roster   |
 
 No hot items: nothing is written by every lead. A counter that every new lead moves is
@@ -28,6 +29,12 @@ A lead with an SLA timer running (`sla_next_at`: its next reminder or deadline) 
 Queries for what is due, reading nothing else. A lead with an owner and a company email
 domain (`account_domain`) keeps an account link, so that account matching finds the
 company's leads with one Query.
+
+A lead with a nurture email to come (`nurture_next_at`) keeps one small item of its own beside
+the profile, `sk = NURTURE`, in the same due index under `gsi2pk = NURTURE#<shard>`: a lead can
+have an SLA timer and a nurture email due at once, and each sweep reads only its own
+partitions. The item is put or deleted in the lead's transaction when the time moves, so the
+index never disagrees with the profile.
 
 An open lead of a team (owned and not yet won, lost or rejected; or waiting in the team's
 queue) keeps one work link in its team's partition, a summary of what a list shows. A rep's
@@ -55,6 +62,7 @@ from leadflow.lead.profile import LeadProfile, TimelineEntry
 from leadflow.route.assignment import AccountLead
 
 PROFILE = "PROFILE"
+NURTURE_DUE = "NURTURE"
 COUNTER_SHARDS = 10
 MAX_LIST_MONTHS = 36
 LEADS_BY_CREATED_INDEX = "by_created"  # leadflow.definition declares it
@@ -83,6 +91,11 @@ def listing_partition(month: str, shard: int) -> str:
 def due_partition(shard: int) -> str:
     """The due index partition a lead's SLA timer is in (split like the counters)."""
     return f"DUE#{shard:02d}"
+
+
+def nurture_due_partition(shard: int) -> str:
+    """The due index partition a lead's next nurture email is in (beside the SLA timers', split alike)."""
+    return f"NURTURE#{shard:02d}"
 
 
 def counter_shard(lead_id: str) -> int:
@@ -255,12 +268,19 @@ class LeadsTable(LazyClient):
         One Query per shard, paginated: every item read is a due lead, so a sweep reads what is due
         and nothing else. Earliest first within a shard.
         """
+        return self._due(due_partition, until)
+
+    def nurture_due_lead_ids(self, until: str) -> Iterator[str]:
+        """Leads whose next nurture email (`nurture_next_at`) is at or before `until`: read as `due_lead_ids`."""
+        return self._due(nurture_due_partition, until)
+
+    def _due(self, partition: Callable[[int], str], until: str) -> Iterator[str]:
         for shard in range(COUNTER_SHARDS):
             kwargs: dict[str, Any] = {
                 "TableName": self.table_name,
                 "IndexName": LEADS_BY_DUE_INDEX,
                 "KeyConditionExpression": "gsi2pk = :shard AND gsi2sk <= :until",
-                "ExpressionAttributeValues": {":shard": {"S": due_partition(shard)}, ":until": {"S": f"{until}#~"}},
+                "ExpressionAttributeValues": {":shard": {"S": partition(shard)}, ":until": {"S": f"{until}#~"}},
             }
             while True:
                 answer = self._retrying(lambda query=kwargs: self.client.query(**query))  # type: ignore[misc]
@@ -391,8 +411,26 @@ def change_transaction(
         items.append({"Delete": {"TableName": table, "Key": gone}})
     if after is not None:
         items.append({"Put": {"TableName": table, "Item": item_of(after)}})
+    items += _nurture_due(table, read.profile if read else None, profile)
     items += [ledger_update(table, entry) for entry in change.ledger]  # last: a Conflict is read from the end
     return items, profile_at, version
+
+
+def _nurture_due(table: str, before: LeadProfile | None, after: LeadProfile) -> list[dict[str, Any]]:
+    """The lead's nurture due item, put when its time moves and deleted when nothing more is due."""
+    lead_id = after["lead_id"]
+    was, due = (before or {}).get("nurture_next_at"), after.get("nurture_next_at")
+    if was == due:
+        return []
+    if due is None:
+        return [{"Delete": {"TableName": table, "Key": {"pk": {"S": lead_pk(lead_id)}, "sk": {"S": NURTURE_DUE}}}}]
+    item = {
+        "pk": lead_pk(lead_id),
+        "sk": NURTURE_DUE,
+        "gsi2pk": nurture_due_partition(counter_shard(lead_id)),
+        "gsi2sk": f"{due}#{lead_id}",
+    }
+    return [{"Put": {"TableName": table, "Item": item_of(item)}}]
 
 
 # Stages in which a lead is someone's work: owned and open, or waiting in a team's queue.

@@ -17,6 +17,7 @@ from typing import Any
 
 from leadflow.aws.client import LazyClient
 from leadflow.aws.retry import with_backoff
+from leadflow.nurture.templates import Rendered
 from leadflow.route.notice import Email
 
 
@@ -49,14 +50,25 @@ class Mailer(LazyClient):
         message.add_alternative(email.html, subtype="html")
         return message.as_bytes()
 
-    def send(self, email: Email, headers: Mapping[str, str] | None = None) -> str:
-        """Send one email; SES's message id. Throttling is retried with backoff."""
+    def send(
+        self, email: Email, headers: Mapping[str, str] | None = None, tags: Mapping[str, str] | None = None
+    ) -> str:
+        """Send one email; SES's message id. Throttling is retried with backoff.
+
+        `tags` come back in SES's events for this email (a bounce names the lead it was sent to).
+        """
         request: dict[str, Any] = {
             "FromEmailAddress": str(self.sender),
             "Destination": {"ToAddresses": [email.to]},
             "Content": {"Raw": {"Data": self.mime(email, headers)}},
         }
+        if tags:
+            request["EmailTags"] = [{"Name": name, "Value": value} for name, value in tags.items()]
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set
         answer = with_backoff(lambda: self.client.send_email(**request), on_retry=self.on_retry)
         return str(answer.get("MessageId", ""))
+
+    def send_email(self, to: str, rendered: Rendered, headers: dict[str, str], tags: dict[str, str]) -> str:
+        """A nurture email (leadflow.nurture.send.MailPort): rendered, with its own headers and tags."""
+        return self.send(Email(to, rendered.subject, rendered.text, rendered.html), headers, tags)

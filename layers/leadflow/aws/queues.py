@@ -36,3 +36,24 @@ class FifoQueue(LazyClient):
             )
         except (BotoCoreError, ClientError) as exc:
             raise QueueUnavailable(type(exc).__name__) from exc
+
+    def send_batch(self, messages: list[tuple[dict[str, Any], str, str]]) -> None:
+        """Send (message, group id, deduplication id) triples, ten to a request; QueueUnavailable if any fails."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for start in range(0, len(messages), 10):
+            entries = [
+                {
+                    "Id": str(n),
+                    "MessageBody": json.dumps(message, separators=(",", ":"), ensure_ascii=False),
+                    "MessageGroupId": group_id,
+                    "MessageDeduplicationId": deduplication_id,
+                }
+                for n, (message, group_id, deduplication_id) in enumerate(messages[start : start + 10])
+            ]
+            try:
+                answer = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            except (BotoCoreError, ClientError) as exc:
+                raise QueueUnavailable(type(exc).__name__) from exc
+            if answer.get("Failed"):
+                raise QueueUnavailable(f"{len(answer['Failed'])} of {len(entries)} messages were not sent")

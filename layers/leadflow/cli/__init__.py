@@ -1,18 +1,17 @@
-"""The `leadflow` command: run the stack locally, look at and requalify leads, manage reps and who signs in,
-start a client's config."""
+"""The `leadflow` command: run the stack locally (and play SES's bounces there), look at and requalify leads,
+manage reps and who signs in, start a client's config."""
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from leadflow.cli.lead_commands import leads_app
+from leadflow.cli.local_commands import local_app
+from leadflow.cli.outbox_command import outbox
 from leadflow.cli.rep_commands import reps_app
 from leadflow.cli.rescore import rescore
 from leadflow.cli.stack_access import DEFAULT_CLIENT, DEFAULT_CLIENTS_DIR, ClientOption, ClientsDir, console, errors
@@ -22,6 +21,7 @@ from leadflow.config import CLIENT_NAME, ClientConfig, ConfigError, load_client_
 
 app = typer.Typer(help="leadflow: open lead management on AWS.", no_args_is_help=True, add_completion=False)
 client_app = typer.Typer(help="Client config files (clients/NAME.toml).", no_args_is_help=True)
+app.add_typer(local_app, name="local")
 app.add_typer(leads_app, name="leads")
 app.add_typer(reps_app, name="reps")
 app.add_typer(users_app, name="users")
@@ -37,74 +37,9 @@ def main() -> None:
         sys.exit(2)
 
 
-@app.command()
-def local(
-    client: ClientOption = DEFAULT_CLIENT,
-    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
-    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
-    moto_port: Annotated[int, typer.Option(help="Port of moto's server (the local AWS).")] = 4566,
-    api_port: Annotated[int, typer.Option(help="Port of the local API.")] = 3000,
-    fresh: Annotated[
-        bool,
-        typer.Option("--fresh", help="Start empty: forget the leads, queued messages and sign-ins of earlier runs."),
-    ] = False,
-    state_dir: Annotated[
-        Path, typer.Option(help="Where the local data is kept between runs (one SQLite file per client).")
-    ] = Path(".leadflow/state"),
-    clock: Annotated[
-        str, typer.Option(help="How fast the schedules' clock runs: 60x makes a minute last a second.")
-    ] = "1x",
-) -> None:
-    """Start the client's whole stack on this machine: moto, functions, API, queue pollers and schedules.
-
-    The data (every table item, queued message and person who signs in) is kept in
-    STATE_DIR/CLIENT.sqlite and is there again at the next start; --fresh starts empty.
-    """
-    from leadflow.local.runtime import LocalOptions, LocalStack
-    from leadflow.local.workers import WorkerStartError
-
-    try:
-        clock_speed = float(clock.strip().lower().removesuffix("x"))
-    except ValueError:
-        clock_speed = 0.0
-    if not 0 < clock_speed < float("inf"):
-        raise typer.BadParameter(f"{clock!r} is not a speed: write it like 60x (or 60)", param_hint="--clock")
-    stack = LocalStack(
-        LocalOptions(
-            client_file=clients_dir / f"{client}.toml",
-            host=host,
-            moto_port=moto_port,
-            api_port=api_port,
-            fresh=fresh,
-            state_dir=state_dir,
-            clock_speed=clock_speed,
-        )
-    )
-    console.print(f"Starting client [bold]{client}[/bold]: moto, resources, function workers...")
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        stack.start()
-        print(stack.describe(), flush=True)
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
-    except WorkerStartError as exc:  # a handler that does not import: its log says why
-        errors.print(f"A function could not start: {exc}", markup=False)
-        raise typer.Exit(1) from None
-    finally:
-        console.print("Stopping...")
-        stack.stop()
-        console.print("Stopped.")
-    # Everything is saved and closed. Freeing a large stack's objects one by one at exit takes
-    # longer than the stop itself (20 s at 100,000 leads): leave without it.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
 app.command("rescore")(rescore)
 app.command("token")(token)
+app.command("outbox")(outbox)
 
 
 @app.command()

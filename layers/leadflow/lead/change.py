@@ -161,6 +161,9 @@ class LeadServices:
     store: LeadStore
     bus: EventPublisher
     queues: Mapping[str, MessageSender]  # by the queue's key in the definition
+    # What every change must keep in step before it is written, whichever step planned it (the lead's nurture
+    # schedule: leadflow.nurture.sequences.NurtureKeeper). None: nothing (a client without nurture, a test).
+    keep: Callable[[LeadChange], None] | None = None
 
 
 Outcome = Literal["changed", "unchanged", "duplicate"]
@@ -182,6 +185,8 @@ def apply_change(lead_id: str, plan: Planner, services: LeadServices) -> Applied
         stored = services.store.read(lead_id)
         before = stored.profile if stored else None
         change = plan(dict(before) if before else None)  # type: ignore[arg-type]
+        if change is not None and services.keep is not None:
+            services.keep(change)
         if change is None:
             if stored is not None:
                 publish(stored.profile["lead_id"], stored.version, list(stored.outbox), services)

@@ -100,3 +100,8 @@ def lead_escalated(
 def lead_followed_up(event_type: str, lead_id: str, at: str, stage: str, detail: dict[str, Any]) -> DomainEvent:
     """A rep's follow-up (LeadAccepted, LeadRejected, ..., LeadWon, LeadLost, LeadNoteAdded): who, and what."""
     return DomainEvent(event_type, {"lead_id": lead_id, "at": at, "stage": stage, **detail})
+
+
+def lead_suppressed(lead_id: str, at: str, reason: str) -> DomainEvent:
+    """The lead's address gets no nurture email again: it unsubscribed, bounced or complained."""
+    return DomainEvent("LeadSuppressed", {"lead_id": lead_id, "at": at, "reason": reason})

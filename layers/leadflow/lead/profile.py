@@ -102,6 +102,9 @@ class LeadProfile(TypedDict, total=False):
     rejected: dict[str, str]  # by, at, reason, outcome (nurture or junk)
     won: dict[str, str]  # at, amount (a decimal string), currency
     lost: dict[str, str]  # at, reason
+    # Its nurture (leadflow.nurture.sequences.NurtureState): sequences, recent sends, a suppression.
+    nurture: dict[str, Any]
+    nurture_next_at: str  # when its next nurture email may go out (the nurture sweep's due index); absent: none
 
 
 # One thing that happened to a lead, kept as its own item: an inquiry, or a stage change.

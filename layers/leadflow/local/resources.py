@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadflow.definition import (
+    DEFAULT_BUS,
     EmailSpec,
     EnvValue,
     EventRuleSpec,
@@ -157,8 +158,10 @@ def _create_user_pool(cognito: Any, spec: UserPoolSpec) -> tuple[str, str]:
 def _create_event_rule(events: Any, definition: StackDefinition, rule: EventRuleSpec, created: LocalResources) -> str:
     """The rule on its bus, sending each matching event whole to its queue (moto delivers it as EventBridge does)."""
     name = rule.name
-    bus = created.bus_names[rule.bus]
-    pattern = {"source": [rule.source], "detail-type": list(rule.detail_types)}
+    bus = DEFAULT_BUS if rule.bus == DEFAULT_BUS else created.bus_names[rule.bus]
+    pattern: dict[str, Any] = {"source": [rule.source], "detail-type": list(rule.detail_types)}
+    if rule.detail:
+        pattern["detail"] = rule.detail
     events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
     events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "Target0", "Arn": created.queue_arns[rule.queue]}])
     return name

@@ -16,12 +16,13 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from leadflow.config import ClientConfig, config_snapshot, load_client_config
-from leadflow.definition import StackDefinition, build_definition
+from leadflow.definition import DEFAULT_BUS, StackDefinition, build_definition
 from leadflow.lead.ids import new_lead_id_key
 from leadflow.local import moto_dynamodb
 from leadflow.local.api import LocalApi, Page
@@ -55,6 +56,8 @@ class LocalOptions:
     fresh: bool = False  # start empty: delete the client's state file first
     workers_per_function: int = 2
     clock_speed: float = 1.0  # how fast the schedules' clock runs: 60 makes a minute last a second
+    # Where the schedules' clock starts (None: now). Later than now only: a stack's data is never from its future.
+    clock_start: datetime | None = None
 
     @property
     def state_file(self) -> Path:
@@ -175,7 +178,7 @@ class LocalStack:
             self.options.host,
             self.options.api_port,
             routes,
-            _pages(self.config, f"http://{self.options.host}:{self.options.api_port}/"),
+            _pages(self.config, f"http://{self.options.host}:{self.options.api_port}/", self.endpoint),
             self._authorizers(),
         )
         sqs = session.client("sqs")
@@ -204,7 +207,7 @@ class LocalStack:
                 {key: pool.log_path for key, pool in self.pools.items()},
             ),
             self.options.region,
-            Clock(self.options.clock_speed),
+            Clock(self.options.clock_speed, self.options.clock_start),
         )
         self.scheduler.start()
         self._api_thread = threading.Thread(target=self.api.serve_forever, name="local-api", daemon=True)
@@ -284,7 +287,7 @@ class LocalStack:
             tables=set(session.client("dynamodb").list_tables()["TableNames"]),
             queues={url.rsplit("/", 1)[-1] for url in queue_urls},
             event_buses=buses,
-            event_rules={rule for bus in sorted(buses) for rule in _event_rules(events, bus)},
+            event_rules={rule for bus in sorted(buses | {DEFAULT_BUS}) for rule in _event_rules(events, bus)},
             schedules={(s.rule_name, s.function, s.every_minutes) for s in self.scheduler.running()}
             if self.scheduler
             else set(),
@@ -312,7 +315,8 @@ class LocalStack:
         lines += [f"  table   {t.name}" for t in d.tables]
         lines += [f"  events  {b.name} (EventBridge bus: every lead's state change)" for b in d.event_buses]
         lines += [
-            f"  rule    {r.name} {', '.join(r.detail_types)} on {d.event_bus(r.bus).name} "
+            f"  rule    {r.name} {', '.join(r.detail_types)} on "
+            f"{DEFAULT_BUS + ' bus' if r.bus == DEFAULT_BUS else d.event_bus(r.bus).name} "
             f"-> queue {d.queue(r.queue).name}"
             for r in d.event_rules
         ]
@@ -425,8 +429,9 @@ _STYLE = (
 )
 
 
-def _pages(config: ClientConfig, api_url: str) -> dict[str, Page]:
-    """The local pages: the demo form at /, and the thank-you and error pages the demo client names."""
+def _pages(config: ClientConfig, api_url: str, moto_endpoint: str) -> dict[str, Page]:
+    """The local pages: the demo form at /, the thank-you and error pages the demo client names, and the
+    outbox (/outbox), the emails SES would have sent, read from the moto server at `moto_endpoint`."""
     name = escape(config.display_name or config.name)
 
     def page(title: str, body: str) -> str:
@@ -452,4 +457,73 @@ def _pages(config: ClientConfig, api_url: str) -> dict[str, Page]:
             f'<h1>Please check the form</h1><ul>{items}</ul><p><a href="/">Back to the form</a></p>',
         )
 
-    return {"/": demo, "/thank-you": thank_you, "/form-error": form_error}
+    outbox_style = (
+        "<style>body{max-width:60rem}table{border-collapse:collapse;width:100%}"
+        "th,td{text-align:left;vertical-align:top;padding:.2rem .5rem;border-bottom:1px solid #ddd;"
+        "overflow-wrap:anywhere}pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;padding:.5rem}"
+        "iframe{width:100%;height:32rem;border:1px solid #ccc}</style>"
+    )
+
+    def outbox(query: dict[str, list[str]]) -> str:
+        from urllib.parse import quote
+
+        from leadflow.local.outbox import read_outbox
+
+        to = (query.get("to") or [""])[0] or None
+        rows = "".join(
+            f"<tr><td>{escape(e.sent_at.strftime('%Y-%m-%d %H:%M:%S') if e.sent_at else '-')}"
+            f"<td>{escape(', '.join(e.to))}"
+            f'<td><a href="{escape("/outbox/email?id=" + quote(e.message_id, safe=""))}">'
+            f"{escape(e.subject or '(no subject)')}</a></tr>"
+            for e in read_outbox(moto_endpoint, to=to)
+        )
+        whose = f" to {escape(to)}" if to else ""
+        return page(
+            "Outbox",
+            f"{outbox_style}<h1>Outbox{whose}</h1><p>The emails SES would have sent (moto keeps them), newest first; "
+            "<code>.venv/bin/leadflow outbox</code> lists them in a terminal.</p>"
+            + (f"<table><tr><th>sent (UTC)<th>to<th>subject</tr>{rows}</table>" if rows else "<p>No email yet.</p>"),
+        )
+
+    def outbox_email(query: dict[str, list[str]]) -> str:
+        from leadflow.local.outbox import find_email
+
+        message_id = (query.get("id") or [""])[0]
+        email = find_email(moto_endpoint, message_id)
+        if email is None:
+            return page(
+                "No such email",
+                f"<h1>No such email</h1><p>The outbox holds no email with id <code>{escape(message_id)}</code>.</p>"
+                '<p><a href="/outbox">Back to the outbox</a></p>',
+            )
+        return page(
+            escape(email.subject or "(no subject)"),
+            f"{outbox_style}{_email_page_body(email.subject, email.headers, email.text, email.html)}",
+        )
+
+    return {
+        "/": demo,
+        "/thank-you": thank_you,
+        "/form-error": form_error,
+        "/outbox": outbox,
+        "/outbox/email": outbox_email,
+    }
+
+
+def _email_page_body(subject: str, headers: list[tuple[str, str]], text: str | None, html: str | None) -> str:
+    """One email of the outbox, all of it escaped: what a lead typed is data, never markup of this page.
+
+    The HTML body is shown as a browser shows it, inside an iframe whose `sandbox` allows
+    nothing (no script, no form, no navigation of this page): an email's script never runs.
+    """
+    rows = "".join(f"<tr><th>{escape(name)}<td>{escape(value)}</tr>" for name, value in headers)
+    shown = (
+        f'<iframe sandbox srcdoc="{escape(html)}" title="HTML body of the email"></iframe>'
+        if html is not None
+        else "<p>This email has no HTML body.</p>"
+    )
+    plain = f"<pre>{escape(text)}</pre>" if text is not None else "<p>This email has no text body.</p>"
+    return (
+        f'<p><a href="/outbox">Back to the outbox</a></p><h1>{escape(subject or "(no subject)")}</h1>'
+        f"<h2>Headers</h2><table>{rows}</table><h2>HTML body</h2>{shown}<h2>Text body</h2>{plain}"
+    )

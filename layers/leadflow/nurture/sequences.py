@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypedDict
 
 from leadflow.config import ClientConfig, NurtureSequence, NurtureSettings
+from leadflow.lead.change import Handoff, LeadChange
 from leadflow.lead.profile import LeadProfile, utc_stamp
 from leadflow.nurture.timing import FrequencyCap, SendWindow, lead_zone, send_time
 from leadflow.qualify.scoring import rule_matches
 from leadflow.route.facts import routing_facts
+
+NURTURE_QUEUE = "nurture"  # the queue's key in the stack definition: acknowledgements and fanned-out steps
 
 
 class SequenceState(TypedDict, total=False):
@@ -37,12 +40,22 @@ class SequenceState(TypedDict, total=False):
     ended_at: str
 
 
+class Sending(TypedDict):
+    """A step a sweep claimed and is sending: no other sweep sends it until `until` (then it is due again)."""
+
+    sequence: str
+    step: int
+    until: str
+
+
 class NurtureState(TypedDict, total=False):
     """A lead's nurture, on its profile: its sequences, its recent sends (for the cap), a suppression."""
 
     sequences: dict[str, SequenceState]
     sent_at: list[str]  # every nurture send of the lead within the cap's window, any sequence, oldest first
     suppressed: dict[str, str]  # reason (unsubscribed, bounced, complained) and at: no nurture email again
+    sending: Sending  # the step in flight, claimed by one sweep
+    acknowledged: list[str]  # the inquiries (ids, the latest few) whose acknowledgement went out
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,62 @@ def plan_nurture(profile: LeadProfile, config: ClientConfig, now: datetime) -> N
     return NurturePlan(state, NextStep(sequence_name, step, due_at, at))
 
 
+def schedule_nurture(profile: LeadProfile, config: ClientConfig, now: datetime) -> NextStep | None:
+    """Bring the profile's nurture up to `now` in place: its state, and `nurture_next_at` for the due index.
+
+    Run on every change of a lead, so whatever changed it (an inquiry, a rep's rejection, a
+    loss, a suppression) enters and leaves sequences at once and moves its next email. A step a
+    sweep has claimed keeps the lead out of the due index until the claim runs out. Returns the
+    next step (None: nothing more to send).
+    """
+    had = profile.get("nurture")
+    plan = plan_nurture(profile, config, now)
+    state = plan.state
+    sending = state.get("sending")
+    if plan.next is not None and sending and sending["until"] > utc_stamp(now):
+        next_at: str | None = sending["until"]
+    else:
+        state.pop("sending", None)
+        next_at = utc_stamp(plan.next.send_at) if plan.next else None
+    if had or state.get("sequences") or state.get("suppressed"):
+        profile["nurture"] = dict(state)
+    if next_at:
+        profile["nurture_next_at"] = next_at
+    else:
+        profile.pop("nurture_next_at", None)
+    return plan.next
+
+
+class NurtureKeeper:
+    """Keeps every change's nurture in step (LeadServices.keep): the schedule, and the acknowledgement promised.
+
+    The time is the change's own (`updated_at`, which every step sets to the moment it planned
+    for), so a sweep on a faster clock and a rep's click plan alike. A change that stores an
+    inquiry whose type the client promises an email for (`[nurture.acknowledgements]`) hands the
+    lead to the nurture queue, once per inquiry, to be sent within a minute.
+    """
+
+    def __init__(self, config: ClientConfig):
+        self.config = config
+        self.stages = frozenset(stage for sequence in config.nurture.sequences for stage in sequence.stages)
+
+    def __call__(self, change: LeadChange) -> None:
+        profile = change.profile
+        stamp = profile.get("updated_at")
+        now = datetime.fromisoformat(stamp) if stamp else datetime.now(UTC)
+        if profile.get("nurture") or profile.get("stage") in self.stages:  # else no sequence can take it: no work
+            schedule_nurture(profile, self.config, now)
+        promised = self.config.nurture.acknowledgements
+        suppressed = ((profile.get("nurture") or {}).get("suppressed") or {}).get("reason")
+        for entry in change.timeline:
+            inquiry_type = (entry.get("fields") or {}).get("inquiry_type")
+            if entry.get("type") == "inquiry" and inquiry_type in promised and not suppressed:
+                lead_id, inquiry_id = profile["lead_id"], entry["inquiry_id"]
+                message = {"kind": "acknowledge", "lead_id": lead_id, "inquiry_id": inquiry_id,
+                           "inquiry_type": inquiry_type}  # fmt: skip
+                change.handoffs.append(Handoff(NURTURE_QUEUE, message, deduplication_id=f"{inquiry_id}-ack"))
+
+
 def enters(sequence: NurtureSequence, profile: LeadProfile, facts: dict[str, Any]) -> bool:
     """Whether a lead not yet in the sequence enters it: its stage, its score band, every condition."""
     if profile.get("stage") not in sequence.stages:
@@ -109,6 +178,7 @@ def enters(sequence: NurtureSequence, profile: LeadProfile, facts: dict[str, Any
 def record_sent(state: NurtureState, step: NextStep, at: datetime, settings: NurtureSettings) -> NurtureState:
     """The lead's nurture once `step` went out at `at`: the step counted, the send kept for the cap."""
     updated: NurtureState = copy.deepcopy(state)
+    updated.pop("sending", None)
     progress = updated.setdefault("sequences", {})[step.sequence]
     progress["steps_sent"] = step.step + 1
     progress["last_sent_at"] = utc_stamp(at)

@@ -79,8 +79,27 @@ class EmailTemplate:
         )
 
     def check(self) -> None:
-        """Render for the sample lead: TemplateProblem (name, line, error) when it does not."""
-        self.render(SAMPLE_LEAD, lambda url: url, f"{SAMPLE_URL}/u/sample")
+        """Render for the sample lead: TemplateProblem (name, line, error) when it does not.
+
+        Each `link(url)` must be a URL a click link may go to (absolute http or https): a link that
+        could never be signed would stop the email at every send.
+        """
+        from leadflow.nurture.email_links import click_target
+
+        self.render(SAMPLE_LEAD, _checked_link(click_target), f"{SAMPLE_URL}/u/sample")
+
+
+def _checked_link(click_target: Callable[[str], str]) -> Callable[[str], str]:
+    """`link` for the check: the URL as a click link would carry it, or a template error naming it."""
+    from jinja2 import TemplateError
+
+    def link(url: str) -> str:
+        try:
+            return click_target(url)
+        except ValueError as exc:
+            raise TemplateError(f"link({url!r}): {exc}") from None
+
+    return link
 
 
 def template_context(lead: LeadProfile, link: Callable[[str], str], unsubscribe_url: str) -> dict[str, Any]:

@@ -5,6 +5,8 @@ already known are never overwritten), records the engagement it carries, qualifi
 lead and returns the `LeadChange`: the new profile, the inquiry on its timeline, the stage
 change, the events, the hand-off to routing and the counters. `plan_requalify` does the
 same without an inquiry (ops restored the lead, the lead definition changed).
+`plan_engagement` records something the lead did elsewhere (a click in a nurture email) and
+qualifies the lead the same way, so engagement can make it sales-ready like an inquiry can.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from leadflow.config import QualifySettings
 from leadflow.lead.change import Applied, CounterDelta, Handoff, LeadChange, LeadServices, apply_change
 from leadflow.lead.events import lead_qualified
-from leadflow.lead.profile import LeadProfile, TimelineEntry, Touch, utc_stamp
+from leadflow.lead.profile import EngagementEntry, LeadProfile, TimelineEntry, Touch, utc_stamp
 from leadflow.qualify.qualification import qualify
 from leadflow.qualify.scoring import EngagementEvent
 
@@ -26,6 +28,8 @@ TOUCH_FIELDS = (
 )  # fmt: skip
 MAX_ENGAGEMENT_EVENTS = 50
 ROUTING_QUEUE = "routing"
+# What an engagement message may record: each kind is a points setting of [qualify.engagement].
+ENGAGEMENT_KINDS = ("email_click",)
 
 
 def plan_inquiry(
@@ -78,6 +82,36 @@ def plan_requalify(
     change = _qualified(current, profile, settings, now, reason, phone_first)
     unchanged = change.profile["stage"] == current.get("stage") and change.profile["score"] == current.get("score")
     return None if unchanged and not restore else change
+
+
+def plan_engagement(
+    current: LeadProfile | None,
+    message: dict[str, Any],
+    settings: QualifySettings,
+    now: datetime,
+    phone_first: bool = False,
+) -> LeadChange | None:
+    """The lead with one more engagement event, qualified again; None when there is no such lead.
+
+    The same qualification as an inquiry's (`_qualified`): a lead the engagement makes sales-ready
+    is handed to routing once. The change's marker is the engagement's id, so a message delivered
+    again changes nothing.
+    """
+    if current is None:
+        return None  # a click on an old email of a lead no longer stored: nothing to score
+    event = message["engagement"]
+    if event["kind"] not in ENGAGEMENT_KINDS:
+        raise ValueError(f"an engagement is one of {', '.join(ENGAGEMENT_KINDS)}, not {event['kind']!r}")
+    entry: EngagementEntry = {"kind": event["kind"], "at": event["at"], "detail": event.get("detail", "")}
+    profile = copy.deepcopy(current)
+    profile["engagement"] = [*profile.get("engagement", []), entry][-MAX_ENGAGEMENT_EVENTS:]
+    reason = f"{event['kind'].replace('_', ' ')} {message['engagement_id']}"
+    email = [f"{name} {message[name]}" for name in ("sequence", "step") if message.get(name)]
+    if email:  # which nurture email was clicked, when the link said
+        reason += f" ({', '.join(email)})"
+    change = _qualified(current, profile, settings, now, reason, phone_first)
+    change.marker = message["engagement_id"]
+    return change
 
 
 def engagement_events(profile: LeadProfile) -> list[EngagementEvent]:
@@ -193,6 +227,22 @@ def record_inquiry(
     return apply_change(
         message["lead_id"],
         lambda current: plan_inquiry(current, message, settings, now or datetime.now(UTC), phone_first),
+        services,
+    )
+
+
+def record_engagement(
+    message: dict[str, Any],
+    services: LeadServices,
+    settings: QualifySettings,
+    now: datetime | None = None,
+    phone_first: bool = False,
+) -> Applied:
+    """Record one engagement on its lead and qualify it: "changed", "duplicate" if recorded before, or
+    "unchanged" when there is no such lead."""
+    return apply_change(
+        message["lead_id"],
+        lambda current: plan_engagement(current, message, settings, now or datetime.now(UTC), phone_first),
         services,
     )
 

@@ -1,0 +1,63 @@
+"""Nurture sweep, run by a schedule (every 5 minutes by default): send each nurture email that is due.
+
+Due leads are found with Queries of the sparse due index (never a Scan). Each step is claimed
+with a conditional write before it is sent, so two sweeps that overlap never send one step
+twice (leadflow.nurture.send). When more is due than this run should send at its share of the
+client's send rate, the due leads go to the nurture queue, whose consumers send them.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from leadflow.aws.mailer import Mailer
+from leadflow.aws.queues import FifoQueue
+from leadflow.lead.profile import utc_stamp
+from leadflow.links import LinkSigner
+from leadflow.nurture.send import Pacer, SignedLinks, rate_share, send_due_step, sweep_nurture
+from leadflow.observability import MetricUnit, logger, metrics
+from leadflow.settings import client_config, link_key, required_env
+from leadflow.wiring import lead_services, leads_table
+
+ANSWER_RESERVE_S = 10.0  # stop sending this long before the timeout: what is left goes to the queue
+
+
+@cache
+def mailer() -> Mailer:
+    notify = client_config().notify
+    return Mailer(notify.from_address, notify.from_name, required_env("EMAIL_CONFIGURATION_SET"))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+    now = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))  # the tick: what "due" is measured against
+    config = client_config()
+    budget_s = context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_S
+    share = rate_share(config.nurture.send_rate_per_second)
+    links = SignedLinks(LinkSigner(link_key()), required_env("PUBLIC_API_URL"), config.notify.from_address, now)
+    queue = FifoQueue(required_env("NURTURE_QUEUE_URL"))
+    tick = event["time"]
+
+    def fan_out(lead_ids: list[str]) -> None:
+        messages = [({"kind": "step", "lead_id": lead_id, "tick": tick}, lead_id, f"{lead_id}-{tick}".replace(":", ""))
+                    for lead_id in lead_ids]  # fmt: skip
+        queue.send_batch(messages)
+
+    done = sweep_nurture(
+        leads_table().nurture_due_lead_ids(utc_stamp(now)),
+        lambda lead_id: send_due_step(lead_id, lead_services(), config, mailer(), links, now),
+        fan_out,
+        inline_most=int(max(budget_s, 0) * share),
+        pacer=Pacer(share),
+        give_up_at=time.monotonic() + budget_s,
+    )
+    metrics.add_metric(name="NurtureStepsDue", unit=MetricUnit.Count, value=done["due"])  # every tick: 0 is a figure
+    metrics.add_metric(name="NurtureSent", unit=MetricUnit.Count, value=done["sent"])
+    if done["failed"]:
+        metrics.add_metric(name="NurtureStepFailed", unit=MetricUnit.Count, value=done["failed"])
+    logger.info("nurture sweep", extra={"tick": tick, **done})
+    return done

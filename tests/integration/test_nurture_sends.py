@@ -1,0 +1,196 @@
+"""Nurture emails, sent by the sweep and the nurture queue's consumer, unchanged, against moto.
+
+A lead's steps go out on time inside its send window, once each, with the one-click
+unsubscribe headers; an inquiry's promised acknowledgement goes out at any hour; a suppressed
+address gets nothing; two sweeps at once send each step once.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadflow import settings, wiring
+from leadflow.config import SendWindowSettings, config_snapshot
+from leadflow.nurture.suppression import suppress_lead
+from leadflow.wiring import lead_services
+from tests.integration.conftest import Stack
+from tests.integration.test_intake_handler import captured_record
+from tests.support import load_event, sent_emails
+
+# The demo's window: 09:00-17:00 on weekdays, Europe/Berlin unless the lead's country or phone says otherwise.
+TUESDAY_10_BERLIN = "2026-11-24T09:00:00Z"
+TUESDAY_03_BERLIN = "2026-11-24T02:00:00Z"
+
+
+def nurture_lead(stack: Stack, lambda_context: Any, email: str, n: int = 0, **fields: Any) -> str:
+    """A lead stored by intake in nurture (a free address asking a question): its id."""
+    record = captured_record(stack, {"email": email, "inquiry_type": "contact", **fields}, n=n)
+    answer = stack.handler("intake")({"Records": [record]}, lambda_context)
+    assert answer == {"batchItemFailures": []}
+    lead_id: str = json.loads(record["body"])["lead_id"]
+    profile = stack.store().get_profile(lead_id)
+    assert profile is not None
+    assert profile["stage"] == "nurture"
+    return lead_id
+
+
+def sweep(stack: Stack, lambda_context: Any, at: str) -> dict[str, int]:
+    event = load_event("nurture_sweep-scheduled.json")
+    event["time"] = at
+    answer: dict[str, int] = stack.handler("nurture_sweep")(event, lambda_context)
+    return answer
+
+
+def emails_to(moto_endpoint: str, address: str) -> list[Any]:
+    return [m for m in sent_emails(moto_endpoint) if m["To"] == address]
+
+
+def test_the_first_step_goes_out_in_the_window_once_and_the_second_after_its_delay(
+    stack: Stack, lambda_context: Any, moto_endpoint: str
+) -> None:
+    lead_id = nurture_lead(stack, lambda_context, "ada.nurture@gmail.com", first_name="Ada")
+    assert sweep(stack, lambda_context, TUESDAY_10_BERLIN)["sent"] == 1
+    assert sweep(stack, lambda_context, "2026-11-24T09:05:00Z")["due"] == 0  # sent: not due again
+    [first] = emails_to(moto_endpoint, "ada.nurture@gmail.com")
+    assert first["Subject"] == "Thanks for your interest, Ada"
+
+    assert sweep(stack, lambda_context, "2026-11-26T09:00:00Z")["sent"] == 0  # 2 days later: step 2 waits 3
+    assert sweep(stack, lambda_context, "2026-11-27T09:05:00Z")["sent"] == 1
+    subjects = [m["Subject"] for m in emails_to(moto_endpoint, "ada.nurture@gmail.com")]
+    assert subjects == ["Thanks for your interest, Ada", "A case study for you"]
+    profile = stack.store().get_profile(lead_id)
+    assert profile is not None
+    assert "nurture_next_at" not in profile
+
+
+def test_a_step_due_at_night_waits_for_the_window_and_is_not_skipped(
+    stack: Stack, lambda_context: Any, moto_endpoint: str
+) -> None:
+    lead_id = nurture_lead(stack, lambda_context, "night.owl@gmail.com")
+    assert sweep(stack, lambda_context, TUESDAY_03_BERLIN)["sent"] == 0
+    profile = stack.store().get_profile(lead_id)
+    assert profile is not None
+    assert profile["nurture_next_at"] == "2026-11-24T08:00:00.000+00:00"
+    assert sweep(stack, lambda_context, "2026-11-24T08:00:00Z")["sent"] == 1
+    assert len(emails_to(moto_endpoint, "night.owl@gmail.com")) == 1
+
+
+def test_a_nurture_email_carries_one_click_unsubscribe_headers_and_signed_links(
+    stack: Stack, lambda_context: Any, moto_endpoint: str
+) -> None:
+    nurture_lead(stack, lambda_context, "headers@gmail.com")
+    sweep(stack, lambda_context, TUESDAY_10_BERLIN)
+    [email] = emails_to(moto_endpoint, "headers@gmail.com")
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    https, mailto = (part.strip(" <>") for part in email["List-Unsubscribe"].split(","))
+    assert "/u/" in https
+    assert https.startswith("http")
+    assert mailto.startswith("mailto:leads@demo.example?subject=unsubscribe")
+    text = email.get_body(preferencelist=("plain",)).get_content()
+    assert "/c/" in text
+    assert "https://demo.example/start" not in text
+
+
+def test_a_name_with_cr_lf_written_into_the_table_adds_no_header(
+    stack: Stack, lambda_context: Any, moto_endpoint: str
+) -> None:
+    lead_id = nurture_lead(stack, lambda_context, "crlf@gmail.com")
+    stack.session.client("dynamodb").update_item(
+        TableName=stack.definition.table("leads").name,
+        Key={"pk": {"S": f"LEAD#{lead_id}"}, "sk": {"S": "PROFILE"}},
+        UpdateExpression="SET first_name = :name",
+        ExpressionAttributeValues={":name": {"S": "Ada\r\nBcc: x@example.com"}},
+    )
+    sweep(stack, lambda_context, TUESDAY_10_BERLIN)
+    [email] = emails_to(moto_endpoint, "crlf@gmail.com")
+    assert email["Bcc"] is None
+    assert email["Subject"] == "Thanks for your interest, Ada Bcc: x@example.com"
+
+
+def test_a_suppressed_address_gets_no_step(stack: Stack, lambda_context: Any, moto_endpoint: str) -> None:
+    lead_id = nurture_lead(stack, lambda_context, "gone@gmail.com")
+    suppress_lead(lead_id, "unsubscribed", lead_services(), datetime(2026, 11, 24, 8, tzinfo=UTC))
+    profile = stack.store().get_profile(lead_id)
+    assert profile is not None
+    assert "nurture_next_at" not in profile
+    assert sweep(stack, lambda_context, TUESDAY_10_BERLIN)["due"] == 0
+    assert emails_to(moto_endpoint, "gone@gmail.com") == []
+
+
+def test_two_sweeps_at_once_send_each_due_step_once(stack: Stack, lambda_context: Any, moto_endpoint: str) -> None:
+    addresses = [f"race{n}@gmail.com" for n in range(6)]
+    for n, address in enumerate(addresses):
+        nurture_lead(stack, lambda_context, address, n=n)
+    answers: list[dict[str, int]] = []
+    sweeps = [threading.Thread(target=lambda: answers.append(sweep(stack, lambda_context, TUESDAY_10_BERLIN)))
+              for _ in range(2)]  # fmt: skip
+    for thread in sweeps:
+        thread.start()
+    for thread in sweeps:
+        thread.join()
+    assert sum(answer["sent"] for answer in answers) == len(addresses)
+    assert sorted(m["To"] for m in sent_emails(moto_endpoint)) == sorted(addresses)
+
+
+def test_an_inquiry_that_promises_a_guide_is_acknowledged_outside_the_send_window(
+    stack: Stack, lambda_context: Any, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    window = SendWindowSettings(hours="00:00-00:01", weekdays=["sun"])  # open one minute a week: never now
+    closed = stack.config.model_copy(
+        update={"nurture": stack.config.nurture.model_copy(update={"send_window": window})}
+    )
+    snapshot = tmp_path / "closed.json"
+    snapshot.write_text(config_snapshot(closed))
+    monkeypatch.setenv("LEADFLOW_CLIENT_CONFIG", str(snapshot))
+    settings.forget_cached()
+    wiring.forget_cached()
+    record = captured_record(stack, {"email": "guide@gmail.com", "inquiry_type": "guide_download", "first_name": "Lin"})
+    stack.handler("intake")({"Records": [record]}, lambda_context)
+    [handed] = stack.queue_messages("nurture")
+    message = json.loads(handed["Body"])
+    assert (message["kind"], message["inquiry_type"]) == ("acknowledge", "guide_download")
+    batch = load_event("nurture_send-sqs-batch.json")
+    ack = copy.deepcopy(batch["Records"][0])
+    ack["body"] = handed["Body"]
+    ack["attributes"]["MessageGroupId"] = message["lead_id"]
+    assert stack.handler("nurture_send")({"Records": [ack]}, lambda_context) == {"batchItemFailures": []}
+    assert stack.handler("nurture_send")({"Records": [ack]}, lambda_context) == {"batchItemFailures": []}  # again
+    [email] = emails_to(moto_endpoint, "guide@gmail.com")
+    assert email["Subject"] == "Your guide, Lin"
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_the_sample_nurture_send_batch_is_handled(stack: Stack, lambda_context: Any) -> None:
+    answer = stack.handler("nurture_send")(load_event("nurture_send-sqs-batch.json"), lambda_context)
+    assert answer == {"batchItemFailures": []}  # its lead is not stored here: nothing to send, nothing failed
+
+
+def test_a_step_ses_keeps_refusing_stays_due_and_goes_out_at_the_next_sweep(
+    stack: Stack, lambda_context: Any, moto_endpoint: str
+) -> None:
+    from leadflow.links import LinkSigner
+    from leadflow.nurture.send import SignedLinks, send_due_step
+    from leadflow.settings import client_config, link_key
+
+    class Refusing:
+        def send_email(self, *args: Any) -> str:
+            raise RuntimeError("TooManyRequestsException, after every retry")
+
+    lead_id = nurture_lead(stack, lambda_context, "throttled@gmail.com")
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
+    with pytest.raises(RuntimeError):
+        send_due_step(lead_id, lead_services(), client_config(), Refusing(), links, now)
+    profile = stack.store().get_profile(lead_id)
+    assert profile is not None
+    assert "sending" not in profile["nurture"]  # the claim was given back
+    assert profile["nurture_next_at"] <= "2026-11-24T09:00:00.000+00:00"  # due at once, not after the claim ran out
+    assert sweep(stack, lambda_context, TUESDAY_10_BERLIN)["sent"] == 1
+    assert len(emails_to(moto_endpoint, "throttled@gmail.com")) == 1
