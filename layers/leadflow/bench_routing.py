@@ -30,6 +30,7 @@ from typing import Any
 from leadflow.definition import REPO_ROOT, StackDefinition
 from leadflow.local.pollers import sqs_event
 from leadflow.local.workers import LambdaContext, load_handler
+from leadflow.nurture.sequences import nurture_keeper
 from leadflow.route.roster import Rep
 
 CHAIN_LEADS = int(os.environ.get("LEADFLOW_BENCH_CHAIN", "20"))
@@ -126,7 +127,7 @@ def routing_throughput(definition: StackDefinition, config: Any, endpoint: str) 
         roster.add_rep(rep)
         RosterTable(floor_table.name, dynamodb).add_rep(rep)
     store = LeadsTable(table, dynamodb)
-    services = LeadServices(config.name, store, _NoBus(), {"routing": _NoQueue()})
+    services = LeadServices(config.name, store, _NoBus(), {"routing": _NoQueue()}, keep=nurture_keeper(config))
     rules, now = CaptureRules.of(config), datetime.now(UTC)
     messages, floor = [], []
     for n in range(ROUTED_LEADS):
@@ -200,7 +201,7 @@ def sweep_reads(config: Any, table_name: str) -> dict[str, float]:
     dynamodb = boto3.Session(region_name="us-east-1").client("dynamodb")
     store, roster = LeadsTable(table_name, dynamodb), RosterTable(table_name, dynamodb)
     roster.add_rep(bench_rep("rep_sweep"))
-    services = LeadServices(config.name, store, _NoBus(), {"routing": _NoQueue()})
+    services = LeadServices(config.name, store, _NoBus(), {"routing": _NoQueue()}, keep=nurture_keeper(config))
     start = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday morning in Berlin
     for n in range(2 * DUE_LEADS):  # half due at the tick, half a week later
         message = synthetic_message(config, BENCH_IDS, 5_000_000 + n, start)

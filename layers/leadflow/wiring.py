@@ -17,7 +17,7 @@ from leadflow.aws.leads_table import LeadsTable
 from leadflow.aws.queues import FifoQueue
 from leadflow.aws.roster import RosterTable
 from leadflow.lead.change import LeadServices, MessageSender
-from leadflow.nurture.sequences import NurtureKeeper
+from leadflow.nurture.sequences import nurture_keeper
 from leadflow.observability import MetricUnit, metrics
 from leadflow.settings import client_config, required_env
 
@@ -46,8 +46,8 @@ def lead_services() -> LeadServices:
     if os.environ.get("NURTURE_QUEUE_URL"):
         queues["nurture"] = FifoQueue(required_env("NURTURE_QUEUE_URL"))
     config = client_config()
-    keeper = NurtureKeeper(config) if config.nurture.sequences or config.nurture.acknowledgements else None
-    return LeadServices(config.name, leads_table(), EventBus(required_env("EVENT_BUS_NAME")), queues, keep=keeper)
+    bus = EventBus(required_env("EVENT_BUS_NAME"))
+    return LeadServices(config.name, leads_table(), bus, queues, keep=nurture_keeper(config))
 
 
 def forget_cached() -> None:

@@ -26,6 +26,7 @@ from leadflow.config import ClientConfig, load_client_config
 from leadflow.definition import StackDefinition, build_definition
 from leadflow.lead.change import LeadServices
 from leadflow.lead.ids import LeadIds
+from leadflow.nurture.sequences import nurture_keeper
 
 T = TypeVar("T")
 
@@ -73,6 +74,7 @@ class StackAccess:
             store=self.store,
             bus=EventBus(self.definition.event_bus("events").name, self.aws_client("events")),
             queues={"routing": FifoQueue(url, sqs)},
+            keep=nurture_keeper(self.config),  # a lead rejected back to nurture, or lost, enters its sequences
         )
 
     @cached_property

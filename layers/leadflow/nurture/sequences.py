@@ -163,6 +163,11 @@ class NurtureKeeper:
                 change.handoffs.append(Handoff(NURTURE_QUEUE, message, deduplication_id=f"{inquiry_id}-ack"))
 
 
+def nurture_keeper(config: ClientConfig) -> NurtureKeeper | None:
+    """What keeps a client's changes' nurture in step; None for a client with no sequence and no acknowledgement."""
+    return NurtureKeeper(config) if config.nurture.sequences or config.nurture.acknowledgements else None
+
+
 def enters(sequence: NurtureSequence, profile: LeadProfile, facts: dict[str, Any]) -> bool:
     """Whether a lead not yet in the sequence enters it: its stage, its score band, every condition."""
     if profile.get("stage") not in sequence.stages:
