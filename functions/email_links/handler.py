@@ -54,5 +54,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             logger.error("click not recorded: intake queue unavailable", extra={"error": str(exc)})
             metrics.add_metric(name="EmailClickNotRecorded", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=METRICS[answer.outcome], unit=MetricUnit.Count, value=1)
-    logger.info(f"email link {answer.outcome}", extra={"lead_id": answer.lead_id, "refused": answer.refused})
+    answered = {"outcome": answer.outcome, "lead_id": answer.lead_id, "refused": answer.refused}
+    logger.info("link answered", extra=answered)
     return {"statusCode": answer.status, "headers": dict(answer.headers), "body": answer.html, "isBase64Encoded": False}

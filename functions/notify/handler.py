@@ -11,28 +11,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from leadflow.aws.mailer import Mailer
 from leadflow.follow_up.link_page import RESPOND
 from leadflow.links import LinkSigner
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.route.notice import notice_for
 from leadflow.settings import client_config, link_key, required_env
-from leadflow.wiring import leads_table, roster
+from leadflow.wiring import leads_table, mailer, roster
 
 processor = BatchProcessor(event_type=EventType.SQS)
-
-
-@cache
-def mailer() -> Mailer:
-    notify = client_config().notify
-    return Mailer(notify.from_address, notify.from_name, required_env("EMAIL_CONFIGURATION_SET"))
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -55,11 +47,12 @@ def record_handler(record: SQSRecord) -> None:
     respond_url = f"{required_env('PUBLIC_API_URL').rstrip('/')}/r/{token}"
     email = notice_for(event_type, detail, profile, owner.email if owner else None, respond_url,
                        config.display_name or config.name)  # fmt: skip
+    sent = email is not None
     if email is not None:
         mailer().send(email)
-    metrics.add_metric(name="NoticeSent" if email else "NoticeNotNeeded", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="NoticeSent" if sent else "NoticeNotNeeded", unit=MetricUnit.Count, value=1)
     table.mark(marker)
-    logger.info("notice", extra={"lead_id": lead_id, "event_type": event_type, "sent": email is not None})
+    logger.info("notice", extra={"lead_id": lead_id, "event_type": event_type, "sent": sent})
 
 
 @logger.inject_lambda_context(clear_state=True)

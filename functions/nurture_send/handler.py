@@ -19,21 +19,13 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from leadflow.aws.mailer import Mailer
-from leadflow.links import LinkSigner
-from leadflow.nurture.send import Pacer, SignedLinks, acknowledge, rate_share, send_due_step
+from leadflow.nurture.send import Pacer, acknowledge, rate_share, send_due_step
 from leadflow.observability import MetricUnit, logger, metrics
-from leadflow.settings import client_config, link_key, required_env
-from leadflow.wiring import lead_services, leads_table
+from leadflow.settings import client_config
+from leadflow.wiring import lead_services, leads_table, mailer, signed_links
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 ANSWER_RESERVE_S = 3.0  # time kept to finish the record under way and report the batch
-
-
-@cache
-def mailer() -> Mailer:
-    notify = client_config().notify
-    return Mailer(notify.from_address, notify.from_name, required_env("EMAIL_CONFIGURATION_SET"))
 
 
 @cache
@@ -45,7 +37,7 @@ def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
     config, lead_id = client_config(), message["lead_id"]
     now = datetime.fromisoformat(message["tick"]) if message.get("tick") else datetime.now(UTC)
-    links = SignedLinks(LinkSigner(link_key()), required_env("PUBLIC_API_URL"), config.notify.from_address, now)
+    links = signed_links(now)
     pacer().wait()
     if message["kind"] == "acknowledge":
         outcome: str = acknowledge(lead_id, message["inquiry_id"], message["inquiry_type"], lead_services(), config,
@@ -56,7 +48,7 @@ def record_handler(record: SQSRecord) -> None:
         outcome = send_due_step(lead_id, lead_services(), config, mailer(), links, now)
         metrics.add_metric(name="NurtureSent" if outcome == "sent" else "NurtureNotSent", unit=MetricUnit.Count,
                            value=1)  # fmt: skip
-    logger.info("nurture email", extra={"lead_id": lead_id, "kind": message["kind"], "outcome": outcome})
+    logger.info("nurture message handled", extra={"lead_id": lead_id, "kind": message["kind"], "outcome": outcome})
 
 
 @logger.inject_lambda_context(clear_state=True)

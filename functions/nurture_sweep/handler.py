@@ -10,25 +10,16 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from leadflow.aws.mailer import Mailer
 from leadflow.aws.queues import FifoQueue
 from leadflow.lead.profile import utc_stamp
-from leadflow.links import LinkSigner
-from leadflow.nurture.send import Pacer, SignedLinks, rate_share, send_due_step, sweep_nurture
+from leadflow.nurture.send import Pacer, rate_share, send_due_step, sweep_nurture
 from leadflow.observability import MetricUnit, logger, metrics
-from leadflow.settings import client_config, link_key, required_env
-from leadflow.wiring import lead_services, leads_table
+from leadflow.settings import client_config, required_env
+from leadflow.wiring import lead_services, leads_table, mailer, signed_links
 
 ANSWER_RESERVE_S = 10.0  # stop sending this long before the timeout: what is left goes to the queue
-
-
-@cache
-def mailer() -> Mailer:
-    notify = client_config().notify
-    return Mailer(notify.from_address, notify.from_name, required_env("EMAIL_CONFIGURATION_SET"))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -38,7 +29,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     config = client_config()
     budget_s = context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_S
     share = rate_share(config.nurture.send_rate_per_second)
-    links = SignedLinks(LinkSigner(link_key()), required_env("PUBLIC_API_URL"), config.notify.from_address, now)
+    links = signed_links(now)
     queue = FifoQueue(required_env("NURTURE_QUEUE_URL"))
     tick = event["time"]
 

@@ -10,7 +10,9 @@ throttling) is counted as the WriteRetried metric, then retried.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 from leadflow.aws.event_bus import EventBus
 from leadflow.aws.leads_table import LeadsTable
@@ -19,7 +21,11 @@ from leadflow.aws.roster import RosterTable
 from leadflow.lead.change import LeadServices, MessageSender
 from leadflow.nurture.sequences import nurture_keeper
 from leadflow.observability import MetricUnit, metrics
-from leadflow.settings import client_config, required_env
+from leadflow.settings import client_config, link_key, required_env
+
+if TYPE_CHECKING:
+    from leadflow.aws.mailer import Mailer
+    from leadflow.nurture.send import SignedLinks
 
 
 def count_retry(error: Exception) -> None:
@@ -50,6 +56,24 @@ def lead_services() -> LeadServices:
     return LeadServices(config.name, leads_table(), bus, queues, keep=nurture_keeper(config))
 
 
+@cache
+def mailer() -> Mailer:
+    """The stack's SES sender, through its configuration set (EMAIL_CONFIGURATION_SET): owners' notices, nurture."""
+    from leadflow.aws.mailer import Mailer
+
+    notify = client_config().notify
+    return Mailer(notify.from_address, notify.from_name, required_env("EMAIL_CONFIGURATION_SET"))
+
+
+def signed_links(now: datetime) -> SignedLinks:
+    """The links of emails to leads sent at `now`: signed with the link key, on the API's public URL."""
+    from leadflow.links import LinkSigner
+    from leadflow.nurture.send import SignedLinks
+
+    config = client_config()
+    return SignedLinks(LinkSigner(link_key()), required_env("PUBLIC_API_URL"), config.notify.from_address, now)
+
+
 def forget_cached() -> None:
-    for cached in (leads_table, roster, lead_services):
+    for cached in (leads_table, roster, lead_services, mailer):
         cached.cache_clear()
