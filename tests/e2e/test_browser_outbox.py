@@ -31,7 +31,7 @@ def email_about(stack: RunningStack, first_name: str, timeout_s: float = 30) -> 
     """The owner's email about the lead, once the notify function has sent it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for email in read_outbox(stack.aws):
+        for email in read_outbox(stack.api):
             if first_name in email.subject:
                 return email
         time.sleep(0.3)

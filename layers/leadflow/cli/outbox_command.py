@@ -1,8 +1,9 @@
 """`leadflow outbox`: the emails the local stack's SES would have sent, newest first.
 
-It reads the moto server a running `leadflow local` serves (`leadflow.local.outbox`), so it
-works from a second terminal while `make run` runs in the first. Everything an email holds
-was written, at least in part, by a lead: it is printed as text, never as Rich markup.
+It reads the outbox a running `leadflow local` serves on its API (`/outbox.json`, see
+`leadflow.local.outbox`), so it works from a second terminal while `make run` runs in the first.
+Everything an email holds was written, at least in part, by a lead: it is printed as text,
+never as Rich markup.
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from leadflow.config import load_client_config
 from leadflow.local.outbox import OutboxEmail, OutboxUnavailable, read_outbox
 
 LOCAL_HOST = "127.0.0.1"  # where `leadflow local` serves by default
-DEFAULT_MOTO_PORT = 4566  # `leadflow local`'s default --moto-port
+DEFAULT_API_PORT = 3000  # `leadflow local`'s default --api-port
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058's List-Unsubscribe-Post value
 
-MotoPortOption = Annotated[
-    int, typer.Option("--moto-port", help="Port of moto's server (the local AWS) that `leadflow local` runs.")
-]
+ApiPortOption = Annotated[int, typer.Option("--api-port", help="Port of the API that `leadflow local` serves.")]
 ToOption = Annotated[str | None, typer.Option("--to", metavar="EMAIL", help="Only the emails to this address.")]
 LastOption = Annotated[int, typer.Option("--last", min=1, metavar="N", help="How many of the newest emails to list.")]
 ShowOption = Annotated[
@@ -35,7 +34,7 @@ ShowOption = Annotated[
 def outbox(
     client: ClientOption = DEFAULT_CLIENT,
     clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
-    moto_port: MotoPortOption = DEFAULT_MOTO_PORT,
+    api_port: ApiPortOption = DEFAULT_API_PORT,
     to: ToOption = None,
     last: LastOption = 20,
     show: ShowOption = None,
@@ -45,14 +44,14 @@ def outbox(
     --show N prints one whole: every header, then its text body.
     """
     config = load_client_config(clients_dir / f"{client}.toml")
-    endpoint = f"http://{LOCAL_HOST}:{moto_port}"
+    api_url = f"http://{LOCAL_HOST}:{api_port}"
     try:
-        emails = read_outbox(endpoint, to=to)
+        emails = read_outbox(api_url, to=to)
     except OutboxUnavailable as exc:
         serve = "leadflow local" + ("" if client == DEFAULT_CLIENT else f" --client {client}")
-        serve += "" if moto_port == DEFAULT_MOTO_PORT else f" --moto-port {moto_port}"
+        serve += "" if api_port == DEFAULT_API_PORT else f" --api-port {api_port}"
         errors.print(
-            f"The local stack is not running at {endpoint} ({exc.reason}): start it with make run "
+            f"The local stack is not running at {api_url} ({exc.reason}): start it with make run "
             f"(or `{serve}`), then try again.",
             markup=False,
         )

@@ -35,7 +35,7 @@ from leadflow.local.authorizer import CognitoAuthorizer
 from leadflow.local.workers import InvocationError
 
 Invoke = Callable[[dict[str, Any]], Any]
-Page = Callable[[dict[str, list[str]]], str]  # the query string in, HTML out
+Page = Callable[[dict[str, list[str]]], str]  # the query string in, HTML out (JSON for a path ending in .json)
 STAGE = "local"
 
 
@@ -281,10 +281,15 @@ class LocalApi:
         return None
 
     def _serve_local(self, request: BaseHTTPRequestHandler, path: str, query: str, allowed: bool) -> None:
-        """A local page, or the 404 or 405 API Gateway answers for a path or method it has no route for."""
+        """A local page, or the 404 or 405 API Gateway answers for a path or method it has no route for.
+
+        A page is HTML, but one whose path ends in `.json` (the outbox's `/outbox.json`, read by
+        `leadflow outbox`), which is answered as JSON.
+        """
         if request.command in ("GET", "HEAD") and path in self.pages:
             page = self.pages[path](parse_qs(query))
-            _send(request, 200, [("Content-Type", "text/html; charset=utf-8")], page.encode())
+            kind = "application/json" if path.endswith(".json") else "text/html"
+            _send(request, 200, [("Content-Type", f"{kind}; charset=utf-8")], page.encode())
         elif allowed:  # a route's path, but not with this method
             _send_message(request, 405, f"{request.command} is not allowed on {path}")
         else:

@@ -1,15 +1,18 @@
 """The outbox of the local stack: every email SES (moto) was asked to send, as a person reads it.
 
-moto keeps what it is sent and shows it, with all its other state, at `/moto-api/data.json` of
-its server. That is read over HTTP, so `leadflow outbox` in a second terminal sees what a
-running `leadflow local` sent, and the local API's `/outbox` page sees the same.
+moto's server runs inside `leadflow local`'s process, and its SES backend keeps each email it
+is sent in one list, in the order they were sent (an SES v2 send lands there too).
+`outbox_in_process` reads that list where it lives, in the process that runs moto's server:
+the local API's `/outbox` pages do, and its `/outbox.json` serves the same list as JSON, so
+`read_outbox` (and `leadflow outbox`, in a second terminal) reads it from there over HTTP.
 
 moto stores an email in one of two shapes. A `Raw` MIME message (how `leadflow.aws.mailer`
 sends every email) is stored whole and parsed here with the `email` package: every header as
 written (`List-Unsubscribe` included), the text and the HTML body. A `Simple` message is stored
 as sender, recipients, subject and one body (the HTML one when both were given); moto drops
-its custom headers, so an outbox cannot show them. moto records no time of sending: the time
-shown is the message's own `Date` header, and the order is the order moto received them in.
+its custom headers, so an outbox cannot show them. Templated sends (leadflow makes none) are
+not shown. moto records no time of sending: the time shown is the message's own `Date` header
+(none for a Simple message); the order, newest first, is the order moto was sent them in.
 """
 
 from __future__ import annotations
@@ -23,17 +26,18 @@ from email import message_from_string, policy
 from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import Any
+from urllib.parse import urlencode
 
-DATA_PATH = "/moto-api/data.json"
+JSON_PATH = "/outbox.json"  # where the local API serves the outbox
 TIMEOUT_S = 10.0
 
 
 class OutboxUnavailable(Exception):
-    """Nothing answered at the endpoint as moto's server would: the local stack is not running there."""
+    """Nothing answered at the URL as the local API would: the local stack is not running there."""
 
-    def __init__(self, endpoint: str, reason: str):
-        super().__init__(f"no moto server answered at {endpoint} ({reason})")
-        self.endpoint = endpoint
+    def __init__(self, api_url: str, reason: str):
+        super().__init__(f"no local API answered at {api_url} ({reason})")
+        self.api_url = api_url
         self.reason = reason
 
 
@@ -58,52 +62,108 @@ class OutboxEmail:
     def is_to(self, address: str) -> bool:
         return address.strip().lower() in (recipient.lower() for recipient in self.to)
 
+    def as_json(self) -> dict[str, Any]:
+        """The email as `/outbox.json` serves it; `from_json` makes it again."""
+        return {
+            "message_id": self.message_id,
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+            "source": self.source,
+            "to": list(self.to),
+            "subject": self.subject,
+            "headers": [[name, value] for name, value in self.headers],
+            "text": self.text,
+            "html": self.html,
+        }
 
-def read_outbox(endpoint: str, to: str | None = None, timeout_s: float = TIMEOUT_S) -> list[OutboxEmail]:
-    """Every email moto's SES holds at `endpoint` (http://host:port), newest first; only those to `to` if given.
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> OutboxEmail:
+        """The email `as_json` served; KeyError, TypeError or ValueError when `item` is not one."""
+        sent_at = item["sent_at"]
+        return cls(
+            message_id=str(item["message_id"]),
+            sent_at=datetime.fromisoformat(sent_at) if sent_at is not None else None,
+            source=str(item["source"]),
+            to=tuple(str(address) for address in item["to"]),
+            subject=str(item["subject"]),
+            headers=[(str(name), str(value)) for name, value in item["headers"]],
+            text=None if item["text"] is None else str(item["text"]),
+            html=None if item["html"] is None else str(item["html"]),
+        )
 
-    `OutboxUnavailable` when no moto server answers there.
+
+def outbox_in_process(to: str | None = None) -> list[OutboxEmail]:
+    """Every email the SES of the moto in this process holds, newest first; only those to `to` if given.
+
+    Reads moto's SES backends where they are, creating none: in a process that runs no moto
+    server, or before anything was sent, the outbox is empty. The local stack sends from one
+    region; were there several, each one's emails would come in send order, one region after another.
     """
-    emails = outbox_of(_moto_state(endpoint, timeout_s))
+    from moto.ses.models import Message, RawMessage, ses_backends
+
+    sent: list[Any] = []
+    for regions in list(ses_backends.values()):  # a snapshot: moto's server adds to them from its own threads
+        for backend in list(regions.values()):
+            sent += list(backend.sent_messages)
+    emails = []
+    for message in reversed(sent):
+        if to is not None and not _may_be_to(vars(message), to):
+            continue  # parsing a MIME message takes milliseconds: only those the filter may keep are
+        if isinstance(message, RawMessage):
+            emails.append(_from_raw(vars(message)))
+        elif isinstance(message, Message):
+            emails.append(_from_simple(vars(message)))
     return [email for email in emails if to is None or email.is_to(to)]
 
 
-def find_email(endpoint: str, message_id: str, timeout_s: float = TIMEOUT_S) -> OutboxEmail | None:
-    """The email SES answered with `message_id`, if moto holds it."""
-    return next((email for email in read_outbox(endpoint, timeout_s=timeout_s) if email.message_id == message_id), None)
+def _may_be_to(stored: dict[str, Any], address: str) -> bool:
+    """False when the recipients moto kept with the send (for a Raw one, those of its To, Cc and Bcc
+    among them) do not name `address`; True when they do, or when it kept none."""
+    destinations = stored.get("destinations") or []
+    if isinstance(destinations, dict):  # a Simple send's, by kind
+        destinations = [found for addresses in destinations.values() for found in addresses]
+    recipients = _addresses(list(destinations))
+    return not recipients or address.strip().lower() in (recipient.lower() for recipient in recipients)
 
 
-def outbox_of(state: dict[str, Any]) -> list[OutboxEmail]:
-    """The emails in moto's state (what `/moto-api/data.json` answers), newest first.
+def outbox_json(to: str | None = None) -> str:
+    """What the local API's `/outbox.json` answers: `outbox_in_process(to)` as a JSON list, newest first."""
+    return json.dumps([email.as_json() for email in outbox_in_process(to)], ensure_ascii=False)
 
-    Raw and Simple messages are kept in two lists, each in the order moto received them;
-    which of two came first across the lists is not recorded. The dated (Raw) ones come
-    first, newest first, then the Simple ones, newest first.
+
+def read_outbox(api_url: str, to: str | None = None, timeout_s: float = TIMEOUT_S) -> list[OutboxEmail]:
+    """Every email in the outbox of the local stack whose API is at `api_url` (http://host:port), newest first;
+    only those to `to` if given.
+
+    `OutboxUnavailable` when nothing answers there as the local API would.
     """
-    ses = state.get("ses", {})
-    raw = [_from_raw(stored) for stored in ses.get("RawMessage", [])]
-    simple = [_from_simple(stored) for stored in ses.get("Message", [])]
-    return raw[::-1] + simple[::-1]
-
-
-def _moto_state(endpoint: str, timeout_s: float) -> dict[str, Any]:
-    url = endpoint.rstrip("/") + DATA_PATH
+    url = api_url.rstrip("/") + JSON_PATH + (f"?{urlencode({'to': to})}" if to is not None else "")
     if not url.startswith(("http://", "https://")):
-        raise OutboxUnavailable(endpoint, "not an http:// URL")
+        raise OutboxUnavailable(api_url, "not an http:// URL")
     try:
-        # The local stack's own moto server, named by the person running it or by the runtime itself.
+        # The local stack's own API, named by the person running it or by a test.
         with urllib.request.urlopen(url, timeout=timeout_s) as answer:  # noqa: S310 - http(s) only, checked above
-            state = json.loads(answer.read())
+            items = json.loads(answer.read())
     except urllib.error.HTTPError as exc:
-        raise OutboxUnavailable(endpoint, f"HTTP {exc.code} for {DATA_PATH}") from None
+        raise OutboxUnavailable(api_url, f"HTTP {exc.code} for {JSON_PATH}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise OutboxUnavailable(endpoint, str(reason)) from None
+        raise OutboxUnavailable(api_url, str(reason)) from None
     except ValueError:
-        raise OutboxUnavailable(endpoint, f"{DATA_PATH} is not JSON: something other than moto serves there") from None
-    if not isinstance(state, dict):
-        raise OutboxUnavailable(endpoint, f"{DATA_PATH} is not moto's state")
-    return state
+        raise OutboxUnavailable(
+            api_url, f"{JSON_PATH} is not JSON: something other than leadflow serves there"
+        ) from None
+    not_an_outbox = f"{JSON_PATH} is not an outbox: something other than leadflow serves there"
+    if not isinstance(items, list):
+        raise OutboxUnavailable(api_url, not_an_outbox)
+    try:
+        return [OutboxEmail.from_json(item) for item in items]
+    except (KeyError, TypeError, ValueError):
+        raise OutboxUnavailable(api_url, not_an_outbox) from None
+
+
+def find_email(api_url: str, message_id: str, timeout_s: float = TIMEOUT_S) -> OutboxEmail | None:
+    """The email SES answered with `message_id`, if the outbox of the local stack at `api_url` holds it."""
+    return next((email for email in read_outbox(api_url, timeout_s=timeout_s) if email.message_id == message_id), None)
 
 
 def _from_raw(stored: dict[str, Any]) -> OutboxEmail:

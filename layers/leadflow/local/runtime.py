@@ -24,7 +24,7 @@ from typing import Any
 from leadflow.config import ClientConfig, config_snapshot, load_client_config
 from leadflow.definition import DEFAULT_BUS, StackDefinition, build_definition
 from leadflow.lead.ids import new_lead_id_key
-from leadflow.local import moto_dynamodb
+from leadflow.local import moto_dynamodb, moto_models
 from leadflow.local.api import LocalApi, Page
 from leadflow.local.authorizer import CognitoAuthorizer, issuer, jwks_url
 from leadflow.local.pollers import QueuePoller
@@ -138,6 +138,7 @@ class LocalStack:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the useful output
         moto_dynamodb.install()  # writes that cost the same at 100,000 leads as at 1,000
+        moto_models.stop_tracking_instances()  # moto keeps what its backends keep, not every message ever passed on
         for name, value in MOTO_COGNITO_IDS.items():
             os.environ.setdefault(name, value)
         self._moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
@@ -178,7 +179,7 @@ class LocalStack:
             self.options.host,
             self.options.api_port,
             routes,
-            _pages(self.config, f"http://{self.options.host}:{self.options.api_port}/", self.endpoint),
+            _pages(self.config, f"http://{self.options.host}:{self.options.api_port}/"),
             self._authorizers(),
         )
         sqs = session.client("sqs")
@@ -321,8 +322,8 @@ class LocalStack:
             for r in d.event_rules
         ]
         lines += [
-            f"  email   from {e.from_name} <{e.from_address}> through SES (moto keeps what is sent: "
-            f"{self.endpoint}/moto-api/data.json)"
+            f"  email   from {e.from_name} <{e.from_address}> through SES (what it sends: {api_url}/outbox, or "
+            f".venv/bin/leadflow outbox --api-port {self.options.api_port})"
             for e in d.emails
         ]
         for q in d.queues:
@@ -429,9 +430,10 @@ _STYLE = (
 )
 
 
-def _pages(config: ClientConfig, api_url: str, moto_endpoint: str) -> dict[str, Page]:
+def _pages(config: ClientConfig, api_url: str) -> dict[str, Page]:
     """The local pages: the demo form at /, the thank-you and error pages the demo client names, and the
-    outbox (/outbox), the emails SES would have sent, read from the moto server at `moto_endpoint`."""
+    outbox (/outbox, and /outbox.json for `leadflow outbox`), the emails SES would have sent, read from
+    the moto server this process runs."""
     name = escape(config.display_name or config.name)
 
     def page(title: str, body: str) -> str:
@@ -467,7 +469,7 @@ def _pages(config: ClientConfig, api_url: str, moto_endpoint: str) -> dict[str, 
     def outbox(query: dict[str, list[str]]) -> str:
         from urllib.parse import quote
 
-        from leadflow.local.outbox import read_outbox
+        from leadflow.local.outbox import outbox_in_process
 
         to = (query.get("to") or [""])[0] or None
         rows = "".join(
@@ -475,7 +477,7 @@ def _pages(config: ClientConfig, api_url: str, moto_endpoint: str) -> dict[str, 
             f"<td>{escape(', '.join(e.to))}"
             f'<td><a href="{escape("/outbox/email?id=" + quote(e.message_id, safe=""))}">'
             f"{escape(e.subject or '(no subject)')}</a></tr>"
-            for e in read_outbox(moto_endpoint, to=to)
+            for e in outbox_in_process(to)
         )
         whose = f" to {escape(to)}" if to else ""
         return page(
@@ -485,11 +487,16 @@ def _pages(config: ClientConfig, api_url: str, moto_endpoint: str) -> dict[str, 
             + (f"<table><tr><th>sent (UTC)<th>to<th>subject</tr>{rows}</table>" if rows else "<p>No email yet.</p>"),
         )
 
+    def outbox_as_json(query: dict[str, list[str]]) -> str:
+        from leadflow.local.outbox import outbox_json
+
+        return outbox_json((query.get("to") or [""])[0] or None)
+
     def outbox_email(query: dict[str, list[str]]) -> str:
-        from leadflow.local.outbox import find_email
+        from leadflow.local.outbox import outbox_in_process
 
         message_id = (query.get("id") or [""])[0]
-        email = find_email(moto_endpoint, message_id)
+        email = next((e for e in outbox_in_process() if e.message_id == message_id), None)
         if email is None:
             return page(
                 "No such email",
@@ -506,6 +513,7 @@ def _pages(config: ClientConfig, api_url: str, moto_endpoint: str) -> dict[str, 
         "/thank-you": thank_you,
         "/form-error": form_error,
         "/outbox": outbox,
+        "/outbox.json": outbox_as_json,
         "/outbox/email": outbox_email,
     }
 
