@@ -194,3 +194,31 @@ def test_a_step_ses_keeps_refusing_stays_due_and_goes_out_at_the_next_sweep(
     assert profile["nurture_next_at"] <= "2026-11-24T09:00:00.000+00:00"  # due at once, not after the claim ran out
     assert sweep(stack, lambda_context, TUESDAY_10_BERLIN)["sent"] == 1
     assert len(emails_to(moto_endpoint, "throttled@gmail.com")) == 1
+
+
+def test_a_claim_outlasts_the_sending_however_fast_the_ticks_come(stack: Stack, lambda_context: Any) -> None:
+    """On `leadflow local --clock 1200x`, 40 minutes of ticks pass in 2 seconds: a step still being sent
+    at the first tick is not sent again by a sweep at the later one, because the claim is held on the wall clock."""
+    from leadflow.links import LinkSigner
+    from leadflow.nurture.send import SignedLinks, send_due_step
+    from leadflow.settings import client_config, link_key
+
+    lead_id = nurture_lead(stack, lambda_context, "slow.send@gmail.com")
+    first, later = datetime(2026, 11, 24, 9, tzinfo=UTC), datetime(2026, 11, 24, 9, 40, tzinfo=UTC)
+    wall = datetime.now(UTC)  # the senders' own clock: a moment passes on it, not 40 minutes
+    sent: list[str] = []
+    outcomes: list[str] = []
+
+    class Slow:
+        def send_email(self, to: str, *args: Any) -> str:
+            sent.append(to)
+            if len(sent) == 1:  # the second sweep runs while the first is still sending
+                links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", later)
+                outcomes.append(send_due_step(lead_id, lead_services(), client_config(), self, links, later,
+                                              lambda: wall))  # fmt: skip
+            return "message-id"
+
+    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", first)
+    assert send_due_step(lead_id, lead_services(), client_config(), Slow(), links, first, lambda: wall) == "sent"
+    assert outcomes == ["claimed_elsewhere"]
+    assert sent == ["slow.send@gmail.com"]

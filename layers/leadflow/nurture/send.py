@@ -2,7 +2,8 @@
 
 A due step is sent in three moves, each through the applier:
 1. **claim**: plan the lead's nurture at `now` from a fresh read; if its next step is due, write
-   the claim (`nurture.sending`, until `CLAIM_MINUTES` from now) at the version read. Of two
+   the claim (`nurture.sending`, until `CLAIM_MINUTES` from now on the wall clock: a lease on the
+   sender's own time, however fast a local clock's ticks come) at the version read. Of two
    sweeps that found the same step, one writes the claim; the other's write conflicts, it plans
    again from the lead as written and finds the step claimed: it sends nothing.
 2. **send** the step through SES (throttling is retried with backoff by the mailer).
@@ -27,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
 from leadflow.config import ClientConfig, EmailTemplates
@@ -100,8 +101,13 @@ def send_due_step(
     mail: MailPort,
     links: LinkPort,
     now: datetime,
+    wall: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> StepOutcome:
-    """Claim, send and record the lead's due step (see the module doc); what happened."""
+    """Claim, send and record the lead's due step (see the module doc); what happened.
+
+    `now` is the tick: what is due, and when it counts as sent. The claim is a lease on `wall`,
+    the sender's own clock, so it outlasts the sending however fast the ticks come.
+    """
     claimed: list[NextStep] = []
     found: list[StepOutcome] = []
 
@@ -112,7 +118,8 @@ def send_due_step(
             found.append("ended")
             return None
         sending = (current.get("nurture") or {}).get("sending")
-        if sending and sending["until"] > utc_stamp(now):
+        leased = wall()
+        if sending and sending["until"] > utc_stamp(leased):
             found.append("claimed_elsewhere")
             return None
         plan = plan_nurture(current, config, now)
@@ -121,12 +128,12 @@ def send_due_step(
         step = plan.next
         if step is None or step.send_at > now:
             found.append("ended" if step is None else "not_due")
-            schedule_nurture(profile, config, now)
+            schedule_nurture(profile, config, now, leased)
             return None if _same_schedule(current, profile) else LeadChange(profile)  # the due index moves on
         state: NurtureState = plan.state
-        state["sending"] = {"sequence": step.sequence, "step": step.step, "until": utc_stamp(now + _claim())}
+        state["sending"] = {"sequence": step.sequence, "step": step.step, "until": utc_stamp(leased + _claim())}
         profile["nurture"] = dict(state)
-        profile["nurture_next_at"] = state["sending"]["until"]
+        profile["nurture_next_at"] = utc_stamp(now + _claim())  # the due index runs on the tick's clock
         claimed.append(step)
         return LeadChange(profile)
 

@@ -18,6 +18,7 @@ but the profile, the client file and the time.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypedDict
@@ -41,7 +42,11 @@ class SequenceState(TypedDict, total=False):
 
 
 class Sending(TypedDict):
-    """A step a sweep claimed and is sending: no other sweep sends it until `until` (then it is due again)."""
+    """A step a sweep claimed and is sending: no other sweep sends it until `until` (then it is due again).
+
+    `until` is on the wall clock, not the tick's: a claim is a lease on the sender's own time, and
+    must outlast its invocation however fast the schedules' clock runs (`leadflow local --clock`).
+    """
 
     sequence: str
     step: int
@@ -107,20 +112,25 @@ def plan_nurture(profile: LeadProfile, config: ClientConfig, now: datetime) -> N
     return NurturePlan(state, NextStep(sequence_name, step, due_at, at))
 
 
-def schedule_nurture(profile: LeadProfile, config: ClientConfig, now: datetime) -> NextStep | None:
+def schedule_nurture(
+    profile: LeadProfile, config: ClientConfig, now: datetime, wall: datetime | None = None
+) -> NextStep | None:
     """Bring the profile's nurture up to `now` in place: its state, and `nurture_next_at` for the due index.
 
     Run on every change of a lead, so whatever changed it (an inquiry, a rep's rejection, a
     loss, a suppression) enters and leaves sequences at once and moves its next email. A step a
-    sweep has claimed keeps the lead out of the due index until the claim runs out. Returns the
-    next step (None: nothing more to send).
+    sweep has claimed keeps the lead out of the due index until the claim runs out: the claim is
+    held on the wall clock (`wall`, `now` when not given), and the index, on `now`'s clock, sees
+    the lead again when as much of `now`'s time has passed. Returns the next step (None: nothing
+    more to send).
     """
     had = profile.get("nurture")
     plan = plan_nurture(profile, config, now)
     state = plan.state
     sending = state.get("sending")
-    if plan.next is not None and sending and sending["until"] > utc_stamp(now):
-        next_at: str | None = sending["until"]
+    held = (datetime.fromisoformat(sending["until"]) - (wall or now)) if sending else timedelta(0)
+    if plan.next is not None and held > timedelta(0):
+        next_at: str | None = utc_stamp(now + held)
     else:
         state.pop("sending", None)
         next_at = utc_stamp(plan.next.send_at) if plan.next else None
@@ -142,8 +152,9 @@ class NurtureKeeper:
     lead to the nurture queue, once per inquiry, to be sent within a minute.
     """
 
-    def __init__(self, config: ClientConfig):
+    def __init__(self, config: ClientConfig, wall: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.config = config
+        self.wall = wall  # what a claim's lease is measured on (see Sending)
         self.stages = frozenset(stage for sequence in config.nurture.sequences for stage in sequence.stages)
 
     def __call__(self, change: LeadChange) -> None:
@@ -151,7 +162,7 @@ class NurtureKeeper:
         stamp = profile.get("updated_at")
         now = datetime.fromisoformat(stamp) if stamp else datetime.now(UTC)
         if profile.get("nurture") or profile.get("stage") in self.stages:  # else no sequence can take it: no work
-            schedule_nurture(profile, self.config, now)
+            schedule_nurture(profile, self.config, now, self.wall())
         promised = self.config.nurture.acknowledgements
         suppressed = ((profile.get("nurture") or {}).get("suppressed") or {}).get("reason")
         for entry in change.timeline:
