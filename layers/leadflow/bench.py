@@ -15,7 +15,9 @@ LEADFLOW_BENCH_BURST, default 1,000 inquiries):
   bare PutItem per lead on the same moto server;
 - routing's figures (leadflow.bench_routing): writes per lead to an owner, decisions per
   second against the storage floor, the SLA sweep's reads per due lead at STORED leads, and
-  speed-to-lead on `leadflow local` against the same handlers called back to back.
+  speed-to-lead on `leadflow local` against the same handlers called back to back;
+- nurture's figures (leadflow.bench_nurture): the sweep's reads per due step with 100,000 leads
+  in nurture, and the function time per due step sent against the bare floor.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from leadflow import bench_nurture
 from leadflow.bench_routing import path_to_owner, routing_throughput, speed_to_lead_local, sweep_reads
 from leadflow.bench_routing import report as report_routing
 from leadflow.config import config_snapshot, load_client_config
@@ -96,12 +99,13 @@ _CONTEXT = (
 def main() -> None:
     from moto.server import ThreadedMotoServer
 
-    from leadflow.local import moto_dynamodb
+    from leadflow.local import moto_dynamodb, moto_models
     from leadflow.local.runtime import _require_free_port
 
     port = int(os.environ.get("LEADFLOW_BENCH_MOTO_PORT", "4599"))
     _require_free_port("127.0.0.1", port, "moto")
     moto_dynamodb.install()  # as `leadflow local` runs moto
+    moto_models.stop_tracking_instances()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -133,6 +137,8 @@ def main() -> None:
         chain = path_to_owner(definition, create_resources(definition, boto3.Session(region_name="us-east-1")))
         scale = stored_throughput(definition, config)
         sweep = sweep_reads(config, scale.pop("table"))  # the table with STORED leads in it
+        nurture_reads = bench_nurture.sweep_reads(definition, config)
+        nurture_sends = bench_nurture.send_time(definition, config, resources, snapshot)  # last: rebinds the handlers
     finally:
         server.stop()
     report(cold, requests, units)
@@ -140,6 +146,7 @@ def main() -> None:
     report_scale(scale)
     report_burst(burst_drain())
     report_routing(chain, routed, sweep, speed_to_lead_local(), STORED)
+    bench_nurture.report(nurture_reads, nurture_sends)
 
 
 def cold_start(capture_dir: Path, env: dict[str, str]) -> dict[str, float]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,11 @@ def seed_state_file(
 
 def load_into_moto(config: ClientConfig, ids: LeadIds, table_name: str, count: int, region: str = "us-east-1") -> int:
     """Put the items of `count` leads straight into moto's table in this process; the number of items."""
+    return load_items_into_moto(table_name, seed_items(config, ids, table_name, count), region)
+
+
+def load_items_into_moto(table_name: str, items: Iterable[dict[str, Any]], region: str = "us-east-1") -> int:
+    """Put `items` (wire format) straight into moto's table in this process, indexes kept; how many."""
     from moto.backends import get_backend
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
@@ -122,7 +127,7 @@ def load_into_moto(config: ClientConfig, ids: LeadIds, table_name: str, count: i
     table = get_backend("dynamodb")["123456789012"][region].get_table(table_name)
     written = 0
     with moto_dynamodb.write_lock():
-        for attributes in seed_items(config, ids, table_name, count):
+        for attributes in items:
             hash_value, range_value = DynamoType(attributes["pk"]), DynamoType(attributes["sk"])
             table.items[hash_value][range_value] = Item(hash_value, range_value, attributes)
             written += 1

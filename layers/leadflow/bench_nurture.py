@@ -1,0 +1,190 @@
+"""`make bench`, nurture's figures: the sweep's reads per due step, and the function time per step sent.
+
+- The sweep's items read per due step with NURTURE_STORED leads in nurture (100,000), NURTURE_DUE
+  of them (1,000) due at the tick (goal <= 1.1): the due index is a Query of what is due, never
+  of the rest.
+- The function time to send NURTURE_SENDS due steps (2,000 by default): the unchanged
+  `nurture_sweep` handler at one tick, then the unchanged `nurture_send` handler on whatever the
+  sweep handed to the nurture queue, ten messages at a time as Lambda's poller hands them over.
+  The figure is both handlers' time per step sent, and its ratio to the floor measured in the
+  same run: one bare SES SendEmail and one bare conditional PutItem per step, the least any
+  sender that records what it sent must do. The issue's goal is 50,000 steps in under 2 minutes
+  of function time (Mautic: about 40 minutes per run, mautic#5423); a step costs one claim, one
+  send and one record today, each a request or two, so that goal needs batched claims and
+  concurrent sends, and is not met yet: the figure printed is the one to beat.
+
+The client is the demo's, its send rate raised to the highest a client file allows (500/s), so
+the bench measures the work, not the pacing; its leads are in Berlin, the tick a Tuesday at 10:00
+there. Leads are made by the same rules as an inquiry (`plan_inquiry`) and the nurture keeper,
+and written straight into moto's table in this process, as the seeding of `make bench` does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+NURTURE_STORED = int(os.environ.get("LEADFLOW_BENCH_NURTURE_STORED", "100000"))
+NURTURE_DUE = int(os.environ.get("LEADFLOW_BENCH_NURTURE_DUE", "1000"))
+NURTURE_SENDS = int(os.environ.get("LEADFLOW_BENCH_NURTURE_SENDS", "2000"))
+TICK = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Berlin: inside the demo's send window
+GOALS = {"sweep_reads_per_due_step": 1.1, "send_function_s": 120.0}
+FIRST_NUMBER = 7_000_000  # synthetic people no other figure of the bench uses
+
+
+def nurture_items(config: Any, table_name: str, count: int, due: int, first: int) -> Iterator[dict[str, Any]]:
+    """The items of `count` leads in nurture, `due` of them with their first step due at TICK, the rest a week on."""
+    from leadflow.aws.leads_table import change_transaction
+    from leadflow.bench import BENCH_IDS
+    from leadflow.local.seed import synthetic_message
+    from leadflow.nurture.sequences import nurture_keeper
+    from leadflow.qualify.changes import plan_inquiry
+
+    keep = nurture_keeper(config)
+    assert keep is not None, "the bench's client needs a nurture sequence"
+    for n in range(count):
+        entered = TICK - timedelta(minutes=30) if n < due else TICK + timedelta(days=7)
+        message = synthetic_message(config, BENCH_IDS, first + n, entered)
+        message["received_at"] = entered.isoformat(timespec="milliseconds")
+        message["fields"] = {"job_title": "Student", "inquiry_type": "contact"}  # scored into nurture
+        message["email"] = message["email"].replace("@", ".nurture@")
+        change = plan_inquiry(None, message, config.qualify, entered)
+        assert change.profile["stage"] == "nurture", change.profile["stage"]
+        change.events.clear()
+        change.handoffs.clear()
+        keep(change)
+        items, _, _ = change_transaction(table_name, change, None, [])
+        yield from (entry["Put"]["Item"] for entry in items if "Put" in entry)
+
+
+def nurture_table(definition: Any, config: Any, suffix: str, count: int, due: int, first: int) -> Any:
+    """A fresh leads table holding `count` nurture leads, `due` due at TICK: a LeadsTable over it."""
+    import dataclasses
+
+    import boto3
+
+    from leadflow.aws.leads_table import LeadsTable
+    from leadflow.local.resources import create_table
+    from leadflow.local.seed import load_items_into_moto
+
+    spec = dataclasses.replace(definition.table("leads"), name=f"{definition.table('leads').name}-{suffix}")
+    client = boto3.Session(region_name="us-east-1").client("dynamodb")
+    create_table(client, spec)
+    load_items_into_moto(spec.name, nurture_items(config, spec.name, count, due, first))
+    return LeadsTable(spec.name, client)
+
+
+def sweep_reads(definition: Any, config: Any) -> dict[str, float]:
+    """Items the sweep's due Query reads at TICK, with NURTURE_STORED leads in nurture and NURTURE_DUE due."""
+    from leadflow.lead.profile import utc_stamp
+
+    print(f"\nnurture: {NURTURE_STORED:,} leads in nurture, {NURTURE_DUE:,} due...", flush=True)
+    store = nurture_table(definition, config, "nurture-reads", NURTURE_STORED, NURTURE_DUE, FIRST_NUMBER)
+    before = store.items_read
+    due = list(store.nurture_due_lead_ids(utc_stamp(TICK)))
+    return {"due": float(len(due)), "read": float(store.items_read - before), "stored": float(NURTURE_STORED)}
+
+
+def send_time(definition: Any, config: Any, resources: Any, snapshot: Path) -> dict[str, float]:
+    """Handler seconds to send NURTURE_SENDS due steps (sweep + nurture queue), and the bare floor's."""
+    import boto3
+
+    from leadflow import wiring
+    from leadflow.local.workers import LambdaContext, load_handler
+
+    fast = config.model_copy(update={"nurture": config.nurture.model_copy(update={"send_rate_per_second": 500})})
+    snapshot.write_text(_snapshot(fast))
+    print(f"nurture: {NURTURE_SENDS:,} due steps, sent by the sweep and the nurture queue's consumer...", flush=True)
+    store = nurture_table(definition, fast, "nurture-sends", NURTURE_SENDS, NURTURE_SENDS, FIRST_NUMBER + 10_000_000)
+    os.environ["LEADS_TABLE"] = store.table_name
+    wiring.forget_cached()
+    from leadflow import settings
+
+    settings.client_snapshot.cache_clear()
+    settings.client_config.cache_clear()
+    sweep = load_handler(definition.function("nurture_sweep"), "bench_nurture_sweep")
+    send = load_handler(definition.function("nurture_send"), "bench_nurture_send")
+    sqs = boto3.client("sqs")
+    url = resources.queue_urls["nurture"]
+    event = {"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
+             "account": "123456789012", "time": TICK.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
+             "resources": ["arn:aws:events:us-east-1:123456789012:rule/bench"], "detail": {}}  # fmt: skip
+    started = time.perf_counter()
+    done = sweep(event, LambdaContext("nurture_sweep", 512, 120, "bench"))
+    spent = time.perf_counter() - started
+    sent = done["sent"]
+    progress_at = time.monotonic()
+    while True:
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+        messages = answer.get("Messages", [])
+        if not messages:
+            break
+        records = [_record(message, url) for message in messages]
+        started = time.perf_counter()
+        result = send({"Records": records}, LambdaContext("nurture_send", 512, 60, "bench"))
+        spent += time.perf_counter() - started
+        assert result == {"batchItemFailures": []}, result
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])  # fmt: skip
+        sent += len(messages)
+        if time.monotonic() - progress_at > 30:
+            print(f"  {sent:,} of {NURTURE_SENDS:,} sent, {spent:.0f} s of function time so far", flush=True)
+            progress_at = time.monotonic()
+    floor = _floor(store, min(NURTURE_SENDS, 2_000), config.notify.from_address)
+    return {"steps": float(NURTURE_SENDS), "sent": float(sent), "function_s": spent, "floor_per_step_s": floor}
+
+
+def _floor(store: Any, count: int, sender: str) -> float:
+    """Seconds per step of the least a sender that records what it sent does: SendEmail + a conditional PutItem."""
+    import boto3
+
+    ses = boto3.client("sesv2")
+    dynamodb = boto3.client("dynamodb")
+    raw = f"From: {sender}\r\nTo: lead@demo.example\r\nSubject: bench\r\n\r\nbody\r\n".encode()
+    started = time.perf_counter()
+    for n in range(count):
+        ses.send_email(FromEmailAddress=sender, Destination={"ToAddresses": ["lead@demo.example"]},
+                       Content={"Raw": {"Data": raw}})  # fmt: skip
+        dynamodb.put_item(TableName=store.table_name, Item={"pk": {"S": f"FLOOR#{n}"}, "sk": {"S": "SENT"}},
+                          ConditionExpression="attribute_not_exists(pk)")  # fmt: skip
+    return (time.perf_counter() - started) / count
+
+
+def _snapshot(config: Any) -> str:
+    from leadflow.config import config_snapshot
+
+    return config_snapshot(config)
+
+
+def _record(message: dict[str, Any], url: str) -> dict[str, Any]:
+    """An SQS message as Lambda's poller hands it to the function."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {**message.get("Attributes", {}), "ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{url.rsplit('/', 1)[1]}",
+        "awsRegion": "us-east-1",
+    }
+
+
+def report(reads: dict[str, float], sends: dict[str, float]) -> None:
+    per_due = reads["read"] / max(reads["due"], 1)
+    print(f"\nnurture ({reads['stored']:,.0f} leads in nurture)")
+    print(f"  sweep: {reads['read']:.0f} items read for {reads['due']:.0f} due steps: {per_due:.2f} per due step"
+          f"   (goal <= {GOALS['sweep_reads_per_due_step']})")  # fmt: skip
+    per_step = sends["function_s"] / max(sends["sent"], 1)
+    print(f"  {sends['sent']:,.0f} due steps sent in {sends['function_s']:.1f} s of function time (sweep + consumer):"
+          f" {per_step * 1000:.1f} ms per step")  # fmt: skip
+    floor = sends["floor_per_step_s"]
+    print(f"    {per_step / floor:.2f}x the floor ({floor * 1000:.1f} ms per step:"
+          " one bare SendEmail and one conditional PutItem)")  # fmt: skip
+    print(f"    goal: 50,000 steps in < {GOALS['send_function_s']:.0f} s of function time"
+          f" ({GOALS['send_function_s'] / 50_000 * 1000:.1f} ms per step): not met yet, see issue 9")  # fmt: skip
