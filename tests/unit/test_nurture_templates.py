@@ -115,3 +115,26 @@ def test_a_link_that_could_never_be_signed_stops_the_check_naming_the_template()
         TemplateProblem, match=r"sequence welcome, step 1 html, line 1: link\('javascript:alert\(1\)'\)"
     ):
         template.check()
+
+
+def test_the_new_client_template_has_a_welcome_sequence_whose_commented_options_load_switched_on(
+    tmp_path: Path,
+) -> None:
+    import re
+
+    from leadflow.cli import CLIENT_TEMPLATE
+
+    template = CLIENT_TEMPLATE.format(name="acme")
+    path = tmp_path / "acme.toml"
+    path.write_text(template, encoding="utf-8")
+    nurture = load_client_config(path).nurture
+    assert [(s.name, len(s.steps)) for s in nurture.sequences] == [("welcome", 2)]
+    assert nurture.acknowledgements == {}
+    # The commented options, switched on: a segment, a score band and an acknowledgement.
+    switched_on = re.sub(r"^# ((when|score_between|subject|html|text) = .*|\[nurture\.acknowledgements\..*\])$",
+                         r"\1", template, flags=re.MULTILINE)  # fmt: skip
+    path.write_text(switched_on, encoding="utf-8")
+    nurture = load_client_config(path).nurture
+    assert nurture.sequences[0].score_between == (0, 49)
+    assert [c.field for c in nurture.sequences[0].when] == ["country"]
+    assert list(nurture.acknowledgements) == ["price_list"]

@@ -308,6 +308,57 @@ link_days = 7
 # url = "https://crm.example.com/hooks/leadflow"
 # events = ["LeadAssigned", "LeadWon", "LeadLost"]
 
+# Nurture: emails to leads not ready to buy yet, each sent in the lead's own working hours (its
+# country, else its phone, gives its time zone) and at most `most` in `days` days across every
+# sequence; a step the window or the cap holds waits, it is never skipped. Every email carries a
+# one-click unsubscribe; unsubscribes, bounces and complaints stop all of a lead's sequences.
+# Templates are Jinja2, HTML autoescaped: the lead's fields (first_name, company, ...), link(url)
+# for a tracked link (a click raises the score: qualify.engagement.email_click) and unsubscribe_url.
+# A template that does not render stops `make synth` with its line. Locally, `leadflow local
+# --clock 60x` runs the sends fast and `leadflow outbox` shows what went out.
+[nurture]
+# For leads whose country and phone say nothing: an IANA time zone.
+default_timezone = "UTC"
+send_window = {{ hours = "09:00-17:00", weekdays = ["mon", "tue", "wed", "thu", "fri"] }}
+frequency_cap = {{ most = 2, days = 7 }}
+# Sends per second for this client: keep it under the account's SES sending rate (its stacks share it).
+send_rate_per_second = 10
+
+[[nurture.sequences]]
+name = "welcome"
+# Who enters: leads in these stages ("nurture": not ready yet, and leads sales sent back as not ready),
+# and optionally only those every condition holds for (routing's fields) or a score band.
+stages = ["nurture"]
+# when = [{{ field = "country", in = ["DE", "AT", "CH"] }}]
+# score_between = [0, 49]
+
+[[nurture.sequences.steps]]
+after_days = 0
+subject = "Thanks for your interest{{% if first_name %}}, {{{{ first_name }}}}{{% endif %}}"
+html = '''<p>Hello {{{{ first_name or "there" }}}},</p>
+<p>Here is how teams like {{{{ company or "yours" }}}} get started:
+<a href="{{{{ link('https://www.example.com/start') }}}}">the guide</a>.</p>
+<p><a href="{{{{ unsubscribe_url }}}}">Unsubscribe</a></p>'''
+text = '''Hello {{{{ first_name or "there" }}}},
+Here is how teams like {{{{ company or "yours" }}}} get started: {{{{ link('https://www.example.com/start') }}}}
+Unsubscribe: {{{{ unsubscribe_url }}}}'''
+
+[[nurture.sequences.steps]]
+after_days = 3
+subject = "How others did it"
+html = '''<p>{{{{ first_name or "Hello" }}}}, see how others did it:
+<a href="{{{{ link('https://www.example.com/case') }}}}">the case study</a>.</p>
+<p><a href="{{{{ unsubscribe_url }}}}">Unsubscribe</a></p>'''
+text = '''{{{{ first_name or "Hello" }}}}, see how others did it: {{{{ link('https://www.example.com/case') }}}}
+Unsubscribe: {{{{ unsubscribe_url }}}}'''
+
+# What an inquiry's type promises, sent within a minute at any hour (window and cap do not hold it;
+# unsubscribes do): a form with inquiry_type = "price_list" would get this at once.
+# [nurture.acknowledgements.price_list]
+# subject = "Your price list"
+# html = '''<p><a href="{{{{ link('https://www.example.com/prices.pdf') }}}}">Download the price list</a></p>'''
+# text = '''Download the price list: {{{{ link('https://www.example.com/prices.pdf') }}}}'''
+
 # What `leadflow client snippet {name}` puts in the form for the website.
 [website]
 consent_text = "Yes, send me news and offers by email. I can unsubscribe at any time."
