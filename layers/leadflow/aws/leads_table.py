@@ -48,7 +48,8 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +64,9 @@ from leadflow.route.assignment import AccountLead
 
 PROFILE = "PROFILE"
 NURTURE_DUE = "NURTURE"
+MAX_BATCH_GET = 100  # keys per BatchGetItem request
+MAX_UNPROCESSED_ROUNDS = 8  # BatchGetItem rounds for the keys DynamoDB left unprocessed
+MAX_TRANSACTION_ITEMS = 100  # items per TransactWriteItems request
 COUNTER_SHARDS = 10
 MAX_LIST_MONTHS = 36
 LEADS_BY_CREATED_INDEX = "by_created"  # leadflow.definition declares it
@@ -135,11 +139,29 @@ class LeadsTable(LazyClient):
             )
         )
         item = answer.get("Item")
-        if not item:
-            return None
-        plain = plain_of(item)
-        outbox = tuple(OutboxItem(entry["kind"], entry["body"]) for entry in plain.get("outbox") or [])
-        return StoredLead(_profile(plain), int(plain["version"]), outbox)
+        return _stored(item) if item else None
+
+    def read_many(self, lead_ids: Sequence[str]) -> dict[str, StoredLead]:
+        """The stored leads among `lead_ids`, by id, read consistently in BatchGetItem requests of 100 keys."""
+        found: dict[str, StoredLead] = {}
+        for start in range(0, len(lead_ids), MAX_BATCH_GET):
+            keys = [
+                {"pk": {"S": lead_pk(lead_id)}, "sk": {"S": PROFILE}}
+                for lead_id in lead_ids[start : start + MAX_BATCH_GET]
+            ]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            for attempt in range(MAX_UNPROCESSED_ROUNDS):
+                answer = self._retrying(lambda: self.client.batch_get_item(RequestItems=request))  # noqa: B023 - called at once
+                for item in answer.get("Responses", {}).get(self.table_name, []):
+                    stored = _stored(item)
+                    found[stored.profile["lead_id"]] = stored
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.05 * 2**attempt)  # DynamoDB read what it could this time: the rest, after a pause
+            else:
+                raise RuntimeError(f"{self.table_name}: keys still unprocessed after {MAX_UNPROCESSED_ROUNDS} rounds")
+        return found
 
     def write(self, change: LeadChange, read: StoredLead | None, outbox: list[OutboxItem]) -> int:
         from botocore.exceptions import ClientError
@@ -160,6 +182,27 @@ class LeadsTable(LazyClient):
                 raise Conflict(change.profile["lead_id"]) from exc  # the lead, or a rep it was to go to, moved on
             raise
         return version
+
+    def write_many(self, writes: Sequence[tuple[LeadChange, StoredLead]]) -> list[int]:
+        """Write changes of many leads, each at the version read, in as few transactions as fit; the ones not written.
+
+        A transaction holds up to 100 items; the counters several changes add to are added up into
+        one update. Each transaction is all or nothing: when any lead in it moved on since it was
+        read, none of its changes is written, and their places in `writes` are returned, for the
+        caller to apply one at a time. Only for changes with no marker, no rep's ledger and nothing
+        to publish (see `apply_changes`).
+        """
+        from botocore.exceptions import ClientError
+
+        not_written: list[int] = []
+        for places, items in _transactions(self.table_name, writes):
+            try:
+                self._retrying(lambda: self.client.transact_write_items(TransactItems=items))  # noqa: B023 - called at once
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                not_written.extend(places)
+        return not_written
 
     def clear_outbox(self, lead_id: str, version: int) -> bool:
         """Empty the outbox once published; False if the lead moved on (its writer publishes)."""
@@ -464,6 +507,55 @@ def work_link(profile: LeadProfile) -> dict[str, Any] | None:
         "updated_at": profile.get("updated_at"),
     }
     return {"pk": pk, "sk": sk, **{k: v for k, v in summary.items() if v is not None}}
+
+
+def _stored(item: dict[str, Any]) -> StoredLead:
+    """A profile item as read (wire format): the profile, its version and what it still has to publish."""
+    plain = plain_of(item)
+    outbox = tuple(OutboxItem(entry["kind"], entry["body"]) for entry in plain.get("outbox") or [])
+    return StoredLead(_profile(plain), int(plain["version"]), outbox)
+
+
+def _transactions(
+    table: str, writes: Sequence[tuple[LeadChange, StoredLead]]
+) -> Iterator[tuple[list[int], list[dict[str, Any]]]]:
+    """The writes grouped into transactions of at most 100 items: each group's places in `writes` and its items.
+
+    DynamoDB refuses two operations on one item in a transaction, so the counter updates of a
+    group (every change of a day adds to the same few shards) are summed into one per counter.
+    """
+    places: list[int] = []
+    items: list[dict[str, Any]] = []
+    counters: dict[tuple[str, str], dict[str, Any]] = {}
+    for place, (change, read) in enumerate(writes):
+        own, _, _ = change_transaction(table, change, read, [])
+        added = [item for item in own if _counter_key(item) is None]
+        counted = [item for item in own if _counter_key(item) is not None]
+        new_counters = {_counter_key(item) for item in counted} - counters.keys()
+        if places and len(items) + len(counters) + len(added) + len(new_counters) > MAX_TRANSACTION_ITEMS:
+            yield places, items + list(counters.values())
+            places, items, counters = [], [], {}
+        places.append(place)
+        items.extend(added)
+        for item in counted:
+            key = _counter_key(item)
+            assert key is not None
+            if key in counters:
+                values = counters[key]["Update"]["ExpressionAttributeValues"]
+                total = int(values[":n"]["N"]) + int(item["Update"]["ExpressionAttributeValues"][":n"]["N"])
+                counters[key] = {"Update": {**counters[key]["Update"],
+                                            "ExpressionAttributeValues": {":n": {"N": str(total)}}}}  # fmt: skip
+            else:
+                counters[key] = item
+    if places:
+        yield places, items + list(counters.values())
+
+
+def _counter_key(item: dict[str, Any]) -> tuple[str, str] | None:
+    update = item.get("Update")
+    if update is None or not update["Key"]["pk"]["S"].startswith("COUNTER#"):
+        return None
+    return update["Key"]["pk"]["S"], update["Key"]["sk"]["S"]
 
 
 def _profile(item: dict[str, Any]) -> LeadProfile:

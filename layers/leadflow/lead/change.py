@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from leadflow.lead.events import DomainEvent, lead_stage_changed
 from leadflow.lead.lifecycle import check_transition
@@ -209,6 +209,59 @@ def apply_change(lead_id: str, plan: Planner, services: LeadServices) -> Applied
         publish(lead_id, version, outbox, services)
         return Applied("changed", change, before)
     raise Conflict(lead_id)
+
+
+@runtime_checkable
+class BatchLeadStore(LeadStore, Protocol):
+    """A store that reads and writes many leads per request (leadflow.aws.leads_table.LeadsTable)."""
+
+    def read_many(self, lead_ids: Sequence[str]) -> dict[str, StoredLead]: ...
+
+    def write_many(self, writes: Sequence[tuple[LeadChange, StoredLead]]) -> list[int]:
+        """Write each change at the version read, all or nothing per transaction; the places not written."""
+        ...
+
+
+def apply_changes(plans: Mapping[str, Planner], services: LeadServices) -> dict[str, Applied]:
+    """`apply_change` for many leads at once, by lead id: one read and one write for them all when nothing conflicts.
+
+    The leads are read together and planned one by one, as `apply_change` plans. The changes that
+    are plain (no marker, no rep's ledger, nothing to publish, from a lead with nothing left to
+    publish) are written together, each at the version read. Every other lead, and every lead of
+    a transaction that found one of its leads moved on, goes through `apply_change` alone: read
+    again, planned again, exactly as if it had been called for it. So a batch never changes what
+    is written, only how many requests it takes.
+    """
+    store = services.store
+    if len(plans) < 2 or not isinstance(store, BatchLeadStore):
+        return {lead_id: apply_change(lead_id, plan, services) for lead_id, plan in plans.items()}
+    applied: dict[str, Applied] = {}
+    alone: list[str] = []
+    plain: list[tuple[str, LeadChange, StoredLead]] = []
+    stored_leads = store.read_many(list(plans))
+    for lead_id, plan in plans.items():
+        stored = stored_leads.get(lead_id)
+        if stored is None or stored.outbox:
+            alone.append(lead_id)
+            continue
+        change = plan(dict(stored.profile))  # type: ignore[arg-type]
+        if change is not None and services.keep is not None:
+            services.keep(change)
+        if change is None:
+            applied[lead_id] = Applied("unchanged", None, stored.profile)
+        elif change.marker is not None or change.ledger or change.events or change.handoffs:
+            alone.append(lead_id)
+        else:
+            plain.append((lead_id, change, stored))
+    not_written = set(store.write_many([(change, stored) for _, change, stored in plain]))
+    for place, (lead_id, change, stored) in enumerate(plain):
+        if place in not_written:
+            alone.append(lead_id)
+        else:
+            applied[lead_id] = Applied("changed", change, stored.profile)
+    for lead_id in alone:
+        applied[lead_id] = apply_change(lead_id, plans[lead_id], services)
+    return applied
 
 
 def publish(lead_id: str, version: int, outbox: list[OutboxItem], services: LeadServices) -> None:
