@@ -2,7 +2,8 @@
 
 Messages are grouped by lead, so one lead's emails are sent one at a time. An acknowledgement
 goes out within a minute of capture, in or out of the send window (suppression still holds it);
-a step is claimed, sent and recorded as the sweep does (leadflow.nurture.send). Each consumer
+the batch's steps are claimed, sent and recorded together, as the sweep sends them
+(leadflow.nurture.send.send_due_steps), before the messages are answered one by one. Each consumer
 keeps to its share of the client's send rate. A message that fails (SES still throttling) goes
 back to the queue: the step stays due, and is sent later.
 """
@@ -19,7 +20,15 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from leadflow.nurture.send import Pacer, acknowledge, rate_share, send_due_step
+from leadflow.nurture.send import (
+    Pacer,
+    SentSteps,
+    acknowledge,
+    error_code,
+    rate_share,
+    send_due_step,
+    send_due_steps,
+)
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.settings import client_config
 from leadflow.wiring import lead_services, leads_table, mailer, signed_links
@@ -33,26 +42,61 @@ def pacer() -> Pacer:
     return Pacer(rate_share(client_config().nurture.send_rate_per_second))
 
 
+# The steps of this invocation's batch, sent ahead together by tick (one read and one write for all their claims).
+sent_ahead: dict[str, SentSteps] = {}
+
+
 def record_handler(record: SQSRecord) -> None:
     message = json.loads(record.body)
     config, lead_id = client_config(), message["lead_id"]
-    now = datetime.fromisoformat(message["tick"]) if message.get("tick") else datetime.now(UTC)
-    links = signed_links(now)
-    pacer().wait()
+    now = _tick(message)
     if message["kind"] == "acknowledge":
+        pacer().wait()
         outcome: str = acknowledge(lead_id, message["inquiry_id"], message["inquiry_type"], lead_services(), config,
-                                   mailer(), links, now)  # fmt: skip
+                                   mailer(), signed_links(now), now)  # fmt: skip
         metrics.add_metric(name="AcknowledgementSent" if outcome == "sent" else "AcknowledgementNotSent",
                            unit=MetricUnit.Count, value=1)  # fmt: skip
     else:
-        outcome = send_due_step(lead_id, lead_services(), config, mailer(), links, now)
+        ahead = sent_ahead.get(message.get("tick") or "")
+        if ahead is not None and lead_id in ahead.failures:
+            raise ahead.failures[lead_id]  # given back: the message goes back to the queue, the step stays due
+        if ahead is not None and lead_id in ahead.outcomes:
+            outcome = ahead.outcomes[lead_id]
+        else:  # its batch could not be sent ahead: alone, as the sweep sends one
+            pacer().wait()
+            outcome = send_due_step(lead_id, lead_services(), config, mailer(), signed_links(now), now)
         metrics.add_metric(name="NurtureSent" if outcome == "sent" else "NurtureNotSent", unit=MetricUnit.Count,
                            value=1)  # fmt: skip
     logger.info("nurture message handled", extra={"lead_id": lead_id, "kind": message["kind"], "outcome": outcome})
+
+
+def send_ahead(records: list[dict[str, Any]]) -> None:
+    """Send the batch's due steps together, tick by tick: claims and records written for many leads at once."""
+    sent_ahead.clear()
+    by_tick: dict[str, list[str]] = {}
+    for record in records:
+        message = json.loads(record["body"])
+        if message["kind"] == "step":
+            by_tick.setdefault(message.get("tick") or "", []).append(message["lead_id"])
+    for tick, lead_ids in by_tick.items():
+        now = _tick({"tick": tick})
+        try:
+            sent_ahead[tick] = send_due_steps(lead_ids, lead_services(), client_config(), mailer(), signed_links(now),
+                                              now, pace=pacer().wait)  # fmt: skip
+        except Exception as exc:  # their claims or records were not written: each message is tried alone below
+            logger.warning("nurture steps not sent ahead", extra={"lead_ids": lead_ids, "error": error_code(exc)})
+
+
+def _tick(message: dict[str, Any]) -> datetime:
+    """The moment to plan a message for: its sweep's tick, or now if later (a message back from a throttled
+    send hours on is judged by the window as it is now). Locally the simulated tick runs ahead: it stays."""
+    now = datetime.now(UTC)
+    return max(datetime.fromisoformat(message["tick"]), now) if message.get("tick") else now
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     leads_table().give_up_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_S
+    send_ahead(event["Records"])
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

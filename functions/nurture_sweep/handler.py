@@ -14,7 +14,7 @@ from typing import Any
 
 from leadflow.aws.queues import FifoQueue
 from leadflow.lead.profile import utc_stamp
-from leadflow.nurture.send import Pacer, rate_share, send_due_step, sweep_nurture
+from leadflow.nurture.send import Pacer, rate_share, send_due_steps, sweep_nurture
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.settings import client_config, required_env
 from leadflow.wiring import lead_services, leads_table, mailer, signed_links
@@ -38,12 +38,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
                     for lead_id in lead_ids]  # fmt: skip
         queue.send_batch(messages)
 
+    pacer = Pacer(share)
     done = sweep_nurture(
         leads_table().nurture_due_lead_ids(utc_stamp(now)),
-        lambda lead_id: send_due_step(lead_id, lead_services(), config, mailer(), links, now),
+        lambda lead_ids: send_due_steps(lead_ids, lead_services(), config, mailer(), links, now, pace=pacer.wait),
         fan_out,
         inline_most=int(max(budget_s, 0) * share),
-        pacer=Pacer(share),
         give_up_at=time.monotonic() + budget_s,
     )
     metrics.add_metric(name="NurtureStepsDue", unit=MetricUnit.Count, value=done["due"])  # every tick: 0 is a figure

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from leadflow.nurture.send import Pacer, StepOutcome, rate_share, sweep_nurture
+from leadflow.nurture.send import SWEEP_BATCH, Pacer, SentSteps, StepOutcome, rate_share, sweep_nurture
 
 
 class FakeClock:
@@ -34,37 +35,78 @@ def test_the_sweep_and_each_queue_consumer_share_the_clients_rate() -> None:
     assert rate_share(30) == 10  # the sweep and two consumers at once never send more than 30 a second
 
 
+def sends(outcomes: dict[str, StepOutcome], batches: list[list[str]] | None = None) -> Callable[[list[str]], SentSteps]:
+    """A batch sender whose leads end as `outcomes` says; a lead named there as "failed" fails its send."""
+
+    def send(lead_ids: list[str]) -> SentSteps:
+        if batches is not None:
+            batches.append(lead_ids)
+        done = SentSteps()
+        for lead_id in lead_ids:
+            if outcomes[lead_id] == "failed":
+                done.failures[lead_id] = RuntimeError("SES still throttling")
+            else:
+                done.outcomes[lead_id] = outcomes[lead_id]
+        return done
+
+    return send
+
+
 def test_a_run_sends_what_fits_and_reports_each_outcome() -> None:
-    outcomes: dict[str, StepOutcome] = {"a": "sent", "b": "not_due", "c": "sent"}
     handed: list[list[str]] = []
-    done = sweep_nurture(iter("abc"), outcomes.__getitem__, handed.append, inline_most=3, pacer=Pacer(1e6))
+    done = sweep_nurture(iter("abc"), sends({"a": "sent", "b": "not_due", "c": "sent"}), handed.append, inline_most=3)
     assert done == {"due": 3, "sent": 2, "fanned_out": 0, "not_sent": 1, "failed": 0}
     assert handed == []
 
 
+def test_a_run_sends_in_batches_of_the_sweep_batch() -> None:
+    leads = [f"lead{n}" for n in range(SWEEP_BATCH * 2 + 1)]
+    batches: list[list[str]] = []
+    done = sweep_nurture(iter(leads), sends(dict.fromkeys(leads, "sent"), batches), lambda ids: None, inline_most=100)
+    assert [len(batch) for batch in batches] == [SWEEP_BATCH, SWEEP_BATCH, 1]
+    assert done["sent"] == len(leads)
+
+
 def test_more_due_than_one_run_should_send_goes_to_the_queue_whole() -> None:
     handed: list[list[str]] = []
-    sent: list[str] = []
-    done = sweep_nurture(iter("abcd"), lambda lead: sent.append(lead) or "sent", handed.append, inline_most=3,
-                         pacer=Pacer(1e6))  # fmt: skip
+    batches: list[list[str]] = []
+    done = sweep_nurture(iter("abcd"), sends(dict.fromkeys("abcd", "sent"), batches), handed.append, inline_most=3)
     assert handed == [list("abcd")]
-    assert sent == []
+    assert batches == []
     assert done["fanned_out"] == 4
 
 
 def test_a_run_out_of_time_hands_the_rest_to_the_queue() -> None:
     handed: list[list[str]] = []
-    done = sweep_nurture(iter("abc"), lambda lead: "sent", handed.append, inline_most=10, pacer=Pacer(1e6),
+    done = sweep_nurture(iter("abc"), sends(dict.fromkeys("abc", "sent")), handed.append, inline_most=10,
                          give_up_at=time.monotonic() - 1)  # fmt: skip
     assert handed == [list("abc")]
     assert done["sent"] == 0
 
 
 def test_a_step_that_fails_holds_back_no_other() -> None:
-    def send(lead: str) -> StepOutcome:
-        if lead == "b":
-            raise RuntimeError("SES still throttling")
-        return "sent"
-
-    done = sweep_nurture(iter("abc"), send, lambda ids: None, inline_most=10, pacer=Pacer(1e6))
+    done = sweep_nurture(iter("abc"), sends({"a": "sent", "b": "failed", "c": "sent"}), lambda ids: None,
+                         inline_most=10)  # fmt: skip
     assert (done["sent"], done["failed"]) == (2, 1)
+
+
+def test_a_batch_whose_writes_fail_holds_back_no_later_batch() -> None:
+    leads = [f"lead{n}" for n in range(SWEEP_BATCH + 1)]
+
+    def send(lead_ids: list[str]) -> SentSteps:
+        if len(lead_ids) == SWEEP_BATCH:
+            raise RuntimeError("DynamoDB unavailable")
+        return SentSteps(outcomes=dict.fromkeys(lead_ids, "sent"))
+
+    done = sweep_nurture(iter(leads), send, lambda ids: None, inline_most=100)
+    assert (done["sent"], done["failed"]) == (1, SWEEP_BATCH)
+
+
+def test_a_failure_is_logged_by_its_code_never_by_its_text_which_may_name_the_address() -> None:
+    from botocore.exceptions import ClientError
+
+    from leadflow.nurture.send import error_code
+
+    refused = ClientError({"Error": {"Code": "MessageRejected", "Message": "ada@example.com failed the check"}}, "Send")
+    assert error_code(refused) == "MessageRejected"
+    assert error_code(RuntimeError("ada@example.com")) == "RuntimeError"

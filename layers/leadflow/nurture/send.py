@@ -26,17 +26,18 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal, Protocol
 
 from leadflow.config import ClientConfig, EmailTemplates
-from leadflow.lead.change import CounterDelta, LeadChange, LeadServices, apply_change
+from leadflow.lead.change import CounterDelta, LeadChange, LeadServices, apply_change, apply_changes
 from leadflow.lead.profile import LeadProfile, utc_stamp
 from leadflow.links import LinkSigner
 from leadflow.nurture.email_links import click_url, unsubscribe_url
-from leadflow.nurture.sequences import NextStep, NurtureState, plan_nurture, record_sent, schedule_nurture
+from leadflow.nurture.sequences import NextStep, NurtureState, plan_nurture, record_sent, schedule_nurture, wall_clock
 from leadflow.nurture.suppression import is_suppressed
 from leadflow.nurture.templates import EmailTemplate, Rendered
 
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 CONCURRENT_SENDERS = 2  # the nurture queue's consumers at once (its trigger's maximum concurrency)
 CLAIM_MINUTES = 15  # a claimed step no sweep sends again, for longer than one send takes
+SWEEP_BATCH = 25  # due steps a sweep claims together (one read, one write), then sends, then records together
 KEEP_ACKNOWLEDGED = 20  # the latest inquiries acknowledged, kept on the lead against redelivery
 
 StepOutcome = Literal["sent", "not_due", "ended", "claimed_elsewhere", "failed"]
@@ -101,56 +103,109 @@ def send_due_step(
     mail: MailPort,
     links: LinkPort,
     now: datetime,
-    wall: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> StepOutcome:
     """Claim, send and record the lead's due step (see the module doc); what happened.
 
-    `now` is the tick: what is due, and when it counts as sent. The claim is a lease on `wall`,
-    the sender's own clock, so it outlasts the sending however fast the ticks come.
+    `now` is the tick: what is due, and when it counts as sent. The claim is a lease on the wall
+    clock (`wall_clock`), so it outlasts the sending however fast the ticks come. A send that
+    failed is given back, then raised.
     """
-    claimed: list[NextStep] = []
-    found: list[StepOutcome] = []
+    done = send_due_steps([lead_id], services, config, mail, links, now)
+    if lead_id in done.failures:
+        raise done.failures[lead_id]
+    return done.outcomes[lead_id]
 
-    def claim(current: LeadProfile | None) -> LeadChange | None:
-        claimed.clear()
-        found.clear()
-        if current is None:
-            found.append("ended")
-            return None
-        sending = (current.get("nurture") or {}).get("sending")
-        leased = wall()
-        if sending and sending["until"] > utc_stamp(leased):
-            found.append("claimed_elsewhere")
-            return None
-        plan = plan_nurture(current, config, now)
-        profile = copy.deepcopy(current)
-        profile["updated_at"] = utc_stamp(now)
-        step = plan.next
-        if step is None or step.send_at > now:
-            found.append("ended" if step is None else "not_due")
-            schedule_nurture(profile, config, now, leased)
-            return None if _same_schedule(current, profile) else LeadChange(profile)  # the due index moves on
-        state: NurtureState = plan.state
-        state["sending"] = {"sequence": step.sequence, "step": step.step, "until": utc_stamp(leased + _claim())}
-        profile["nurture"] = dict(state)
-        profile["nurture_next_at"] = utc_stamp(now + _claim())  # the due index runs on the tick's clock
-        claimed.append(step)
-        return LeadChange(profile)
 
-    applied = apply_change(lead_id, claim, services)
-    if not claimed or applied.change is None:
-        return found[0] if found else "claimed_elsewhere"
-    step = claimed[0]
-    profile = applied.change.profile
-    try:
-        outgoing = compose(profile, step_template(config, step), links, "nurture", step)
-        mail.send_email(outgoing.to, outgoing.rendered, outgoing.headers, outgoing.tags)
-    except Exception:
-        apply_change(lead_id, lambda current: _give_back(current, step, config, now), services)
-        raise
-    sent_at = now
-    apply_change(lead_id, lambda current: _recorded(current, step, outgoing, config, sent_at), services)
-    return "sent"
+@dataclass
+class SentSteps:
+    """What became of each lead's due step: its outcome, or the error its send failed with (given back)."""
+
+    outcomes: dict[str, StepOutcome] = field(default_factory=dict)
+    failures: dict[str, Exception] = field(default_factory=dict)
+
+
+def send_due_steps(
+    lead_ids: Sequence[str],
+    services: LeadServices,
+    config: ClientConfig,
+    mail: MailPort,
+    links: LinkPort,
+    now: datetime,
+    pace: Callable[[], None] = lambda: None,
+) -> SentSteps:
+    """`send_due_step` for many leads: their claims written together, then the sends, then the records together.
+
+    Each lead is claimed, sent and recorded as `send_due_step` does; `apply_changes` only saves
+    requests (one read and one write for the claims of all of them, the same for the records),
+    and a lead whose write conflicts is claimed or recorded alone. `pace()` is called before
+    each email. A failed send is given back and kept in `failures`; it holds back no other lead.
+    """
+    found: dict[str, StepOutcome] = {}
+    claimed: dict[str, NextStep] = {}
+
+    def claim(lead_id: str) -> Callable[[LeadProfile | None], LeadChange | None]:
+        def plan(current: LeadProfile | None) -> LeadChange | None:
+            claimed.pop(lead_id, None)
+            change, found[lead_id], step = _claim_step(current, config, now, wall_clock())
+            if step is not None:
+                claimed[lead_id] = step
+            return change
+
+        return plan
+
+    done = SentSteps()
+    unique = list(dict.fromkeys(lead_ids))
+    claims = apply_changes({lead_id: claim(lead_id) for lead_id in unique}, services)
+    outgoing: dict[str, tuple[NextStep, Outgoing]] = {}
+    for lead_id in unique:
+        step, applied = claimed.get(lead_id), claims[lead_id]
+        if step is None or applied.change is None:
+            done.outcomes[lead_id] = found.get(lead_id) or "claimed_elsewhere"
+            continue
+        try:
+            email = compose(applied.change.profile, step_template(config, step), links, "nurture", step)
+            pace()
+            mail.send_email(email.to, email.rendered, email.headers, email.tags)
+        except Exception as exc:  # SES still refusing after the mailer's backoff: the step is due again at once
+            apply_change(lead_id, partial(_give_back, step=step, config=config, now=now), services)
+            done.failures[lead_id] = exc
+            continue
+        outgoing[lead_id] = (step, email)
+    records = {
+        lead_id: partial(_recorded, step=step, outgoing=email, config=config, at=now)
+        for lead_id, (step, email) in outgoing.items()
+    }
+    apply_changes(records, services)
+    done.outcomes.update(dict.fromkeys(outgoing, "sent"))
+    return done
+
+
+def _claim_step(
+    current: LeadProfile | None, config: ClientConfig, now: datetime, leased: datetime
+) -> tuple[LeadChange | None, StepOutcome, NextStep | None]:
+    """The claim of the lead's due step at `now` (a lease until `leased` + CLAIM_MINUTES), or why there is none.
+
+    Whatever else it finds (the lead left its sequences, the window is closed, the cap is full)
+    is written too when it moves the schedule, so the due index moves on with the lead.
+    """
+    if current is None:
+        return None, "ended", None
+    sending = (current.get("nurture") or {}).get("sending")
+    if sending and sending["until"] > utc_stamp(leased):
+        return None, "claimed_elsewhere", None
+    plan = plan_nurture(current, config, now)
+    profile = copy.deepcopy(current)
+    profile["updated_at"] = utc_stamp(now)
+    step = plan.next
+    if step is None or step.send_at > now:
+        schedule_nurture(profile, config, now, leased)
+        moved = None if _same_schedule(current, profile) else LeadChange(profile)
+        return moved, "ended" if step is None else "not_due", None
+    state: NurtureState = plan.state
+    state["sending"] = {"sequence": step.sequence, "step": step.step, "until": utc_stamp(leased + _claim())}
+    profile["nurture"] = dict(state)
+    profile["nurture_next_at"] = utc_stamp(now + _claim())  # the due index runs on the tick's clock
+    return LeadChange(profile), "sent", step
 
 
 def _claim() -> timedelta:
@@ -301,17 +356,18 @@ def rate_share(per_second: float) -> float:
 
 def sweep_nurture(
     due: Iterable[str],
-    send_one: Callable[[str], StepOutcome],
+    send_batch: Callable[[list[str]], SentSteps],
     fan_out: Callable[[list[str]], None],
     inline_most: int,
-    pacer: Pacer,
     give_up_at: float | None = None,
 ) -> dict[str, int]:
     """Send what is due, or hand it to the nurture queue when there is more than one run should send.
 
     `inline_most` is what the run sends itself at its share of the rate within its time; beyond
-    that every due lead goes to the queue (in batches), whose consumers send at their share. A
-    run that reaches `give_up_at` hands the rest to the queue too: nothing due waits for luck.
+    that every due lead goes to the queue (in batches), whose consumers send at their share. The
+    run sends SWEEP_BATCH leads at a time (`send_batch`, which paces each email: see
+    `send_due_steps`). A run that reaches `give_up_at` hands the rest to the queue too: nothing
+    due waits for luck.
     """
     ids = list(due)
     done = {"due": len(ids), "sent": 0, "fanned_out": 0, "not_sent": 0, "failed": 0}
@@ -319,17 +375,31 @@ def sweep_nurture(
         fan_out(ids)
         done["fanned_out"] = len(ids)
         return done
-    for position, lead_id in enumerate(ids):
+    for start in range(0, len(ids), SWEEP_BATCH):
         if give_up_at is not None and time.monotonic() > give_up_at:
-            fan_out(ids[position:])
-            done["fanned_out"] = len(ids) - position
+            fan_out(ids[start:])
+            done["fanned_out"] = len(ids) - start
             break
-        pacer.wait()
+        batch = ids[start : start + SWEEP_BATCH]
         try:
-            outcome = send_one(lead_id)
-        except Exception:  # one lead's failure (SES still throttling) holds back no other; its step stays due
-            logger.exception("nurture step not sent; it stays due", extra={"lead_id": lead_id})
-            done["failed"] += 1
+            sent = send_batch(batch)
+        except Exception as exc:  # the batch's claims or records were not written: its steps stay due, or run out
+            logger.error("nurture steps not sent; they stay due", extra={"lead_ids": batch, "error": error_code(exc)})
+            done["failed"] += len(batch)
             continue
-        done["sent" if outcome == "sent" else "not_sent"] += 1
+        for lead_id, error in sent.failures.items():  # one lead's failure (SES still throttling) holds back no other
+            logger.error("nurture step not sent; it stays due", extra={"lead_id": lead_id, "error": error_code(error)})
+        done["failed"] += len(sent.failures)
+        done["sent"] += sum(outcome == "sent" for outcome in sent.outcomes.values())
+        done["not_sent"] += sum(outcome != "sent" for outcome in sent.outcomes.values())
     return done
+
+
+def error_code(exc: Exception) -> str:
+    """What failed, for a log line: AWS's error code or the exception's type, never its text.
+
+    SES's messages name the addresses they refused, and a log line never carries a person's address.
+    """
+    response = getattr(exc, "response", None)  # botocore's ClientError
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code or type(exc).__name__)

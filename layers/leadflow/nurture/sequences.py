@@ -18,7 +18,6 @@ but the profile, the client file and the time.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypedDict
@@ -120,7 +119,7 @@ def schedule_nurture(
     Run on every change of a lead, so whatever changed it (an inquiry, a rep's rejection, a
     loss, a suppression) enters and leaves sequences at once and moves its next email. A step a
     sweep has claimed keeps the lead out of the due index until the claim runs out: the claim is
-    held on the wall clock (`wall`, `now` when not given), and the index, on `now`'s clock, sees
+    held on the wall clock (`wall`, else `wall_clock()`), and the index, on `now`'s clock, sees
     the lead again when as much of `now`'s time has passed. Returns the next step (None: nothing
     more to send).
     """
@@ -128,7 +127,7 @@ def schedule_nurture(
     plan = plan_nurture(profile, config, now)
     state = plan.state
     sending = state.get("sending")
-    held = (datetime.fromisoformat(sending["until"]) - (wall or now)) if sending else timedelta(0)
+    held = (datetime.fromisoformat(sending["until"]) - (wall or wall_clock())) if sending else timedelta(0)
     if plan.next is not None and held > timedelta(0):
         next_at: str | None = utc_stamp(now + held)
     else:
@@ -152,9 +151,8 @@ class NurtureKeeper:
     lead to the nurture queue, once per inquiry, to be sent within a minute.
     """
 
-    def __init__(self, config: ClientConfig, wall: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(self, config: ClientConfig):
         self.config = config
-        self.wall = wall  # what a claim's lease is measured on (see Sending)
         self.stages = frozenset(stage for sequence in config.nurture.sequences for stage in sequence.stages)
 
     def __call__(self, change: LeadChange) -> None:
@@ -162,7 +160,7 @@ class NurtureKeeper:
         stamp = profile.get("updated_at")
         now = datetime.fromisoformat(stamp) if stamp else datetime.now(UTC)
         if profile.get("nurture") or profile.get("stage") in self.stages:  # else no sequence can take it: no work
-            schedule_nurture(profile, self.config, now, self.wall())
+            schedule_nurture(profile, self.config, now)
         promised = self.config.nurture.acknowledgements
         suppressed = ((profile.get("nurture") or {}).get("suppressed") or {}).get("reason")
         for entry in change.timeline:
@@ -172,6 +170,11 @@ class NurtureKeeper:
                 message = {"kind": "acknowledge", "lead_id": lead_id, "inquiry_id": inquiry_id,
                            "inquiry_type": inquiry_type}  # fmt: skip
                 change.handoffs.append(Handoff(NURTURE_QUEUE, message, deduplication_id=f"{inquiry_id}-ack"))
+
+
+def wall_clock() -> datetime:
+    """What a claim's lease is measured on (see Sending): the one real clock, whatever the ticks say."""
+    return datetime.now(UTC)
 
 
 def nurture_keeper(config: ClientConfig) -> NurtureKeeper | None:

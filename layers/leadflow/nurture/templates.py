@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from leadflow.lead.profile import LeadProfile
@@ -122,13 +122,19 @@ def _render(name: str, part: str, source: str, context: dict[str, Any], html: bo
 
     label = f"{name} {part}".strip()
     try:
-        template = _environment(html).from_string(source)
+        template = _compiled(source, html)
     except TemplateError as exc:
         raise TemplateProblem(label, getattr(exc, "lineno", None), _message(exc)) from None
     try:
         return str(template.render(context))
     except TemplateError as exc:
         raise TemplateProblem(label, _line_in_template(exc), _message(exc)) from None
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str, html: bool) -> Any:
+    """A template compiled once per warm function, not once per email (a fifth of a step's time in `make bench`)."""
+    return _environment(html).from_string(source)
 
 
 @cache
