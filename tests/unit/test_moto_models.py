@@ -10,8 +10,12 @@ from leadflow.local.moto_models import stop_tracking_instances
 
 
 def test_a_queue_message_or_an_item_made_after_tracking_stopped_is_kept_by_no_list_of_moto() -> None:
+    from moto.core.common_models import BaseModel
+
     stop_tracking_instances()
+    patched = BaseModel.__new__
     stop_tracking_instances()  # a second call changes nothing
+    assert BaseModel.__new__ is patched
 
     message = Message("m-1", "a lead's inquiry")
     item = Item(DynamoType({"S": "LEAD#1"}), DynamoType({"S": "PROFILE"}), {"pk": {"S": "LEAD#1"}})
