@@ -140,3 +140,14 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A page in Chromium as a phone shows it: 390 x 844, touch, twice the pixels."""
+    context = browser.new_context(**PHONE)
+    yield context.new_page()
+    context.close()
