@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import requests
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, start_local_stack, stop_local_stack
 
 EVERY_DAY = "mon,tue,wed,thu,fri,sat,sun"
 
@@ -18,6 +20,15 @@ def at_work_now() -> tuple[str, ...]:
     offset = 12 - datetime.now(UTC).hour  # Etc/GMT-N is N hours east of UTC (the sign is POSIX's)
     zone = f"Etc/GMT{'-' if offset >= 0 else '+'}{abs(offset)}"
     return ("--timezone", zone, "--workdays", EVERY_DAY, "--hours", "06:00-18:00")
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A stack of this module's own: its routing counts on the reps it adds and on no other test's
+    (the browser tests add reps at work to the shared stack's DACH team)."""
+    stack = start_local_stack(tmp_path_factory.mktemp("route"))
+    yield stack
+    stop_local_stack(stack)
 
 
 def post(stack: RunningStack, **body: Any) -> None:
