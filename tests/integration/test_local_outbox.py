@@ -77,6 +77,14 @@ def test_the_outbox_lists_the_newest_email_first_and_filters_by_recipient(stack:
     assert outbox_in_process(to="nobody@demo.example") == []
 
 
+def test_one_email_is_found_by_the_id_ses_answered_with(stack: Stack) -> None:
+    send(stack, "ada@demo.example", "First")
+    second = send(stack, "bo@demo.example", "Second")
+
+    assert [(e.message_id, e.subject) for e in outbox_in_process(message_id=second)] == [(second, "Second")]
+    assert outbox_in_process(message_id="no-such-id") == []
+
+
 def send_simple(stack: Stack, to: str, subject: str, body: dict[str, dict[str, str]]) -> str:
     """An SES v2 Simple send, which leadflow does not make: moto keeps its sender, recipients, subject and one body."""
     content = {"Simple": {"Subject": {"Data": subject}, "Body": body}}

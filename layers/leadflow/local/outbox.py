@@ -91,8 +91,9 @@ class OutboxEmail:
         )
 
 
-def outbox_in_process(to: str | None = None) -> list[OutboxEmail]:
-    """Every email the SES of the moto in this process holds, newest first; only those to `to` if given.
+def outbox_in_process(to: str | None = None, message_id: str | None = None) -> list[OutboxEmail]:
+    """Every email the SES of the moto in this process holds, newest first; only those to `to`, or the one
+    SES answered with `message_id`, if given (the others are not parsed).
 
     Reads moto's SES backends where they are, creating none: in a process that runs no moto
     server, or before anything was sent, the outbox is empty. The local stack sends from one
@@ -106,6 +107,8 @@ def outbox_in_process(to: str | None = None) -> list[OutboxEmail]:
             sent += list(backend.sent_messages)
     emails = []
     for message in reversed(sent):
+        if message_id is not None and getattr(message, "id", None) != message_id:
+            continue
         if to is not None and not _may_be_to(vars(message), to):
             continue  # parsing a MIME message takes milliseconds: only those the filter may keep are
         if isinstance(message, RawMessage):

@@ -501,7 +501,7 @@ def _pages(config: ClientConfig, api_url: str) -> dict[str, Page]:
         from leadflow.local.outbox import outbox_in_process
 
         message_id = (query.get("id") or [""])[0]
-        email = next((e for e in outbox_in_process() if e.message_id == message_id), None)
+        email = next(iter(outbox_in_process(message_id=message_id)), None) if message_id else None
         if email is None:
             return page(
                 "No such email",
