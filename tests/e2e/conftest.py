@@ -151,3 +151,11 @@ def phone(browser: Any) -> Iterator[Any]:
     context = browser.new_context(**PHONE)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def desktop(browser: Any) -> Iterator[Any]:
+    """A page in Chromium at a laptop's size, 1100 x 900."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    yield context.new_page()
+    context.close()

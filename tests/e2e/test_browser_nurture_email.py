@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,13 +18,6 @@ from leadflow.local.outbox import OutboxEmail, read_outbox
 from tests.e2e.conftest import ARTIFACTS, RunningStack
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def desktop(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    yield context.new_page()
-    context.close()
 
 
 def guide_for(stack: RunningStack, address: str, timeout_s: float = 30) -> OutboxEmail:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,13 +17,6 @@ from tests.e2e.conftest import ARTIFACTS, RunningStack
 from tests.e2e.test_route_local import add_rep, at_work_now
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    yield context.new_page()
-    context.close()
 
 
 def email_about(stack: RunningStack, first_name: str, timeout_s: float = 30) -> OutboxEmail:
@@ -39,7 +31,7 @@ def email_about(stack: RunningStack, first_name: str, timeout_s: float = 30) -> 
 
 
 def test_the_outbox_lists_the_owners_email_and_opens_it_with_its_headers_and_both_bodies(
-    local_stack: RunningStack, page: Any
+    local_stack: RunningStack, desktop: Any
 ) -> None:
     add_rep(local_stack, f"otto.{uuid.uuid4().hex[:6]}@demo.example", "Otto Outbox", *at_work_now())
     first_name = f"Mira{uuid.uuid4().hex[:6]}"
@@ -50,22 +42,22 @@ def test_the_outbox_lists_the_owners_email_and_opens_it_with_its_headers_and_bot
     assert answer.status_code == 202
     email = email_about(local_stack, first_name)
 
-    page.goto(f"{local_stack.api}/outbox")
-    row = page.locator("tr", has_text=first_name)
+    desktop.goto(f"{local_stack.api}/outbox")
+    row = desktop.locator("tr", has_text=first_name)
     assert row.count() == 1
     assert email.to[0] in row.inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "outbox-list.png"), full_page=True)
+    desktop.screenshot(path=str(ARTIFACTS / "outbox-list.png"), full_page=True)
 
     row.locator("a").click()
-    page.wait_for_load_state()
-    assert page.locator("h1").inner_text() == email.subject
-    assert page.locator("tr", has=page.locator("th", has_text="Message-ID")).locator("td").inner_text() == (
+    desktop.wait_for_load_state()
+    assert desktop.locator("h1").inner_text() == email.subject
+    assert desktop.locator("tr", has=desktop.locator("th", has_text="Message-ID")).locator("td").inner_text() == (
         email.header("Message-ID")
     )
-    frame = page.locator("iframe")
+    frame = desktop.locator("iframe")
     assert frame.get_attribute("sandbox") == ""  # the email's HTML runs nothing
-    body = page.frame_locator("iframe[sandbox]")
+    body = desktop.frame_locator("iframe[sandbox]")
     assert body.locator("a", has_text="Accept").count() == 1  # the HTML body, rendered
-    assert "Accept: http" in page.locator("pre").inner_text()  # the text body
-    page.screenshot(path=str(ARTIFACTS / "outbox-email.png"), full_page=True)
+    assert "Accept: http" in desktop.locator("pre").inner_text()  # the text body
+    desktop.screenshot(path=str(ARTIFACTS / "outbox-email.png"), full_page=True)
