@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import cast
 
 from leadflow.nurture.send import SWEEP_BATCH, Pacer, SentSteps, StepOutcome, rate_share, sweep_nurture
 
@@ -35,7 +36,7 @@ def test_the_sweep_and_each_queue_consumer_share_the_clients_rate() -> None:
     assert rate_share(30) == 10  # the sweep and two consumers at once never send more than 30 a second
 
 
-def sends(outcomes: dict[str, StepOutcome], batches: list[list[str]] | None = None) -> Callable[[list[str]], SentSteps]:
+def sends(outcomes: dict[str, str], batches: list[list[str]] | None = None) -> Callable[[list[str]], SentSteps]:
     """A batch sender whose leads end as `outcomes` says; a lead named there as "failed" fails its send."""
 
     def send(lead_ids: list[str]) -> SentSteps:
@@ -46,7 +47,7 @@ def sends(outcomes: dict[str, StepOutcome], batches: list[list[str]] | None = No
             if outcomes[lead_id] == "failed":
                 done.failures[lead_id] = RuntimeError("SES still throttling")
             else:
-                done.outcomes[lead_id] = outcomes[lead_id]
+                done.outcomes[lead_id] = cast(StepOutcome, outcomes[lead_id])
         return done
 
     return send

@@ -164,11 +164,6 @@ def read_outbox(api_url: str, to: str | None = None, timeout_s: float = TIMEOUT_
         raise OutboxUnavailable(api_url, not_an_outbox) from None
 
 
-def find_email(api_url: str, message_id: str, timeout_s: float = TIMEOUT_S) -> OutboxEmail | None:
-    """The email SES answered with `message_id`, if the outbox of the local stack at `api_url` holds it."""
-    return next((email for email in read_outbox(api_url, timeout_s=timeout_s) if email.message_id == message_id), None)
-
-
 def _from_raw(stored: dict[str, Any]) -> OutboxEmail:
     """A Raw message as moto keeps it: its id, the send's sender and recipients, and the MIME text."""
     message = message_from_string(str(stored.get("raw_data", "")), policy=policy.default)

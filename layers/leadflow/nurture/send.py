@@ -48,7 +48,7 @@ CLAIM_MINUTES = 15  # a claimed step no sweep sends again, for longer than one s
 SWEEP_BATCH = 25  # due steps a sweep claims together (one read, one write), then sends, then records together
 KEEP_ACKNOWLEDGED = 20  # the latest inquiries acknowledged, kept on the lead against redelivery
 
-StepOutcome = Literal["sent", "not_due", "ended", "claimed_elsewhere", "failed"]
+StepOutcome = Literal["sent", "not_due", "ended", "claimed_elsewhere"]  # a failed send: SentSteps.failures
 
 
 class MailPort(Protocol):
