@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -102,14 +103,24 @@ def start_local_stack(
     return stack
 
 
-def stop_local_stack(stack: RunningStack) -> None:
-    """Ctrl-C, as a person stops `make run`; it must stop cleanly and soon."""
-    stack.process.send_signal(signal.SIGINT)
+def stop_local_stack(stack: RunningStack, thread: int | None = None) -> None:
+    """Ctrl-C, as a person stops `make run`; it must stop cleanly and soon.
+
+    `thread` (an index into the process's other threads) hands the signal to that thread, as the
+    kernel may do with a Ctrl-C meant for the whole process.
+    """
+    if thread is None:
+        stack.process.send_signal(signal.SIGINT)
+    else:
+        pid = stack.process.pid
+        others = sorted(int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid)
+        assert ctypes.CDLL(None, use_errno=True).tgkill(pid, others[thread], signal.SIGINT) == 0  # glibc 2.30+
     try:
         stack.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         stack.process.kill()
-        raise
+        tail = "\n".join(stack.log.read_text().splitlines()[-30:])
+        raise AssertionError(f"leadflow local did not stop within 20 s of Ctrl-C; its log ends:\n{tail}") from None
     assert "Stopped." in stack.log.read_text()
 
 

@@ -124,3 +124,9 @@ def test_people_who_sign_in_survive_a_restart_and_their_tokens_stay_valid(tmp_pa
         assert me(second, issued_before) == 200  # the pool has the same id: its tokens still name it
     finally:
         stop_local_stack(second)
+
+
+def test_ctrl_c_handed_to_another_thread_still_stops_the_stack(tmp_path: Path) -> None:
+    """The kernel may give a process's Ctrl-C to any of its threads; Python acts on it in the main one only."""
+    stack = start_local_stack(tmp_path)
+    stop_local_stack(stack, thread=1)  # waits for "Stopped." and the exit, or fails naming the log's end

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from leadflow.definition import FunctionSpec
-from leadflow.local.workers import FunctionPool, InvocationError
+from leadflow.local.workers import STOPPED, FunctionPool, InvocationError
 
 HANDLER = """
 import os
@@ -151,7 +151,7 @@ def test_a_handler_that_fails_to_import_is_an_init_error_naming_the_log(make_poo
     assert str(tmp_path / "sleeper.log") in error.trace
 
 
-def test_stop_ends_the_busy_and_the_waiting_invocation_with_a_function_error(
+def test_stop_ends_the_busy_and_the_waiting_invocation_as_stopped(
     make_pool: MakePool, tmp_path: Path
 ) -> None:
     pool = make_pool(size=1, timeout_s=60)
@@ -163,6 +163,6 @@ def test_stop_ends_the_busy_and_the_waiting_invocation_with_a_function_error(
         pool.stop()
         errors = outcomes(pool, [busy, waiting])
 
-    assert all(isinstance(error, InvocationError) for error in errors)
+    assert [(type(error), getattr(error, "error_type", None)) for error in errors] == [(InvocationError, STOPPED)] * 2
     with pytest.raises(InvocationError):
         pool.invoke({})

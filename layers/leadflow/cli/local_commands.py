@@ -101,7 +101,10 @@ def local(
     try:
         stack.start()
         print(stack.describe(), flush=True)
-        stopped.wait()
+        # Python runs a signal's handler in the main thread only, and a Ctrl-C the kernel hands to
+        # another thread does not wake a main thread blocked for good: it wakes twice a second instead.
+        while not stopped.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     except WorkerStartError as exc:  # a handler that does not import: its log says why

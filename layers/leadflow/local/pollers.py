@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from leadflow.local.workers import InvocationError
+from leadflow.local.workers import STOPPED, InvocationError
 
 Invoke = Callable[[dict[str, Any]], Any]
 
@@ -108,10 +108,9 @@ class QueuePoller:
         try:
             answer = self.invoke(sqs_event(messages, self.queue_arn, self.region))
         except InvocationError as exc:
-            print(
-                f"  ! {self.name}: function error {exc.error_type}; {len(messages)} message(s) stay on the queue",
-                flush=True,
-            )
+            stopping = exc.error_type == STOPPED
+            cause = "the stack stopped during the batch" if stopping else f"function error {exc.error_type}"
+            print(f"  ! {self.name}: {cause}; {len(messages)} message(s) stay on the queue", flush=True)
             return len(messages)
         failed = failed_message_ids(answer)
         done = [m for m in messages if m["MessageId"] not in failed]

@@ -15,6 +15,8 @@ import json
 import os
 import socket
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -215,28 +217,35 @@ class LocalStack:
         self._api_thread.start()
 
     def stop(self) -> None:
-        if self.api is not None:
-            self.api.shutdown()
+        """Stop everything; a part that takes over a second says so, so a slow Ctrl-C names its cause."""
+        with _timed("the API"):
+            if self.api is not None:
+                self.api.shutdown()
         if self.scheduler is not None:  # no tick from now on, not even one due in the next second
             self.scheduler.request_stop()
         for poller in self.pollers:  # all at once: none waits for another
             poller.request_stop()
         # Every pool at once (each lets its busy workers end within its grace, then kills them), so Ctrl-C
         # takes one grace, not one per function, when a fast clock keeps every schedule busy.
-        stopping = [threading.Thread(target=pool.stop, name=f"stop-{key}") for key, pool in self.pools.items()]
-        for thread in stopping:  # ends any invocation under way; its messages stay queued
-            thread.start()
-        for thread in stopping:
-            thread.join()
-        for poller in self.pollers:
-            poller.stop()
-        if self.scheduler is not None:
-            self.scheduler.stop()
-        if self.state is not None:
-            self.state.stop()
-            self.state = None
-        if self._moto is not None:
-            self._moto.stop()
+        with _timed("the function workers"):
+            stopping = [threading.Thread(target=pool.stop, name=f"stop-{key}") for key, pool in self.pools.items()]
+            for thread in stopping:  # ends any invocation under way; its messages stay queued
+                thread.start()
+            for thread in stopping:
+                thread.join()
+        with _timed("the queue pollers"):
+            for poller in self.pollers:
+                poller.stop()
+        with _timed("the schedules"):
+            if self.scheduler is not None:
+                self.scheduler.stop()
+        with _timed("saving the state"):
+            if self.state is not None:
+                self.state.stop()
+                self.state = None
+        with _timed("moto"):
+            if self._moto is not None:
+                self._moto.stop()
 
     def _authorizers(self) -> dict[tuple[str, str], CognitoAuthorizer]:
         """API Gateway's Cognito authorizer on each route that names a user pool, one per pool."""
@@ -540,3 +549,13 @@ def _email_page_body(subject: str, headers: list[tuple[str, str]], text: str | N
         f'<p><a href="/outbox">Back to the outbox</a></p><h1>{escape(subject or "(no subject)")}</h1>'
         f"<h2>Headers</h2><table>{rows}</table><h2>HTML body</h2>{shown}<h2>Text body</h2>{plain}"
     )
+
+
+@contextlib.contextmanager
+def _timed(part: str, say_after_s: float = 1.0) -> Iterator[None]:
+    """Time one part of the stop; print it when it took longer than `say_after_s`."""
+    started = time.monotonic()
+    yield
+    took = time.monotonic() - started
+    if took > say_after_s:
+        print(f"  stopping {part} took {took:.1f} s", flush=True)

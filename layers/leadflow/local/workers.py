@@ -262,6 +262,8 @@ class FunctionPool:
             self._release(worker)
         if status == "error":
             error_type, trace = payload
+            if self._stopped and error_type == "Runtime.ExitError":  # the stop ended it, not the function
+                raise InvocationError(self.spec.key, STOPPED, "the local stack stopped during the invocation")
             raise InvocationError(self.spec.key, error_type, trace)
         return payload
 
