@@ -151,9 +151,7 @@ def test_a_handler_that_fails_to_import_is_an_init_error_naming_the_log(make_poo
     assert str(tmp_path / "sleeper.log") in error.trace
 
 
-def test_stop_ends_the_busy_and_the_waiting_invocation_as_stopped(
-    make_pool: MakePool, tmp_path: Path
-) -> None:
+def test_stop_ends_the_busy_and_the_waiting_invocation_as_stopped(make_pool: MakePool, tmp_path: Path) -> None:
     pool = make_pool(size=1, timeout_s=60)
     started = tmp_path / "started"
     with ThreadPoolExecutor(2) as executor:
