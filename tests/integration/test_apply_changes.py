@@ -107,3 +107,35 @@ def test_a_lead_not_stored_is_left_to_its_plan_alone(stack: Stack, lambda_contex
     applied = apply_changes({stored: noted("x"), "ld_notstoredanywhere0000000": noted("x")}, services_on(stack, store))
     assert applied[stored].outcome == "changed"
     assert applied["ld_notstoredanywhere0000000"].outcome == "unchanged"
+
+
+def test_leads_known_as_a_batch_left_them_are_changed_again_without_a_read(stack: Stack, lambda_context: Any) -> None:
+    lead_ids = stored_leads(stack, lambda_context, 4, "known")
+    store = stack.store()
+    services = services_on(stack, store)
+    first = apply_changes({lead_id: noted("first") for lead_id in lead_ids}, services)
+    calls = counting(store)
+    known = {lead_id: applied.after for lead_id, applied in first.items() if applied.after is not None}
+    second = apply_changes({lead_id: noted("second") for lead_id in lead_ids}, services, known)
+    assert {a.outcome for a in second.values()} == {"changed"}
+    assert (calls["BatchGetItem"], calls["GetItem"], calls["TransactWriteItems"]) == (0, 0, 1)
+    for lead_id in lead_ids:
+        lead = store.get_lead(lead_id)
+        assert lead is not None
+        assert sorted(e["reason"] for e in lead.timeline if e["type"] == "note") == ["first", "second"]
+        assert lead.profile == second[lead_id].after.profile  # type: ignore[union-attr]
+
+
+def test_a_known_lead_another_writer_moved_since_is_read_and_planned_again(stack: Stack, lambda_context: Any) -> None:
+    lead_ids = stored_leads(stack, lambda_context, 3, "stale")
+    store = stack.store()
+    services = services_on(stack, store)
+    first = apply_changes({lead_id: noted("first") for lead_id in lead_ids}, services)
+    moved = lead_ids[1]
+    apply_change(moved, noted("the other writer"), services)  # after `first` knew it
+    known = {lead_id: applied.after for lead_id, applied in first.items() if applied.after is not None}
+    apply_changes({lead_id: noted("second") for lead_id in lead_ids}, services, known)
+    lead = store.get_lead(moved)
+    assert lead is not None
+    assert sorted(e["reason"] for e in lead.timeline if e["type"] == "note") == ["first", "second", "the other writer"]
+    assert store.count("batch_noted") == 3 + 1 + 3

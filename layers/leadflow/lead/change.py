@@ -174,6 +174,9 @@ class Applied:
     outcome: Outcome
     change: LeadChange | None
     before: LeadProfile | None
+    # The lead as this left it, when that is known without reading it again (nothing left to publish);
+    # `apply_changes(known=...)` plans a next change from it and writes at its version.
+    after: StoredLead | None = None
 
 
 Planner = Callable[[LeadProfile | None], LeadChange | None]
@@ -190,7 +193,7 @@ def apply_change(lead_id: str, plan: Planner, services: LeadServices) -> Applied
         if change is None:
             if stored is not None:
                 publish(stored.profile["lead_id"], stored.version, list(stored.outbox), services)
-            return Applied("unchanged", None, before)
+            return Applied("unchanged", None, before, stored if stored and not stored.outbox else None)
         outbox = [*(stored.outbox if stored else ()), *OutboxItem.of(change)]
         try:
             version = services.store.write(change, stored, outbox)
@@ -207,7 +210,7 @@ def apply_change(lead_id: str, plan: Planner, services: LeadServices) -> Applied
                 publish(lead_id, written.version, list(written.outbox), services)
             return Applied("duplicate", None, before)
         publish(lead_id, version, outbox, services)
-        return Applied("changed", change, before)
+        return Applied("changed", change, before, None if outbox else StoredLead(change.profile, version))
     raise Conflict(lead_id)
 
 
@@ -222,7 +225,9 @@ class BatchLeadStore(LeadStore, Protocol):
         ...
 
 
-def apply_changes(plans: Mapping[str, Planner], services: LeadServices) -> dict[str, Applied]:
+def apply_changes(
+    plans: Mapping[str, Planner], services: LeadServices, known: Mapping[str, StoredLead] | None = None
+) -> dict[str, Applied]:
     """`apply_change` for many leads at once, by lead id: one read and one write for them all when nothing conflicts.
 
     The leads are read together and planned one by one, as `apply_change` plans. The changes that
@@ -230,15 +235,19 @@ def apply_changes(plans: Mapping[str, Planner], services: LeadServices) -> dict[
     publish) are written together, each at the version read. Every other lead, and every lead of
     a transaction that found one of its leads moved on, goes through `apply_change` alone: read
     again, planned again, exactly as if it had been called for it. So a batch never changes what
-    is written, only how many requests it takes.
+    is written, only how many requests it takes. A lead in `known` (as an earlier `Applied.after`
+    left it) is not read again: planned from it and written at its version, which conflicts like
+    any other if the lead has moved on since.
     """
-    store = services.store
-    if len(plans) < 2 or not isinstance(store, BatchLeadStore):
+    store, known = services.store, known or {}
+    if not isinstance(store, BatchLeadStore) or (len(plans) < 2 and not known.keys() & plans.keys()):
         return {lead_id: apply_change(lead_id, plan, services) for lead_id, plan in plans.items()}
     applied: dict[str, Applied] = {}
     alone: list[str] = []
     plain: list[tuple[str, LeadChange, StoredLead]] = []
-    stored_leads = store.read_many(list(plans))
+    stored_leads = {lead_id: known[lead_id] for lead_id in plans if lead_id in known}
+    if unread := [lead_id for lead_id in plans if lead_id not in known]:
+        stored_leads |= store.read_many(unread)
     for lead_id, plan in plans.items():
         stored = stored_leads.get(lead_id)
         if stored is None or stored.outbox:
@@ -248,7 +257,7 @@ def apply_changes(plans: Mapping[str, Planner], services: LeadServices) -> dict[
         if change is not None and services.keep is not None:
             services.keep(change)
         if change is None:
-            applied[lead_id] = Applied("unchanged", None, stored.profile)
+            applied[lead_id] = Applied("unchanged", None, stored.profile, stored)
         elif change.marker is not None or change.ledger or change.events or change.handoffs:
             alone.append(lead_id)
         else:
@@ -258,7 +267,8 @@ def apply_changes(plans: Mapping[str, Planner], services: LeadServices) -> dict[
         if place in not_written:
             alone.append(lead_id)
         else:
-            applied[lead_id] = Applied("changed", change, stored.profile)
+            written = StoredLead(change.profile, stored.version + 1)
+            applied[lead_id] = Applied("changed", change, stored.profile, written)
     for lead_id in alone:
         applied[lead_id] = apply_change(lead_id, plans[lead_id], services)
     return applied

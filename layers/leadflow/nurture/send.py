@@ -175,7 +175,8 @@ def send_due_steps(
         lead_id: partial(_recorded, step=step, outgoing=email, config=config, at=now)
         for lead_id, (step, email) in outgoing.items()
     }
-    apply_changes(records, services)
+    known = {lead_id: after for lead_id in records if (after := claims[lead_id].after) is not None}
+    apply_changes(records, services, known)  # from the claims as written: no second read
     done.outcomes.update(dict.fromkeys(outgoing, "sent"))
     return done
 
