@@ -1,13 +1,25 @@
 """Data access for SES (v2): the one place that sends email.
 
-Each email goes out as a raw MIME message (text and HTML alternatives) through the stack's
-configuration set, so that SES's bounce and complaint events reach the stack. Headers are
-built by Python's email package with the SMTP policy, which refuses CR or LF in a header
-value: nothing a lead typed can add a header.
+Each email goes out as a raw MIME message (text and HTML alternatives, quoted-printable UTF-8)
+through the stack's configuration set, so that SES's bounce and complaint events reach the stack.
+
+The message is written here, not by Python's email package, for two reasons:
+- **List-Unsubscribe stays readable.** The email package's SMTP policy turns any ASCII header value
+  with a run longer than a line (a signed link) into RFC 2047 encoded-words, which mail clients do
+  not read in List-Unsubscribe: Gmail would show no unsubscribe button. Here an ASCII value is
+  written as it is, folded only at its spaces, and unfolds to itself.
+- **Speed.** Building one email took 2.8 ms with the email package, more than the whole of a
+  nurture step's budget (leadflow.bench_nurture); here it takes a tenth of a millisecond.
+
+A value with CR or LF is refused (`ValueError`): nothing a lead typed can add a header. Values
+that are not plain ASCII (a subject with an umlaut, a sender's display name) are still encoded
+by the email package's SMTP policy.
 """
 
 from __future__ import annotations
 
+import binascii
+import secrets
 from collections.abc import Callable, Mapping
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -19,6 +31,9 @@ from leadflow.aws.client import LazyClient
 from leadflow.aws.retry import with_backoff
 from leadflow.nurture.templates import Rendered
 from leadflow.route.notice import Email
+
+FOLD_AT = 78  # RFC 5322's recommended line length; a header is folded at its spaces beyond it
+MAX_LINE = 998  # RFC 5322's limit: a value that cannot be folded under it is encoded by the email package
 
 
 class Mailer(LazyClient):
@@ -38,17 +53,35 @@ class Mailer(LazyClient):
         self.on_retry = on_retry
 
     def mime(self, email: Email, headers: Mapping[str, str] | None = None) -> bytes:
-        message = EmailMessage(policy=SMTP)
-        message["From"] = self.sender
-        message["To"] = email.to
-        message["Subject"] = email.subject
-        message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = make_msgid(domain=self.sender.domain)
-        for name, value in (headers or {}).items():
-            message[name] = value
-        message.set_content(email.text)
-        message.add_alternative(email.html, subtype="html")
-        return message.as_bytes()
+        """The raw message: the headers, then the text and the HTML as multipart/alternative."""
+        boundary = f"=_leadflow_{secrets.token_hex(12)}"  # "=_" cannot occur in a quoted-printable body
+        fields = [
+            ("To", mailable(email.to)),
+            ("Subject", email.subject),
+            ("Date", formatdate(localtime=False)),
+            ("Message-ID", make_msgid(domain=self.sender.domain)),
+            *(headers or {}).items(),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+        ]
+        parts = [  # the CRLF before a boundary belongs to the boundary: each body's own last line end is kept
+            f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii")
+            + quoted_printable(body)
+            + b"\r\n"
+            for subtype, body in (("plain", email.text), ("html", email.html))
+        ]
+        return b"".join(
+            [self._from_line(), *(header_line(name, value) for name, value in fields), b"\r\n", *parts,
+             f"--{boundary}--\r\n".encode("ascii")]
+        )  # fmt: skip
+
+    def _from_line(self) -> bytes:
+        if not hasattr(self, "_from"):  # the sender's display name may need encoding: once per mailer
+            probe = EmailMessage(policy=SMTP)
+            probe["From"] = self.sender
+            self._from = SMTP.fold_binary("From", probe["From"])
+        return self._from
 
     def send(
         self, email: Email, headers: Mapping[str, str] | None = None, tags: Mapping[str, str] | None = None
@@ -59,7 +92,7 @@ class Mailer(LazyClient):
         """
         request: dict[str, Any] = {
             "FromEmailAddress": str(self.sender),
-            "Destination": {"ToAddresses": [email.to]},
+            "Destination": {"ToAddresses": [mailable(email.to)]},
             "Content": {"Raw": {"Data": self.mime(email, headers)}},
         }
         if tags:
@@ -72,3 +105,44 @@ class Mailer(LazyClient):
     def send_email(self, to: str, rendered: Rendered, headers: dict[str, str], tags: dict[str, str]) -> str:
         """A nurture email (leadflow.nurture.send.MailPort): rendered, with its own headers and tags."""
         return self.send(Email(to, rendered.subject, rendered.text, rendered.html), headers, tags)
+
+
+def header_line(name: str, value: str) -> bytes:
+    """`Name: value` and its CRLF, folded at spaces past FOLD_AT; a value with CR or LF is refused.
+
+    A printable ASCII value is written as it is: unfolding (removing each CRLF) gives it back
+    exactly. Any other value is encoded by the email package's SMTP policy (RFC 2047).
+    """
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"the {name} header cannot hold a line break: it would start another header")
+    if not (value.isascii() and value.isprintable()):
+        return SMTP.fold_binary(name, SMTP.header_factory(name, value))
+    words = value.split(" ")
+    lines = [f"{name}: {words[0]}"]
+    for word in words[1:]:
+        if word and len(lines[-1]) + 1 + len(word) > FOLD_AT:
+            lines.append(f" {word}")
+        else:
+            lines[-1] += f" {word}"
+    if max(len(line) for line in lines) > MAX_LINE:
+        return SMTP.fold_binary(name, SMTP.header_factory(name, value))
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def quoted_printable(text: str) -> bytes:
+    """The body as UTF-8 quoted-printable, CRLF line ends, ending with one."""
+    body = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not body.endswith("\n"):
+        body += "\n"
+    return binascii.b2a_qp(body.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+
+
+def mailable(address: str) -> str:
+    """The address as SES and mail servers take it: an internationalised domain in its ASCII (IDNA) form."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address  # not a domain IDNA can write: SES refuses it, and the send fails as it would have
