@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 # Facts a scoring rule may test, beside any custom.<name> field the website sends.
@@ -162,19 +162,11 @@ def lead_facts(
     profile: dict[str, Any], default_phone_region: str, junk_disposable: bool = True, junk_test_data: bool = True
 ) -> tuple[dict[str, Any], list[Flag]]:
     """The facts rules test and the flags verification raises, from a lead's stored profile."""
-    from email_validator import EmailNotValidError, validate_email
-
     flags: list[Flag] = []
     facts: dict[str, Any] = {}
-    email = str(profile.get("email", ""))
-    try:
-        checked = validate_email(email, check_deliverability=False)
-        domain, local = checked.domain.lower(), checked.local_part.lower()
-        facts["email"] = checked.normalized.lower()
-    except EmailNotValidError as exc:
-        domain, local = email.rpartition("@")[2].lower(), email.rpartition("@")[0].lower()
-        facts["email"] = email
-        flags.append(Flag("email_invalid", f"email address does not verify: {exc}", junk=junk_test_data))
+    domain, local, facts["email"], problem = _checked_email(str(profile.get("email", "")))
+    if problem is not None:
+        flags.append(Flag("email_invalid", f"email address does not verify: {problem}", junk=junk_test_data))
     facts["email_domain"] = domain
     facts["email_kind"] = email_kind(domain)
     facts["email_is_role"] = local in ROLE_LOCAL_PARTS
@@ -210,19 +202,45 @@ def lead_facts(
     return {k: v for k, v in facts.items() if v is not None}, flags
 
 
+# A lead's facts are asked for many times while one change is planned (each sequence's entry, the send
+# window's country, routing), and checking an address or a number is most of their cost: both are
+# pure functions of the text, so a warm function checks each once.
+FACT_CACHE = 4096
+
+
+@lru_cache(maxsize=FACT_CACHE)
+def _checked_email(email: str) -> tuple[str, str, str, str | None]:
+    """The address's domain, local part and normalised form, lower-cased, and why it does not verify (or None)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        checked = validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        local, _, domain = email.rpartition("@")
+        return domain.lower(), local.lower(), email, str(exc)
+    return checked.domain.lower(), checked.local_part.lower(), checked.normalized.lower(), None
+
+
 def _phone_facts(phone: str, region: str, flags: list[Flag]) -> dict[str, Any]:
+    facts, problem = _parsed_phone(phone, region)
+    if problem is not None:
+        flags.append(Flag("phone_invalid", problem))
+    return dict(facts)
+
+
+@lru_cache(maxsize=FACT_CACHE)
+def _parsed_phone(phone: str, region: str) -> tuple[tuple[tuple[str, Any], ...], str | None]:
+    """The number's facts, and why it is not valid (or None)."""
     import phonenumbers
 
     try:
         number = phonenumbers.parse(phone, region)
     except phonenumbers.NumberParseException:
-        flags.append(Flag("phone_invalid", "phone number does not parse"))
-        return {"phone": phone, "phone_valid": False}
+        return (("phone", phone), ("phone_valid", False)), "phone number does not parse"
     valid = phonenumbers.is_valid_number(number)
-    if not valid:
-        flags.append(Flag("phone_invalid", "phone number is not a valid number"))
-    return {
-        "phone": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        "phone_valid": valid,
-        "phone_country": phonenumbers.region_code_for_number(number),
-    }
+    facts = (
+        ("phone", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)),
+        ("phone_valid", valid),
+        ("phone_country", phonenumbers.region_code_for_number(number)),
+    )
+    return facts, None if valid else "phone number is not a valid number"
