@@ -220,3 +220,28 @@ def test_a_claim_outlasts_the_sending_however_fast_the_ticks_come(stack: Stack, 
     assert send_due_step(lead_id, lead_services(), client_config(), Slow(), links, first) == "sent"
     assert outcomes == ["claimed_elsewhere"]
     assert sent == ["slow.send@gmail.com"]
+
+
+def test_a_batchs_emails_are_in_flight_together_and_each_is_recorded(stack: Stack, lambda_context: Any) -> None:
+    """A send is mostly waiting for SES: a batch's waits overlap (leadflow.nurture.send.SEND_THREADS)."""
+    from leadflow.links import LinkSigner
+    from leadflow.nurture.send import SignedLinks, send_due_steps
+    from leadflow.settings import client_config, link_key
+
+    lead_ids = [nurture_lead(stack, lambda_context, f"together.{n}@gmail.com", n=n) for n in range(4)]
+    all_in_flight = threading.Barrier(4, timeout=20)  # broken, and the sends fail, unless all four wait at once
+
+    class Waiting:
+        def send_email(self, *args: Any) -> str:
+            all_in_flight.wait()
+            return "message-id"
+
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
+    done = send_due_steps(lead_ids, lead_services(), client_config(), Waiting(), links, now)
+    assert done.failures == {}
+    assert done.outcomes == dict.fromkeys(lead_ids, "sent")
+    for lead_id in lead_ids:
+        profile = stack.store().get_profile(lead_id)
+        assert profile is not None
+        assert profile["nurture"]["sequences"]["welcome"]["steps_sent"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import cast
@@ -30,6 +31,17 @@ def test_the_pacer_keeps_sends_one_interval_apart() -> None:
         pacer.wait()
         moments.append(clock.now)
     assert moments == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_the_pacer_gives_senders_on_many_threads_one_moment_each() -> None:
+    stopped = FakeClock()  # its time never moves: each wait is given the next free moment, however they interleave
+    pacer = Pacer(4, clock=stopped, sleep=stopped.slept.append)
+    threads = [threading.Thread(target=pacer.wait) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(stopped.slept) == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]  # the first goes at once
 
 
 def test_the_sweep_and_each_queue_consumer_share_the_clients_rate() -> None:

@@ -6,7 +6,10 @@ lazily, so nothing reaches AWS, or even imports boto3, at import time.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
+
+_creating = threading.Lock()  # boto3's default session does not make clients safely from two threads at once
 
 
 class LazyClient:
@@ -18,7 +21,9 @@ class LazyClient:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            with _creating:
+                if self._client is None:
+                    import boto3
 
-            self._client = boto3.client(self.service)
+                    self._client = boto3.client(self.service)
         return self._client

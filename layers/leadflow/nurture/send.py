@@ -6,7 +6,9 @@ A due step is sent in three moves, each through the applier:
    sender's own time, however fast a local clock's ticks come) at the version read. Of two
    sweeps that found the same step, one writes the claim; the other's write conflicts, it plans
    again from the lead as written and finds the step claimed: it sends nothing.
-2. **send** the step through SES (throttling is retried with backoff by the mailer).
+2. **send** the step through SES (throttling is retried with backoff by the mailer). A batch's
+   emails are sent SEND_THREADS at a time: a send is mostly waiting for SES, and the waits of a
+   batch overlap instead of adding up (the pacer still holds the rate across them).
 3. **record** it sent: the step counted, the send kept for the frequency cap, the next step
    scheduled. If the send failed, the claim is given back instead, so the step stays due: it is
    never silently dropped. A crash between sending and recording leaves the claim, which runs
@@ -25,8 +27,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -46,6 +50,7 @@ logger = logging.getLogger(__name__)
 CONCURRENT_SENDERS = 2  # the nurture queue's consumers at once (its trigger's maximum concurrency)
 CLAIM_MINUTES = 15  # a claimed step no sweep sends again, for longer than one send takes
 SWEEP_BATCH = 25  # due steps a sweep claims together (one read, one write), then sends, then records together
+SEND_THREADS = 8  # a batch's emails in flight at once
 KEEP_ACKNOWLEDGED = 20  # the latest inquiries acknowledged, kept on the lead against redelivery
 
 StepOutcome = Literal["sent", "not_due", "ended", "claimed_elsewhere"]  # a failed send: SentSteps.failures
@@ -156,21 +161,35 @@ def send_due_steps(
     done = SentSteps()
     unique = list(dict.fromkeys(lead_ids))
     claims = apply_changes({lead_id: claim(lead_id) for lead_id in unique}, services)
-    outgoing: dict[str, tuple[NextStep, Outgoing]] = {}
+    to_send: list[tuple[str, NextStep, LeadProfile]] = []
     for lead_id in unique:
         step, applied = claimed.get(lead_id), claims[lead_id]
         if step is None or applied.change is None:
             done.outcomes[lead_id] = found.get(lead_id) or "claimed_elsewhere"
-            continue
+        else:
+            to_send.append((lead_id, step, applied.change.profile))
+
+    def send(lead_id: str, step: NextStep, profile: LeadProfile) -> Outgoing | Exception:
         try:
-            email = compose(applied.change.profile, step_template(config, step), links, "nurture", step)
+            email = compose(profile, step_template(config, step), links, "nurture", step)
             pace()
             mail.send_email(email.to, email.rendered, email.headers, email.tags)
-        except Exception as exc:  # SES still refusing after the mailer's backoff: the step is due again at once
+        except Exception as exc:  # SES still refusing after the mailer's backoff: given back below
+            return exc
+        return email
+
+    if len(to_send) > 1:
+        with ThreadPoolExecutor(min(SEND_THREADS, len(to_send)), thread_name_prefix="nurture-send") as pool:
+            sent = list(pool.map(lambda entry: send(*entry), to_send))
+    else:
+        sent = [send(*entry) for entry in to_send]
+    outgoing: dict[str, tuple[NextStep, Outgoing]] = {}
+    for (lead_id, step, _), result in zip(to_send, sent, strict=True):
+        if isinstance(result, Exception):  # the step is due again at once
             apply_change(lead_id, partial(_give_back, step=step, config=config, now=now), services)
-            done.failures[lead_id] = exc
-            continue
-        outgoing[lead_id] = (step, email)
+            done.failures[lead_id] = result
+        else:
+            outgoing[lead_id] = (step, result)
     records = {
         lead_id: partial(_recorded, step=step, outgoing=email, config=config, at=now)
         for lead_id, (step, email) in outgoing.items()
@@ -200,13 +219,13 @@ def _claim_step(
     step = plan.next
     if step is None or step.send_at > now:
         schedule_nurture(profile, config, now, leased)
-        moved = None if _same_schedule(current, profile) else LeadChange(profile)
+        moved = None if _same_schedule(current, profile) else LeadChange(profile, nurture_scheduled=True)
         return moved, "ended" if step is None else "not_due", None
     state: NurtureState = plan.state
     state["sending"] = {"sequence": step.sequence, "step": step.step, "until": utc_stamp(leased + _claim())}
     profile["nurture"] = dict(state)
     profile["nurture_next_at"] = utc_stamp(now + _claim())  # the due index runs on the tick's clock
-    return LeadChange(profile), "sent", step
+    return LeadChange(profile, nurture_scheduled=True), "sent", step
 
 
 def _claim() -> timedelta:
@@ -234,7 +253,7 @@ def _recorded(
     stamp = utc_stamp(at)
     profile["updated_at"] = stamp
     schedule_nurture(profile, config, at)
-    change = LeadChange(profile)
+    change = LeadChange(profile, nurture_scheduled=True)
     subject = outgoing.rendered.subject
     change.timeline.append(
         {"type": "nurture_sent", "at": stamp, "reason": f"sequence {step.sequence}, step {step.step + 1}: {subject}"}
@@ -330,7 +349,11 @@ class SignedLinks:
 
 
 class Pacer:
-    """Keeps sends under a rate: each `wait()` returns no sooner than 1/rate seconds after the one before."""
+    """Keeps sends under a rate: each `wait()` returns no sooner than 1/rate seconds after the one before.
+
+    Safe from many threads: each wait takes the next free moment under the lock, then sleeps
+    until it outside the lock.
+    """
 
     def __init__(
         self,
@@ -341,13 +364,15 @@ class Pacer:
         self.interval = 1.0 / per_second
         self.clock, self.sleep = clock, sleep
         self.next_at: float | None = None
+        self._lock = threading.Lock()
 
     def wait(self) -> None:
-        now = self.clock()
-        if self.next_at is not None and now < self.next_at:
-            self.sleep(self.next_at - now)
-            now = self.next_at
-        self.next_at = now + self.interval
+        with self._lock:
+            now = self.clock()
+            at = now if self.next_at is None else max(now, self.next_at)
+            self.next_at = at + self.interval
+        if at > now:
+            self.sleep(at - now)
 
 
 def rate_share(per_second: float) -> float:
