@@ -91,6 +91,9 @@ class LeadChange:
     counters: list[CounterDelta] = field(default_factory=list)
     ledger: list[LedgerEntry | RepRelease] = field(default_factory=list)  # the reps the change moves
     marker: str | None = None  # an idempotency key: a change with a marker is written once
+    # The step that planned it brought the lead's nurture schedule up to its `updated_at` itself (a nurture
+    # send's claim or record): LeadServices.keep need not plan it again.
+    nurture_scheduled: bool = False
 
     def move(self, to: str, reason: str, at: str) -> None:
         """Move the lead to stage `to`, on its timeline and the bus (InvalidTransition where the lifecycle forbids)."""

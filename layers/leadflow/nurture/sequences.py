@@ -105,7 +105,7 @@ def plan_nurture(profile: LeadProfile, config: ClientConfig, now: datetime) -> N
     if not due:
         return NurturePlan(state, None)
     sequence_name, step, due_at = min(due, key=lambda d: (d[2], d[0]))
-    zone = lead_zone(profile, settings.default_timezone, config.qualify.verification.default_phone_region)
+    zone = lead_zone(profile, settings.default_timezone, config.qualify.verification.default_phone_region, facts)
     sent = [datetime.fromisoformat(at) for at in state.get("sent_at", [])]
     at = send_time(max(due_at, now), zone, send_window(settings), sent, frequency_cap(settings))
     return NurturePlan(state, NextStep(sequence_name, step, due_at, at))
@@ -159,7 +159,9 @@ class NurtureKeeper:
         profile = change.profile
         stamp = profile.get("updated_at")
         now = datetime.fromisoformat(stamp) if stamp else datetime.now(UTC)
-        if profile.get("nurture") or profile.get("stage") in self.stages:  # else no sequence can take it: no work
+        if change.nurture_scheduled:
+            pass  # the nurture sender planned it at this very moment
+        elif profile.get("nurture") or profile.get("stage") in self.stages:  # else no sequence can take it: no work
             schedule_nurture(profile, self.config, now)
         promised = self.config.nurture.acknowledgements
         suppressed = ((profile.get("nurture") or {}).get("suppressed") or {}).get("reason")

@@ -39,6 +39,7 @@ from datetime import UTC, datetime, time, timedelta
 from functools import cache, lru_cache
 from importlib.resources import files
 from types import MappingProxyType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from leadflow.lead.profile import LeadProfile
@@ -109,9 +110,14 @@ class FrequencyCap:
                 raise ValueError(f"FrequencyCap {name} {value!r}: give a whole number, {allowed}")
 
 
-def lead_zone(profile: LeadProfile, default_zone: str, default_phone_region: str) -> ZoneInfo:
-    """The lead's time zone: its country's main zone (custom country field, else the phone's), else `default_zone`."""
-    country = routing_facts(profile, default_phone_region).get("country")
+def lead_zone(
+    profile: LeadProfile, default_zone: str, default_phone_region: str, facts: Mapping[str, Any] | None = None
+) -> ZoneInfo:
+    """The lead's time zone: its country's main zone (custom country field, else the phone's), else `default_zone`.
+
+    `facts`: the lead's `routing_facts`, when the caller has them already.
+    """
+    country = (facts if facts is not None else routing_facts(profile, default_phone_region)).get("country")
     name = zone_of_country().get(str(country)) if country else None
     return zone_named(name if name is not None else default_zone)
 
