@@ -245,3 +245,34 @@ def test_a_batchs_emails_are_in_flight_together_and_each_is_recorded(stack: Stac
         profile = stack.store().get_profile(lead_id)
         assert profile is not None
         assert profile["nurture"]["sequences"]["welcome"]["steps_sent"] == 1
+
+
+def test_a_claim_that_cannot_be_given_back_holds_back_no_record_of_the_batchs_sent_emails(
+    stack: Stack, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadflow.links import LinkSigner
+    from leadflow.nurture import send as nurture_send
+    from leadflow.nurture.send import SignedLinks, send_due_steps
+    from leadflow.settings import client_config, link_key
+
+    sent_id, refused_id = (nurture_lead(stack, lambda_context, f"{name}@gmail.com", n=n)
+                           for n, name in enumerate(("delivered", "refused")))  # fmt: skip
+
+    class RefusingOne:
+        def send_email(self, to: str, *args: Any) -> str:
+            if to.startswith("refused"):
+                raise RuntimeError("TooManyRequestsException, after every retry")
+            return "message-id"
+
+    def give_back_fails(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("DynamoDB unavailable")
+
+    monkeypatch.setattr(nurture_send, "apply_change", give_back_fails)  # only the give-back applies one lead alone
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
+    done = send_due_steps([sent_id, refused_id], lead_services(), client_config(), RefusingOne(), links, now)
+    assert done.outcomes == {sent_id: "sent"}
+    assert list(done.failures) == [refused_id]
+    recorded = stack.store().get_profile(sent_id)
+    assert recorded is not None
+    assert recorded["nurture"]["sequences"]["welcome"]["steps_sent"] == 1  # recorded, so never sent again

@@ -63,6 +63,23 @@ def test_a_header_value_with_a_line_break_is_refused(name: str, line_break: str)
         header_line(name, f"Ada{line_break}Bcc: x@example.com")
 
 
+@pytest.mark.parametrize("control", ["\x00", "\x0b", "\x0c", "\x1c", "\x1f", "\x7f"])
+def test_a_header_value_with_any_other_control_character_is_refused(control: str) -> None:
+    with pytest.raises(ValueError, match="cannot hold the control character"):
+        header_line("Subject", f"Ada{control}Bcc: x@example.com")
+
+
+@pytest.mark.parametrize("name", ["To", "content-type", "Bcc: x", "X Y", ""])
+def test_a_callers_header_cannot_replace_the_mailers_or_be_no_name(name: str) -> None:
+    with pytest.raises(ValueError, match=r"the mailer writes these itself|is not a header name"):
+        mime(headers={name: "x@example.com"})
+
+
+def test_a_header_word_longer_than_a_line_is_refused_not_encoded() -> None:
+    with pytest.raises(ValueError, match="longer than a line"):
+        header_line("List-Unsubscribe", f"<https://leads.example/u/{'x' * 1000}>")
+
+
 def test_a_subject_with_an_umlaut_is_encoded_and_reads_back() -> None:
     raw = mime(subject="Ihr Leitfaden, Jürgen")
     assert raw.isascii()
@@ -71,6 +88,7 @@ def test_a_subject_with_an_umlaut_is_encoded_and_reads_back() -> None:
 
 def test_an_internationalised_domain_is_addressed_in_its_ascii_form() -> None:
     assert mailable("ada@bücher.de") == "ada@xn--bcher-kva.de"
+    assert mailable("ada@straße.de") == "ada@xn--strae-oqa.de"  # IDNA 2008: not strasse.de, another domain
     assert raw_headers(mime(to="ada@bücher.de"))["To"] == "ada@xn--bcher-kva.de"
     assert mailable("ada@gmail.com") == "ada@gmail.com"
 
@@ -82,7 +100,7 @@ def test_a_body_holding_the_boundarys_text_stays_one_part() -> None:
     assert parts[0].get_content() == "--=_leadflow_0\r\n--=_leadflow_0--\r\nFrom the end\r\n"
 
 
-printable = st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n")
+printable = st.characters(blacklist_categories=("Cs", "Cc"))  # control characters are refused (tested above)
 
 
 @settings(max_examples=200, deadline=None)

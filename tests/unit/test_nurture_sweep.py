@@ -34,8 +34,14 @@ def test_the_pacer_keeps_sends_one_interval_apart() -> None:
 
 
 def test_the_pacer_gives_senders_on_many_threads_one_moment_each() -> None:
-    stopped = FakeClock()  # its time never moves: each wait is given the next free moment, however they interleave
-    pacer = Pacer(4, clock=stopped, sleep=stopped.slept.append)
+    stopped = FakeClock()  # its time never moves: each wait is given the next free moment
+    all_asleep = threading.Barrier(7, timeout=10)  # the seven that wait are all in `sleep` at once
+
+    def sleep(seconds: float) -> None:
+        stopped.slept.append(seconds)
+        all_asleep.wait()
+
+    pacer = Pacer(4, clock=stopped, sleep=sleep)
     threads = [threading.Thread(target=pacer.wait) for _ in range(8)]
     for thread in threads:
         thread.start()

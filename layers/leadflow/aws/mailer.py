@@ -19,6 +19,7 @@ by the email package's SMTP policy.
 from __future__ import annotations
 
 import binascii
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from email.headerregistry import Address
@@ -33,7 +34,14 @@ from leadflow.nurture.templates import Rendered
 from leadflow.route.notice import Email
 
 FOLD_AT = 78  # RFC 5322's recommended line length; a header is folded at its spaces beyond it
-MAX_LINE = 998  # RFC 5322's limit: a value that cannot be folded under it is encoded by the email package
+MAX_LINE = 998  # RFC 5322's limit on a line
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # any control character but the tab
+_FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322's field name: printable ASCII, no space or colon
+WRITTEN_HERE = frozenset(
+    name.lower()
+    for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
+                 "Content-Transfer-Encoding")
+)  # fmt: skip
 
 
 class Mailer(LazyClient):
@@ -53,14 +61,22 @@ class Mailer(LazyClient):
         self.on_retry = on_retry
 
     def mime(self, email: Email, headers: Mapping[str, str] | None = None) -> bytes:
-        """The raw message: the headers, then the text and the HTML as multipart/alternative."""
+        """The raw message: the headers, then the text and the HTML as multipart/alternative.
+
+        `headers` adds headers of the caller's (List-Unsubscribe); it cannot replace one the mailer
+        writes, nor name one twice. A value with a control character is refused (`ValueError`).
+        """
+        extra = dict(headers or {})
+        names = [name.lower() for name in extra]
+        if clash := sorted((set(names) & WRITTEN_HERE) | {name for name in names if names.count(name) > 1}):
+            raise ValueError(f"headers {', '.join(clash)}: the mailer writes these itself, or they are named twice")
         boundary = f"=_leadflow_{secrets.token_hex(12)}"  # "=_" cannot occur in a quoted-printable body
         fields = [
             ("To", mailable(email.to)),
             ("Subject", email.subject),
             ("Date", formatdate(localtime=False)),
             ("Message-ID", make_msgid(domain=self.sender.domain)),
-            *(headers or {}).items(),
+            *extra.items(),
             ("MIME-Version", "1.0"),
             ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
         ]
@@ -108,13 +124,18 @@ class Mailer(LazyClient):
 
 
 def header_line(name: str, value: str) -> bytes:
-    """`Name: value` and its CRLF, folded at spaces past FOLD_AT; a value with CR or LF is refused.
+    """`Name: value` and its CRLF, folded at spaces past FOLD_AT; a control character in it is refused.
 
     A printable ASCII value is written as it is: unfolding (removing each CRLF) gives it back
-    exactly. Any other value is encoded by the email package's SMTP policy (RFC 2047).
+    exactly, and a word too long for any line is refused rather than encoded (a mail client
+    reads no encoded-word in List-Unsubscribe). Any other value is encoded by the email
+    package's SMTP policy (RFC 2047).
     """
-    if "\r" in value or "\n" in value:
-        raise ValueError(f"the {name} header cannot hold a line break: it would start another header")
+    if not _FIELD_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a header name: printable ASCII, without a space or a colon")
+    if control := _CONTROL.search(value):
+        what = "a line break" if control.group() in "\r\n" else f"the control character {control.group()!r}"
+        raise ValueError(f"the {name} header cannot hold {what}: it could start another header")
     if not (value.isascii() and value.isprintable()):
         return SMTP.fold_binary(name, SMTP.header_factory(name, value))
     words = value.split(" ")
@@ -125,7 +146,7 @@ def header_line(name: str, value: str) -> bytes:
         else:
             lines[-1] += f" {word}"
     if max(len(line) for line in lines) > MAX_LINE:
-        return SMTP.fold_binary(name, SMTP.header_factory(name, value))
+        raise ValueError(f"the {name} header holds a word longer than a line can carry ({MAX_LINE} characters)")
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
@@ -138,11 +159,18 @@ def quoted_printable(text: str) -> bytes:
 
 
 def mailable(address: str) -> str:
-    """The address as SES and mail servers take it: an internationalised domain in its ASCII (IDNA) form."""
-    local, at, domain = address.rpartition("@")
+    """The address as SES and mail servers take it: an internationalised domain in its ASCII form (IDNA 2008).
+
+    IDNA 2008, as email-validator writes it: Python's own `idna` codec is IDNA 2003, which makes
+    `straße.de` into `strasse.de`, someone else's domain. An address it cannot write (a local
+    part in Unicode, which SES does not take) is returned as it is, and SES refuses it.
+    """
+    _, at, domain = address.rpartition("@")
     if not at or domain.isascii():
         return address
+    from email_validator import EmailNotValidError, validate_email
+
     try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
-        return address  # not a domain IDNA can write: SES refuses it, and the send fails as it would have
+        return validate_email(address, check_deliverability=False).ascii_email or address
+    except EmailNotValidError:
+        return address

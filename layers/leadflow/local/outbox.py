@@ -101,6 +101,9 @@ def outbox_in_process(to: str | None = None, message_id: str | None = None) -> l
     """
     from moto.ses.models import Message, RawMessage, ses_backends
 
+    from leadflow.aws.mailer import mailable
+
+    to = mailable(to) if to is not None else None  # as the mailer addressed it: ada@bücher.de is ada@xn--bcher-kva.de
     sent: list[Any] = []
     for regions in list(ses_backends.values()):  # a snapshot: moto's server adds to them from its own threads
         for backend in list(regions.values()):

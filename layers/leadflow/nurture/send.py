@@ -184,10 +184,10 @@ def send_due_steps(
     else:
         sent = [send(*entry) for entry in to_send]
     outgoing: dict[str, tuple[NextStep, Outgoing]] = {}
+    refused: dict[str, tuple[NextStep, Exception]] = {}
     for (lead_id, step, _), result in zip(to_send, sent, strict=True):
-        if isinstance(result, Exception):  # the step is due again at once
-            apply_change(lead_id, partial(_give_back, step=step, config=config, now=now), services)
-            done.failures[lead_id] = result
+        if isinstance(result, Exception):
+            refused[lead_id] = (step, result)
         else:
             outgoing[lead_id] = (step, result)
     records = {
@@ -195,8 +195,16 @@ def send_due_steps(
         for lead_id, (step, email) in outgoing.items()
     }
     known = {lead_id: after for lead_id in records if (after := claims[lead_id].after) is not None}
-    apply_changes(records, services, known)  # from the claims as written: no second read
+    apply_changes(records, services, known)  # from the claims as written: no second read. First: they were sent
     done.outcomes.update(dict.fromkeys(outgoing, "sent"))
+    for lead_id, (step, error) in refused.items():  # each step due again at once
+        done.failures[lead_id] = error
+        try:
+            apply_change(lead_id, partial(_give_back, step=step, config=config, now=now), services)
+        except Exception as exc:  # its claim then runs out, and the step is due again after CLAIM_MINUTES
+            logger.error(
+                "nurture claim not given back; it runs out", extra={"lead_id": lead_id, "error": error_code(exc)}
+            )
     return done
 
 
