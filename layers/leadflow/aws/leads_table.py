@@ -529,17 +529,16 @@ def _transactions(
     counters: dict[tuple[str, str], dict[str, Any]] = {}
     for place, (change, read) in enumerate(writes):
         own, _, _ = change_transaction(table, change, read, [])
-        added = [item for item in own if _counter_key(item) is None]
-        counted = [item for item in own if _counter_key(item) is not None]
-        new_counters = {_counter_key(item) for item in counted} - counters.keys()
+        keyed = [(_counter_key(item), item) for item in own]
+        added = [item for key, item in keyed if key is None]
+        counted = [(key, item) for key, item in keyed if key is not None]
+        new_counters = {key for key, _ in counted} - counters.keys()
         if places and len(items) + len(counters) + len(added) + len(new_counters) > MAX_TRANSACTION_ITEMS:
             yield places, items + list(counters.values())
             places, items, counters = [], [], {}
         places.append(place)
         items.extend(added)
-        for item in counted:
-            key = _counter_key(item)
-            assert key is not None
+        for key, item in counted:
             if key in counters:
                 values = counters[key]["Update"]["ExpressionAttributeValues"]
                 total = int(values[":n"]["N"]) + int(item["Update"]["ExpressionAttributeValues"][":n"]["N"])

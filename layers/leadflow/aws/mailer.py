@@ -57,6 +57,9 @@ class Mailer(LazyClient):
     ):
         super().__init__(client)
         self.sender = Address(display_name=from_name, addr_spec=from_address)
+        sender = EmailMessage(policy=SMTP)
+        sender["From"] = self.sender
+        self._from_line = SMTP.fold_binary("From", sender["From"])  # the display name may need encoding: once
         self.configuration_set = configuration_set
         self.on_retry = on_retry
 
@@ -88,16 +91,9 @@ class Mailer(LazyClient):
             for subtype, body in (("plain", email.text), ("html", email.html))
         ]
         return b"".join(
-            [self._from_line(), *(header_line(name, value) for name, value in fields), b"\r\n", *parts,
+            [self._from_line, *(header_line(name, value) for name, value in fields), b"\r\n", *parts,
              f"--{boundary}--\r\n".encode("ascii")]
         )  # fmt: skip
-
-    def _from_line(self) -> bytes:
-        if not hasattr(self, "_from"):  # the sender's display name may need encoding: once per mailer
-            probe = EmailMessage(policy=SMTP)
-            probe["From"] = self.sender
-            self._from = SMTP.fold_binary("From", probe["From"])
-        return self._from
 
     def send(
         self, email: Email, headers: Mapping[str, str] | None = None, tags: Mapping[str, str] | None = None

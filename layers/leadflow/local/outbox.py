@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_string, policy
@@ -60,7 +61,7 @@ class OutboxEmail:
         return next((value for key, value in self.headers if key.lower() == wanted), None)
 
     def is_to(self, address: str) -> bool:
-        return address.strip().lower() in (recipient.lower() for recipient in self.to)
+        return _names(self.to, address)
 
     def as_json(self) -> dict[str, Any]:
         """The email as `/outbox.json` serves it; `from_json` makes it again."""
@@ -128,7 +129,12 @@ def _may_be_to(stored: dict[str, Any], address: str) -> bool:
     if isinstance(destinations, dict):  # a Simple send's, by kind
         destinations = [found for addresses in destinations.values() for found in addresses]
     recipients = _addresses(list(destinations))
-    return not recipients or address.strip().lower() in (recipient.lower() for recipient in recipients)
+    return not recipients or _names(recipients, address)
+
+
+def _names(recipients: Iterable[str], address: str) -> bool:
+    """Whether `address` is among `recipients`, in any case."""
+    return address.strip().lower() in (recipient.lower() for recipient in recipients)
 
 
 def outbox_json(to: str | None = None) -> str:

@@ -466,8 +466,8 @@ def _pages(config: ClientConfig, api_url: str) -> dict[str, Page]:
         return page("Thank you", f"<h1>Thank you</h1><p>{name} has your message and will be in touch.</p>")
 
     def form_error(query: dict[str, list[str]]) -> str:
-        fields = [f for f in (query.get("error_fields") or [""])[0].split(",") if f]
-        items = "".join(f"<li><b>{escape(f)}</b> {escape((query.get(f'error.{f}') or [''])[0])}</li>" for f in fields)
+        fields = [f for f in _first(query, "error_fields").split(",") if f]
+        items = "".join(f"<li><b>{escape(f)}</b> {escape(_first(query, f'error.{f}'))}</li>" for f in fields)
         return page(
             "Please check the form",
             f'<h1>Please check the form</h1><ul>{items}</ul><p><a href="/">Back to the form</a></p>',
@@ -485,7 +485,7 @@ def _pages(config: ClientConfig, api_url: str) -> dict[str, Page]:
 
         from leadflow.local.outbox import outbox_in_process
 
-        to = (query.get("to") or [""])[0] or None
+        to = _first(query, "to") or None
         rows = "".join(
             f"<tr><td>{escape(e.sent_at.strftime('%Y-%m-%d %H:%M:%S') if e.sent_at else '-')}"
             f"<td>{escape(', '.join(e.to))}"
@@ -504,12 +504,12 @@ def _pages(config: ClientConfig, api_url: str) -> dict[str, Page]:
     def outbox_as_json(query: dict[str, list[str]]) -> str:
         from leadflow.local.outbox import outbox_json
 
-        return outbox_json((query.get("to") or [""])[0] or None)
+        return outbox_json(_first(query, "to") or None)
 
     def outbox_email(query: dict[str, list[str]]) -> str:
         from leadflow.local.outbox import outbox_in_process
 
-        message_id = (query.get("id") or [""])[0]
+        message_id = _first(query, "id")
         email = next(iter(outbox_in_process(message_id=message_id)), None) if message_id else None
         if email is None:
             return page(
@@ -549,6 +549,11 @@ def _email_page_body(subject: str, headers: list[tuple[str, str]], text: str | N
         f'<p><a href="/outbox">Back to the outbox</a></p><h1>{escape(subject or "(no subject)")}</h1>'
         f"<h2>Headers</h2><table>{rows}</table><h2>HTML body</h2>{shown}<h2>Text body</h2>{plain}"
     )
+
+
+def _first(query: dict[str, list[str]], name: str) -> str:
+    """The first value of a query-string parameter, or ""."""
+    return (query.get(name) or [""])[0]
 
 
 @contextlib.contextmanager
