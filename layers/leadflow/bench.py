@@ -264,7 +264,8 @@ def qualify_throughput(definition: Any, config: Any, endpoint: str) -> dict[str,
     create_table(session.client("dynamodb"), floor_table)
     now = datetime.now(UTC)
     writes = [
-        change_transaction(floor_table.name, plan_inquiry(None, m, config.qualify, now), None, [])[0] for m in messages
+        change_transaction(floor_table.name, plan_inquiry(None, m, config.qualify, now), None, []).items
+        for m in messages
     ]
     dynamodb = session.client("dynamodb")
     intake = load_handler(definition.function("intake"), "bench_intake_throughput")
@@ -327,11 +328,11 @@ def write_units_per_new_lead(config: Any, definition: Any) -> float:
     now, total, leads = datetime.now(UTC), 0, 50
     for n in range(leads):
         change = plan_inquiry(None, synthetic_message(config, BENCH_IDS, n, now), config.qualify, now)
-        items, profile_at, _ = change_transaction("t", change, None, OutboxItem.of(change))
-        for entry in items:
+        written = change_transaction("t", change, None, OutboxItem.of(change))
+        for entry in written.items:
             item = (entry.get("Put") or {}).get("Item") or entry["Update"]["Key"]
             total += 2 * -(-_item_bytes(item) // 1024)
-        profile = items[profile_at]["Put"]["Item"]
+        profile = written.profile_item
         total += -(-_item_bytes({k: v for k, v in profile.items() if k != "outbox"}) // 1024)  # REMOVE outbox
     return total / leads
 

@@ -66,7 +66,7 @@ def nurture_items(config: Any, table_name: str, count: int, due: int, first: int
         change.events.clear()
         change.handoffs.clear()
         keep(change)
-        items, _, _ = change_transaction(table_name, change, None, [])
+        items = change_transaction(table_name, change, None, []).items
         yield from (entry["Put"]["Item"] for entry in items if "Put" in entry)
 
 

@@ -141,7 +141,7 @@ def routing_throughput(definition: StackDefinition, config: Any, endpoint: str) 
         profile = applied.change.profile
         pick = pick_owner(routing_facts(profile, "US"), config.route, reps, now)
         change = plan_routing(profile, messages[-1]["handed_off_at"], pick, {})
-        items = change_transaction(floor_table.name, change, None, [])[0]
+        items = change_transaction(floor_table.name, change, None, []).items
         for item in items:  # bare: no condition that could fail
             for kind in item.values():
                 kind.pop("ConditionExpression", None)

@@ -50,7 +50,7 @@ def test_a_closed_nurtured_or_unrouted_lead_has_no_link(fields: dict[str, Any]) 
 
 
 def kinds(before: LeadProfile, after: LeadProfile) -> list[tuple[str, str]]:
-    items, _, _ = change_transaction("leads", LeadChange(after), StoredLead(before, 1, ()), [])
+    items = change_transaction("leads", LeadChange(after), StoredLead(before, 1, ()), []).items
     return [
         (kind, (body.get("Key") or body.get("Item"))["sk"]["S"])
         for item in items

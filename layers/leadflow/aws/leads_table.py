@@ -72,6 +72,7 @@ MAX_LIST_MONTHS = 36
 LEADS_BY_CREATED_INDEX = "by_created"  # leadflow.definition declares it
 LEADS_BY_DUE_INDEX = "by_due"  # leadflow.definition declares it
 STORAGE_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "version", "outbox")
+HELD_MOST = 2000  # profile items a table remembers as read or written (a sweep's batch is 25)
 
 
 def _marker_key(marker: str) -> dict[str, Any]:
@@ -127,6 +128,33 @@ class LeadsTable(LazyClient):
         self.on_retry = on_retry
         self.give_up_at: float | None = None  # time.monotonic() after which no retry starts (a Lambda's deadline)
         self.items_read = 0  # by the due index's Queries: a sweep reads what is due, nothing else
+        self._held: dict[str, tuple[int, dict[str, Any]]] = {}  # see `_hold`
+
+    def _hold(self, lead_id: str, version: int, item: dict[str, Any] | None) -> None:
+        """Remember the profile item stored at `version` (as read, or as this table wrote it); None: forget it.
+
+        A change of the lead at that version then writes only the attributes it changed (see
+        `change_transaction`). It is written only if the lead is still at that version, and each
+        version has one item, so what is remembered can be out of date but never wrong for the
+        version it names; a write that leaves the version as it is (`clear_outbox`) forgets it.
+        """
+        self._held.pop(lead_id, None)
+        if item is None:
+            return
+        if len(self._held) >= HELD_MOST:
+            del self._held[next(iter(self._held))]  # the longest remembered
+        self._held[lead_id] = (version, item)
+
+    def _held_at(self, read: StoredLead | None) -> dict[str, Any] | None:
+        if read is None:
+            return None
+        held = self._held.get(read.profile["lead_id"])
+        return held[1] if held is not None and held[0] == read.version else None
+
+    def _stored(self, item: dict[str, Any]) -> StoredLead:
+        stored = _stored(item)
+        self._hold(stored.profile["lead_id"], stored.version, item)
+        return stored
 
     # --- the applier's port (leadflow.lead.change.LeadStore) ---------------------------
 
@@ -139,7 +167,7 @@ class LeadsTable(LazyClient):
             )
         )
         item = answer.get("Item")
-        return _stored(item) if item else None
+        return self._stored(item) if item else None
 
     def read_many(self, lead_ids: Sequence[str]) -> dict[str, StoredLead]:
         """The stored leads among `lead_ids`, by id, read consistently in BatchGetItem requests of 100 keys."""
@@ -153,7 +181,7 @@ class LeadsTable(LazyClient):
             for attempt in range(MAX_UNPROCESSED_ROUNDS):
                 answer = self._retrying(lambda: self.client.batch_get_item(RequestItems=request))  # noqa: B023 - called at once
                 for item in answer.get("Responses", {}).get(self.table_name, []):
-                    stored = _stored(item)
+                    stored = self._stored(item)
                     found[stored.profile["lead_id"]] = stored
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
@@ -166,10 +194,13 @@ class LeadsTable(LazyClient):
     def write(self, change: LeadChange, read: StoredLead | None, outbox: list[OutboxItem]) -> int:
         from botocore.exceptions import ClientError
 
-        items, profile_at, version = change_transaction(self.table_name, change, read, outbox)
+        lead_id = change.profile["lead_id"]
+        written = change_transaction(self.table_name, change, read, outbox, self._held_at(read))
+        items, profile_at, version = written.items, written.profile_at, written.version
         try:
             self._retrying(lambda: self.client.transact_write_items(TransactItems=items))
         except ClientError as exc:
+            self._hold(lead_id, 0, None)
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = cancellation_reasons(exc)
@@ -179,8 +210,9 @@ class LeadsTable(LazyClient):
                 [profile_at, *range(len(reasons) - len(change.ledger), len(reasons))] if change.ledger else [profile_at]
             )
             if any(len(reasons) > at and reasons[at] == "ConditionalCheckFailed" for at in guarded):
-                raise Conflict(change.profile["lead_id"]) from exc  # the lead, or a rep it was to go to, moved on
+                raise Conflict(lead_id) from exc  # the lead, or a rep it was to go to, moved on
             raise
+        self._hold(lead_id, version, written.profile_item)
         return version
 
     def write_many(self, writes: Sequence[tuple[LeadChange, StoredLead]]) -> list[int]:
@@ -195,13 +227,21 @@ class LeadsTable(LazyClient):
         from botocore.exceptions import ClientError
 
         not_written: list[int] = []
-        for places, items in _transactions(self.table_name, writes):
+        written = [
+            change_transaction(self.table_name, change, read, [], self._held_at(read)) for change, read in writes
+        ]
+        for places, items in _transactions(written):
             try:
                 self._retrying(lambda: self.client.transact_write_items(TransactItems=items))  # noqa: B023 - called at once
             except ClientError as exc:
+                for place in places:
+                    self._hold(writes[place][0].profile["lead_id"], 0, None)
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 not_written.extend(places)
+                continue
+            for place in places:
+                self._hold(writes[place][0].profile["lead_id"], written[place].version, written[place].profile_item)
         return not_written
 
     def clear_outbox(self, lead_id: str, version: int) -> bool:
@@ -222,6 +262,8 @@ class LeadsTable(LazyClient):
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
+        finally:
+            self._hold(lead_id, 0, None)  # the item changed at the same version
         return True
 
     # --- reading for people and tools ---------------------------------------------------
@@ -390,10 +432,29 @@ class LeadsTable(LazyClient):
         return with_backoff(call, on_retry=self.on_retry, give_up_at=self.give_up_at)
 
 
+@dataclass(frozen=True)
+class Transaction:
+    """A change's TransactItems, where the profile's write is among them, its new version and its item as written."""
+
+    items: list[dict[str, Any]]
+    profile_at: int
+    version: int
+    profile_item: dict[str, Any]  # the whole profile item, as the table holds it once written
+
+
 def change_transaction(
-    table: str, change: LeadChange, read: StoredLead | None, outbox: list[OutboxItem]
-) -> tuple[list[dict[str, Any]], int, int]:
-    """The TransactItems for a change, the position of the profile's Put among them, and the new version."""
+    table: str,
+    change: LeadChange,
+    read: StoredLead | None,
+    outbox: list[OutboxItem],
+    held: dict[str, Any] | None = None,
+) -> Transaction:
+    """The transaction that writes a change of a lead read at `read` (None: a new lead).
+
+    With `held`, the profile item as stored at the version read, the profile is written as an
+    Update of the attributes that differ from it (a nurture step changes 4 of its 20-odd), else
+    as a whole Put: either only if the lead is still at the version read.
+    """
     profile = change.profile
     lead_id = profile["lead_id"]
     items: list[dict[str, Any]] = []
@@ -420,14 +481,16 @@ def change_transaction(
     }
     if profile.get("sla_next_at"):
         stored |= {"gsi2pk": due_partition(counter_shard(lead_id)), "gsi2sk": f"{profile['sla_next_at']}#{lead_id}"}
-    put: dict[str, Any] = {"TableName": table, "Item": item_of(stored)}
-    if read is None:
-        put["ConditionExpression"] = "attribute_not_exists(pk)"
-    else:
-        put["ConditionExpression"] = "version = :v"
-        put["ExpressionAttributeValues"] = {":v": {"N": str(read.version)}}
+    profile_item = item_of(stored)
     profile_at = len(items)
-    items.append({"Put": put})
+    if read is None:
+        items.append({"Put": {"TableName": table, "Item": profile_item,
+                              "ConditionExpression": "attribute_not_exists(pk)"}})  # fmt: skip
+    elif held is None:
+        items.append({"Put": {"TableName": table, "Item": profile_item, "ConditionExpression": "version = :v",
+                              "ExpressionAttributeValues": {":v": {"N": str(read.version)}}}})  # fmt: skip
+    else:
+        items.append({"Update": _changed_attributes(table, held, profile_item, read.version)})
     shard = counter_shard(lead_id)
     for counter in change.counters:
         items.append({"Update": {
@@ -456,7 +519,36 @@ def change_transaction(
         items.append({"Put": {"TableName": table, "Item": item_of(after)}})
     items += _nurture_due(table, read.profile if read else None, profile)
     items += [ledger_update(table, entry) for entry in change.ledger]  # last: a Conflict is read from the end
-    return items, profile_at, version
+    return Transaction(items, profile_at, version, profile_item)
+
+
+def _changed_attributes(table: str, held: dict[str, Any], item: dict[str, Any], version: int) -> dict[str, Any]:
+    """The Update that turns the profile item `held` (at `version`) into `item`: set what differs, remove what went.
+
+    Every name goes through a placeholder (a profile's keys may be DynamoDB reserved words).
+    `version` always differs, so there is always something to set.
+    """
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {":v": {"N": str(version)}}
+    sets: list[str] = []
+    removes: list[str] = []
+    for name, value in item.items():
+        if held.get(name) != value:
+            names[f"#a{len(names)}"] = name
+            values[f":a{len(names) - 1}"] = value
+            sets.append(f"#a{len(names) - 1} = :a{len(names) - 1}")
+    for name in sorted(held.keys() - item.keys()):
+        names[f"#a{len(names)}"] = name
+        removes.append(f"#a{len(names) - 1}")
+    expression = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
+    return {
+        "TableName": table,
+        "Key": {"pk": item["pk"], "sk": item["sk"]},
+        "UpdateExpression": expression,
+        "ConditionExpression": "version = :v",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
 
 
 def _nurture_due(table: str, before: LeadProfile | None, after: LeadProfile) -> list[dict[str, Any]]:
@@ -516,10 +608,8 @@ def _stored(item: dict[str, Any]) -> StoredLead:
     return StoredLead(_profile(plain), int(plain["version"]), outbox)
 
 
-def _transactions(
-    table: str, writes: Sequence[tuple[LeadChange, StoredLead]]
-) -> Iterator[tuple[list[int], list[dict[str, Any]]]]:
-    """The writes grouped into transactions of at most 100 items: each group's places in `writes` and its items.
+def _transactions(writes: Sequence[Transaction]) -> Iterator[tuple[list[int], list[dict[str, Any]]]]:
+    """Changes' transactions grouped into ones of at most 100 items: each group's places in `writes` and its items.
 
     DynamoDB refuses two operations on one item in a transaction, so the counter updates of a
     group (every change of a day adds to the same few shards) are summed into one per counter.
@@ -527,9 +617,8 @@ def _transactions(
     places: list[int] = []
     items: list[dict[str, Any]] = []
     counters: dict[tuple[str, str], dict[str, Any]] = {}
-    for place, (change, read) in enumerate(writes):
-        own, _, _ = change_transaction(table, change, read, [])
-        keyed = [(_counter_key(item), item) for item in own]
+    for place, written in enumerate(writes):
+        keyed = [(_counter_key(item), item) for item in written.items]
         added = [item for key, item in keyed if key is None]
         counted = [(key, item) for key, item in keyed if key is not None]
         new_counters = {key for key, _ in counted} - counters.keys()

@@ -57,7 +57,7 @@ def seed_items(config: ClientConfig, ids: LeadIds, table: str, count: int, first
         change = plan_inquiry(None, synthetic_message(config, ids, n, now), config.qualify, now)
         change.events.clear()  # seeded leads have nothing left to publish
         change.handoffs.clear()
-        items, _, _ = change_transaction(table, change, None, [])
+        items = change_transaction(table, change, None, []).items
         for entry in items:
             if "Put" in entry:
                 yield entry["Put"]["Item"]
