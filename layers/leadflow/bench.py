@@ -97,9 +97,8 @@ _CONTEXT = (
 
 
 def main() -> None:
-    from moto.server import ThreadedMotoServer
-
     from leadflow.local import moto_dynamodb, moto_models
+    from leadflow.local.moto_server import MotoServer
     from leadflow.local.runtime import _require_free_port
 
     port = int(os.environ.get("LEADFLOW_BENCH_MOTO_PORT", "4599"))
@@ -107,7 +106,7 @@ def main() -> None:
     moto_dynamodb.install()  # as `leadflow local` runs moto
     moto_models.stop_tracking_instances()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = MotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     try:
         env = local_aws_environment(f"http://127.0.0.1:{port}", "us-east-1")

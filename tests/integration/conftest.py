@@ -36,12 +36,12 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    from leadflow.local.moto_server import MotoServer
 
     moto_dynamodb.install()  # as `leadflow local` runs it: transactions that cost what they touch
     moto_models.stop_tracking_instances()  # and keeps no list of every instance moto ever made
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = MotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()

@@ -136,14 +136,14 @@ class LocalStack:
             _require_free_port(self.options.host, port, what)
         import logging
 
-        from moto.server import ThreadedMotoServer
+        from leadflow.local.moto_server import MotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the useful output
         moto_dynamodb.install()  # writes that cost the same at 100,000 leads as at 1,000
         moto_models.stop_tracking_instances()  # moto keeps what its backends keep, not every message ever passed on
         for name, value in MOTO_COGNITO_IDS.items():
             os.environ.setdefault(name, value)
-        self._moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
+        self._moto = MotoServer(ip_address=self.options.host, port=self.options.moto_port)
         self._moto.start()
         aws_env = local_aws_environment(self.endpoint, self.options.region)
         os.environ.update(aws_env)
