@@ -137,7 +137,7 @@ def main() -> None:
         scale = stored_throughput(definition, config)
         sweep = sweep_reads(config, scale.pop("table"))  # the table with STORED leads in it
         nurture_reads = bench_nurture.sweep_reads(definition, config)
-        nurture_sends = bench_nurture.send_time(definition, config, resources, snapshot)  # last: rebinds the handlers
+        nurture_sends = bench_nurture.send_time(definition, config, resources, snapshot)
     finally:
         server.stop()
     report(cold, requests, units)
