@@ -222,7 +222,7 @@ def _claim_step(
     if sending and sending["until"] > utc_stamp(leased):
         return None, "claimed_elsewhere", None
     plan = plan_nurture(current, config, now)
-    profile = dict(current)  # only its top-level keys are set below: the nurture state is the plan's own copy
+    profile = copy.copy(current)  # only its top-level keys are set below: the nurture state is the plan's own copy
     profile["updated_at"] = utc_stamp(now)
     step = plan.next
     if step is None or step.send_at > now:
@@ -256,7 +256,7 @@ def _recorded(
     progress = (state.get("sequences") or {}).get(step.sequence)
     if progress is None or int(progress.get("steps_sent", 0)) > step.step:
         return None  # recorded before (the answer to an earlier write was lost)
-    profile = dict(current)  # only its top-level keys are set below: record_sent copies the state it changes
+    profile = copy.copy(current)  # only its top-level keys are set below: record_sent copies the state it changes
     profile["nurture"] = dict(record_sent(state, step, at, config.nurture))
     stamp = utc_stamp(at)
     profile["updated_at"] = stamp
