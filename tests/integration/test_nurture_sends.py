@@ -124,6 +124,32 @@ def test_a_suppressed_address_gets_no_step(stack: Stack, lambda_context: Any, mo
     assert emails_to(moto_endpoint, "gone@gmail.com") == []
 
 
+def write_email(stack: Stack, lead_id: str, email: str) -> None:
+    """Store `email` as the lead's address, straight into the table (as an older version of capture might have)."""
+    stack.session.client("dynamodb").update_item(
+        TableName=stack.definition.table("leads").name,
+        Key={"pk": {"S": f"LEAD#{lead_id}"}, "sk": {"S": "PROFILE"}},
+        UpdateExpression="SET email = :email",
+        ExpressionAttributeValues={":email": {"S": email}},
+    )
+
+
+def test_an_address_ses_can_never_take_is_suppressed_not_retried_at_every_sweep(
+    stack: Stack, lambda_context: Any, moto_endpoint: str
+) -> None:
+    lead_id = nurture_lead(stack, lambda_context, "unicode.local@gmail.com")
+    write_email(stack, lead_id, "josé.nurture@gmail.com")  # SES takes only ASCII before the @
+    done = sweep(stack, lambda_context, TUESDAY_10_BERLIN)
+    assert (done["sent"], done["failed"], done["not_sent"]) == (0, 0, 1)
+    profile = stack.store().get_profile(lead_id)
+    assert profile is not None
+    assert profile["nurture"]["suppressed"]["reason"] == "undeliverable"
+    assert "nurture_next_at" not in profile  # out of the due index: no sweep reads it again
+    assert sweep(stack, lambda_context, "2026-11-24T09:05:00Z")["due"] == 0
+    assert stack.store().count("undeliverable") == 1
+    assert emails_to(moto_endpoint, "josé.nurture@gmail.com") == []
+
+
 def test_two_sweeps_at_once_send_each_due_step_once(stack: Stack, lambda_context: Any, moto_endpoint: str) -> None:
     addresses = [f"race{n}@gmail.com" for n in range(6)]
     for n, address in enumerate(addresses):
@@ -165,6 +191,24 @@ def test_an_inquiry_that_promises_a_guide_is_acknowledged_outside_the_send_windo
     [email] = emails_to(moto_endpoint, "guide@gmail.com")
     assert email["Subject"] == "Your guide, Lin"
     assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_an_acknowledgement_to_an_address_ses_can_never_take_suppresses_it_and_is_not_redelivered(
+    stack: Stack, lambda_context: Any, moto_endpoint: str
+) -> None:
+    record = captured_record(stack, {"email": "ack.unicode@gmail.com", "inquiry_type": "guide_download"})
+    stack.handler("intake")({"Records": [record]}, lambda_context)
+    [handed] = stack.queue_messages("nurture")
+    message = json.loads(handed["Body"])
+    write_email(stack, message["lead_id"], "zoë.guide@gmail.com")
+    ack = copy.deepcopy(load_event("nurture_send-sqs-batch.json")["Records"][0])
+    ack["body"] = handed["Body"]
+    ack["attributes"]["MessageGroupId"] = message["lead_id"]
+    assert stack.handler("nurture_send")({"Records": [ack]}, lambda_context) == {"batchItemFailures": []}
+    profile = stack.store().get_profile(message["lead_id"])
+    assert profile is not None
+    assert profile["nurture"]["suppressed"]["reason"] == "undeliverable"
+    assert emails_to(moto_endpoint, "zoë.guide@gmail.com") == []
 
 
 def test_the_sample_nurture_send_batch_is_handled(stack: Stack, lambda_context: Any) -> None:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadflow.aws.mailer import Mailer, header_line, mailable
-from leadflow.route.notice import Email
+from leadflow.route.notice import Email, Undeliverable
 
 UNSUBSCRIBE = (
     "<https://abc123xyz.execute-api.eu-central-1.amazonaws.com/u/eyJlIjoxODExMDIxNzg1LCJsIjoibGRfMDEyMzQ1Njc4OWFiY2Rl"
@@ -91,6 +91,13 @@ def test_an_internationalised_domain_is_addressed_in_its_ascii_form() -> None:
     assert mailable("ada@straße.de") == "ada@xn--strae-oqa.de"  # IDNA 2008: not strasse.de, another domain
     assert raw_headers(mime(to="ada@bücher.de"))["To"] == "ada@xn--bcher-kva.de"
     assert mailable("ada@gmail.com") == "ada@gmail.com"
+
+
+@pytest.mark.parametrize("address", ["josé@gmail.com", "用户@例子.中国", "no-at-sign", "@gmail.com", "ada@bad..domäin"])
+def test_an_address_ses_can_never_take_is_refused_before_sending_without_naming_it(address: str) -> None:
+    with pytest.raises(Undeliverable) as refused:
+        mailable(address)
+    assert address not in str(refused.value)  # the reason goes into log lines: no address in it
 
 
 def test_a_body_holding_the_boundarys_text_stays_one_part() -> None:

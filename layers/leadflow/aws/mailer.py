@@ -31,7 +31,7 @@ from typing import Any
 from leadflow.aws.client import LazyClient
 from leadflow.aws.retry import with_backoff
 from leadflow.nurture.templates import Rendered
-from leadflow.route.notice import Email
+from leadflow.route.notice import Email, Undeliverable
 
 FOLD_AT = 78  # RFC 5322's recommended line length; a header is folded at its spaces beyond it
 MAX_LINE = 998  # RFC 5322's limit on a line
@@ -158,15 +158,21 @@ def mailable(address: str) -> str:
     """The address as SES and mail servers take it: an internationalised domain in its ASCII form (IDNA 2008).
 
     IDNA 2008, as email-validator writes it: Python's own `idna` codec is IDNA 2003, which makes
-    `straße.de` into `strasse.de`, someone else's domain. An address it cannot write (a local
-    part in Unicode, which SES does not take) is returned as it is, and SES refuses it.
+    `straße.de` into `strasse.de`, someone else's domain. An address SES can never take is
+    refused (`Undeliverable`): SES sends only to a part before the @ in plain ASCII (it has no
+    SMTPUTF8), and a domain must have an ASCII form. Sending it anyway would fail at SES every time.
     """
-    _, at, domain = address.rpartition("@")
-    if not at or domain.isascii():
+    local, at, domain = address.rpartition("@")
+    if not at or not local:
+        raise Undeliverable("an address needs a name before the @ and a domain after it")
+    if not local.isascii():
+        raise Undeliverable("SES sends only to addresses whose name before the @ is plain ASCII")
+    if domain.isascii():
         return address
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        return validate_email(address, check_deliverability=False).ascii_email or address
-    except EmailNotValidError:
-        return address
+        ascii_email = validate_email(address, check_deliverability=False).ascii_email
+    except EmailNotValidError as exc:
+        raise Undeliverable("the address's domain has no ASCII form (IDNA 2008)") from exc
+    return ascii_email or address

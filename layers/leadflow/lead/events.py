@@ -103,5 +103,5 @@ def lead_followed_up(event_type: str, lead_id: str, at: str, stage: str, detail:
 
 
 def lead_suppressed(lead_id: str, at: str, reason: str) -> DomainEvent:
-    """The lead's address gets no nurture email again: it unsubscribed, bounced or complained."""
+    """The lead's address gets no nurture email again: it unsubscribed, bounced, complained or is undeliverable."""
     return DomainEvent("LeadSuppressed", {"lead_id": lead_id, "at": at, "reason": reason})

@@ -17,6 +17,7 @@ not shown. moto records no time of sending: the time shown is the message's own 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -103,8 +104,11 @@ def outbox_in_process(to: str | None = None, message_id: str | None = None) -> l
     from moto.ses.models import Message, RawMessage, ses_backends
 
     from leadflow.aws.mailer import mailable
+    from leadflow.route.notice import Undeliverable
 
-    to = mailable(to) if to is not None else None  # as the mailer addressed it: ada@bücher.de is ada@xn--bcher-kva.de
+    if to is not None:
+        with contextlib.suppress(Undeliverable):  # never sent to: nothing in the outbox is to it
+            to = mailable(to)  # as the mailer addressed it: ada@bücher.de is ada@xn--bcher-kva.de
     sent: list[Any] = []
     for regions in list(ses_backends.values()):  # a snapshot: moto's server adds to them from its own threads
         for backend in list(regions.values()):

@@ -42,8 +42,9 @@ from leadflow.lead.profile import LeadProfile, utc_stamp
 from leadflow.links import LinkSigner
 from leadflow.nurture.email_links import click_url, unsubscribe_url
 from leadflow.nurture.sequences import NextStep, NurtureState, plan_nurture, record_sent, schedule_nurture, wall_clock
-from leadflow.nurture.suppression import is_suppressed
+from leadflow.nurture.suppression import is_suppressed, suppress_lead
 from leadflow.nurture.templates import EmailTemplate, Rendered
+from leadflow.route.notice import Undeliverable
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,9 @@ StepOutcome = Literal["sent", "not_due", "ended", "claimed_elsewhere"]  # a fail
 
 
 class MailPort(Protocol):
-    def send_email(self, to: str, rendered: Rendered, headers: dict[str, str], tags: dict[str, str]) -> str: ...
+    def send_email(self, to: str, rendered: Rendered, headers: dict[str, str], tags: dict[str, str]) -> str:
+        """Send it; SES's message id. Raises `Undeliverable` for an address no retry can send to."""
+        ...
 
 
 class LinkPort(Protocol):
@@ -198,6 +201,13 @@ def send_due_steps(
     apply_changes(records, services, known)  # from the claims as written: no second read. First: they were sent
     done.outcomes.update(dict.fromkeys(outgoing, "sent"))
     for lead_id, (step, error) in refused.items():  # each step due again at once
+        if isinstance(error, Undeliverable):  # no sweep could ever send it: the address is out, its sequences end
+            done.outcomes[lead_id] = "ended"
+            try:
+                undeliverable(lead_id, error, services, now)
+            except Exception as exc:  # its claim runs out, and the next sweep finds it undeliverable again
+                logger.error("address not suppressed", extra={"lead_id": lead_id, "error": error_code(exc)})
+            continue
         done.failures[lead_id] = error
         try:
             apply_change(lead_id, partial(_give_back, step=step, config=config, now=now), services)
@@ -310,9 +320,19 @@ def acknowledge(
         return "sent_before"
     template = acknowledgement_template(inquiry_type, source)
     outgoing = compose(profile, template, links, "acknowledgement")
-    mail.send_email(outgoing.to, outgoing.rendered, outgoing.headers, outgoing.tags)
+    try:
+        mail.send_email(outgoing.to, outgoing.rendered, outgoing.headers, outgoing.tags)
+    except Undeliverable as error:  # a redelivery would be refused alike
+        undeliverable(lead_id, error, services, now)
+        return "suppressed"
     apply_change(lead_id, lambda current: _acknowledged(current, inquiry_id, outgoing, now), services)
     return "sent"
+
+
+def undeliverable(lead_id: str, error: Undeliverable, services: LeadServices, now: datetime) -> None:
+    """The mailer refused the lead's address before sending: suppressed, so nothing is tried again at every sweep."""
+    logger.warning("nurture address undeliverable; suppressed", extra={"lead_id": lead_id, "error": str(error)})
+    suppress_lead(lead_id, "undeliverable", services, now, detail=str(error))
 
 
 def acknowledgement_template(inquiry_type: str, source: EmailTemplates) -> EmailTemplate:

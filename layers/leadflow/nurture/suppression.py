@@ -1,4 +1,7 @@
-"""An address that must get no nurture email again: unsubscribed, bounced or complained (pure plan, and its apply).
+"""An address that must get no nurture email again (pure plan, and its apply).
+
+It unsubscribed, bounced or complained, or it is undeliverable: the mailer refused it before
+sending, as SES would at every attempt (`leadflow.route.notice.Undeliverable`).
 
 One lead per person (its id is keyed from the email address), so suppressing the lead
 suppresses the address. The suppression is kept on the lead's nurture state
@@ -22,8 +25,8 @@ from leadflow.lead.change import Applied, CounterDelta, LeadChange, LeadServices
 from leadflow.lead.events import lead_suppressed
 from leadflow.lead.profile import LeadProfile, utc_stamp
 
-SuppressionReason = Literal["unsubscribed", "bounced", "complained"]
-REASONS: tuple[SuppressionReason, ...] = ("unsubscribed", "bounced", "complained")
+SuppressionReason = Literal["unsubscribed", "bounced", "complained", "undeliverable"]
+REASONS: tuple[SuppressionReason, ...] = ("unsubscribed", "bounced", "complained", "undeliverable")
 
 
 def is_suppressed(profile: LeadProfile) -> bool:
@@ -45,7 +48,8 @@ def plan_suppression(
     profile["nurture"] = nurture
     profile["updated_at"] = stamp
     change = LeadChange(profile)
-    why = {"unsubscribed": "unsubscribed", "bounced": "the address bounced", "complained": "marked an email as spam"}
+    why = {"unsubscribed": "unsubscribed", "bounced": "the address bounced", "complained": "marked an email as spam",
+           "undeliverable": f"the address cannot be mailed ({detail or 'SES refuses it'})"}  # fmt: skip
     change.timeline.append({"type": "suppressed", "at": stamp, "reason": f"{why[reason]}: no nurture email again"})
     change.events.append(lead_suppressed(profile["lead_id"], stamp, reason))
     change.counters.append(CounterDelta(reason, stamp[:10]))

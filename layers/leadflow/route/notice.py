@@ -30,6 +30,13 @@ class Email:
     html: str
 
 
+class Undeliverable(ValueError):
+    """An address no email can be sent to, whatever is retried: the mailer refuses it before sending.
+
+    Its message says why without naming the address (it goes into log lines).
+    """
+
+
 def one_line(value: object, limit: int = 150) -> str:
     """Text fit for a header: control characters (CR and LF too) become one space, and it is cut at `limit`."""
     text = _NOT_IN_A_HEADER.sub(" ", str(value)).strip()
