@@ -72,6 +72,28 @@ def raw_exchange(endpoint: str, requests: bytes) -> bytes:
         return answers
 
 
+def test_a_client_that_expects_100_continue_gets_one_at_once_then_the_answer(served: tuple[str, list[Any]]) -> None:
+    endpoint, _ = served
+    host, port = endpoint.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(
+            b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-amz-json-1.0\r\n"
+            b"X-Amz-Target: DynamoDB_20120810.ListTables\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+            b"Authorization: AWS4-HMAC-SHA256 Credential=testing/20261123/us-east-1/dynamodb/aws4_request,"
+            b" SignedHeaders=host, Signature=0\r\n\r\n"
+        )
+        connection.settimeout(0.5)  # sent before the body, not held back until the answer
+        assert connection.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        connection.settimeout(10)
+        connection.sendall(b"{}")
+        answer = b""
+        while b'"TableNames"' not in answer:
+            chunk = connection.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200")  # no second 100 Continue before it
+
+
 def test_a_chunked_request_is_read_whole_and_the_next_request_on_the_connection_answered(
     served: tuple[str, list[Any]],
 ) -> None:

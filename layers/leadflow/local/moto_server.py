@@ -46,16 +46,13 @@ class KeepAliveHandler(MotoRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def handle_expect_100(self) -> bool:
+        """http.server's 100 Continue, sent at once: the buffered writer would hold it until the answer."""
+        answered = super().handle_expect_100()
+        self.wfile.flush()
+        return answered
+
     def run_wsgi(self) -> None:
-        if self.headers.get("Expect", "").lower().strip() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            self.wfile.flush()
-        environ = self.make_environ()
-        body = _request_body(self.rfile, environ)
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ.pop("wsgi.input_terminated", None)
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
         answer: dict[str, Any] = {}
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -63,6 +60,12 @@ class KeepAliveHandler(MotoRequestHandler):
             return lambda data: answer.setdefault("written", []).append(data)
 
         try:
+            environ = self.make_environ()
+            body = _request_body(self.rfile, environ)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("wsgi.input_terminated", None)
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
             chunks = self.server.app(environ, start_response)
             try:
                 returned = list(chunks)
@@ -70,8 +73,11 @@ class KeepAliveHandler(MotoRequestHandler):
                 if hasattr(chunks, "close"):
                     chunks.close()
             content = b"".join([*answer.get("written", []), *returned])
+            if "status" not in answer:
+                raise RuntimeError("the application answered without a status")
         except Exception:
             logger.exception("moto failed to answer %s %s", self.command, self.path)
+            self.close_connection = True  # the request may not have been read to its end
             answer = {"status": "500 Internal Server Error", "headers": [("Content-Type", "text/plain")]}
             content = b"moto failed to answer this request: see the local stack's log"
         code_text, _, reason = answer["status"].partition(" ")
@@ -84,7 +90,7 @@ class KeepAliveHandler(MotoRequestHandler):
             named.add(name.lower())
             self.send_header(name, value)
         has_body = self.command != "HEAD" and code >= 200 and code not in NO_BODY_STATUSES
-        if "content-length" not in named and (has_body or self.command == "HEAD"):
+        if "content-length" not in named and has_body:
             self.send_header("Content-Length", str(len(content)))
         if self.close_connection:
             self.send_header("Connection", "close")
