@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import Enum, IntEnum
 from typing import Any
 
 import pytest
@@ -75,6 +76,23 @@ def test_kinds_the_profile_never_holds_go_through_boto3() -> None:
     assert sorted(typed["tags"]["SS"]) == ["a", "b"]
     assert (typed["blob"], typed["amount"]) == ({"B": b"\x00\x01"}, {"N": "1.50"})
     assert plain_of(typed)["tags"] == {"a", "b"}
+
+
+def test_kinds_derived_from_the_plain_ones_are_typed_as_their_values() -> None:
+    class Stage(str, Enum):  # noqa: UP042 - not StrEnum: its str() is "Stage.NURTURE", the value is "nurture"
+        NURTURE = "nurture"
+
+    class Rank(IntEnum):
+        FIRST = 1
+
+    class Score(float):
+        pass
+
+    assert item_of({"stage": Stage.NURTURE, "rank": Rank.FIRST, "score": Score(0.5)}) == {
+        "stage": {"S": "nurture"},
+        "rank": {"N": "1"},
+        "score": {"N": "0.5"},
+    }
 
 
 def test_a_number_dynamodb_cannot_hold_is_refused() -> None:

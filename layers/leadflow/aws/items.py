@@ -32,8 +32,12 @@ def _typed(value: Any) -> dict[str, Any]:
         return {"L": [_typed(v) for v in value]}
     if value is None:
         return {"NULL": True}
-    if isinstance(value, str):  # an enum's value, say: kinds derived from the plain ones, as the plain ones
-        return {"S": str(value)}
+    if isinstance(value, str):  # kinds derived from the plain ones (a StrEnum's member) as the plain ones
+        return {"S": str.__str__(value)}
+    if isinstance(value, int):  # bool has no kinds derived from it
+        return {"N": _number(int(value))}
+    if isinstance(value, float):
+        return {"N": _number(Decimal(repr(float(value))))}
     if isinstance(value, dict):
         return {"M": {k: _typed(v) for k, v in value.items()}}
     if isinstance(value, list | tuple):

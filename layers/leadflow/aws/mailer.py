@@ -163,7 +163,7 @@ def mailable(address: str) -> str:
     SMTPUTF8), and a domain must have an ASCII form. Sending it anyway would fail at SES every time.
     """
     local, at, domain = address.rpartition("@")
-    if not at or not local:
+    if not at or not local or not domain:
         raise Undeliverable("an address needs a name before the @ and a domain after it")
     if not local.isascii():
         raise Undeliverable("SES sends only to addresses whose name before the @ is plain ASCII")
