@@ -12,12 +12,13 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadflow.aws.items import item_of
 from leadflow.aws.leads_table import PROFILE, LeadsTable, lead_pk
-from leadflow.lead.change import LeadChange, OutboxItem, apply_change
+from leadflow.lead.change import Conflict, LeadChange, OutboxItem, apply_change
 from leadflow.lead.profile import LeadProfile
 from tests.integration.conftest import Stack
 from tests.integration.test_apply_changes import noted, services_on, stored_leads
@@ -143,25 +144,31 @@ def test_an_item_updated_attribute_by_attribute_is_the_item_a_whole_put_stores(
     }
 
 
-def test_a_lead_another_table_changed_since_it_was_read_is_read_and_planned_again(
+def test_a_change_from_a_read_another_table_has_since_overtaken_conflicts(stack: Stack, lambda_context: Any) -> None:
+    [lead_id] = stored_leads(stack, lambda_context, 1, "overtaken")
+    store, other = stack.store(), stack.store()  # two functions' tables: neither sees the other's writes
+    read = store.read(lead_id)  # remembered at this version
+    assert read is not None
+    apply_change(lead_id, retitled("Changed elsewhere"), services_on(stack, other))
+    with pytest.raises(Conflict):
+        store.write(retitled(None)(read.profile), read, [])
+    assert (store.read(lead_id).profile.get("fields") or {})["job_title"] == "Changed elsewhere"  # type: ignore[union-attr]
+
+
+def test_a_lead_read_at_another_version_than_the_one_remembered_is_written_whole(
     stack: Stack, lambda_context: Any
 ) -> None:
-    [lead_id] = stored_leads(stack, lambda_context, 1, "otherprocess")
-    store, other = stack.store(), stack.store()  # two functions' tables: neither sees the other's writes
+    [lead_id] = stored_leads(stack, lambda_context, 1, "otherversion")
+    store, other = stack.store(), stack.store()
     store.read(lead_id)  # remembered at this version
     apply_change(lead_id, retitled("Changed elsewhere"), services_on(stack, other))
-    planned: list[str] = []
-
-    def plan(current: LeadProfile | None) -> LeadChange | None:
-        assert current is not None
-        planned.append((current.get("fields") or {}).get("job_title", ""))
-        return retitled(None)(current)  # type: ignore[no-any-return]
-
-    stale = store.read(lead_id)
-    assert stale is not None
-    apply_change(lead_id, plan, services_on(stack, store))
-    assert planned == ["Changed elsewhere"]  # read again: the other table's write is there to see
-    assert "job_title" not in (store.read(lead_id).profile.get("fields") or {})  # type: ignore[union-attr]
+    newer = other.read(lead_id)  # the version after it, read by the other table
+    assert newer is not None
+    sent = transactions(store)
+    store.write(retitled("Mine")(newer.profile), newer, [])
+    kind, _ = profile_write(sent[-1], lead_id)
+    assert kind == "Put"  # not an Update diffed against the older item
+    assert (store.read(lead_id).profile.get("fields") or {})["job_title"] == "Mine"  # type: ignore[union-attr]
 
 
 def test_an_outbox_cleared_at_the_same_version_is_written_again_by_a_change_that_still_holds_it(
