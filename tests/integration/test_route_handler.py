@@ -8,6 +8,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from leadflow.aws.leads_table import LEADS_BY_DUE_INDEX, due_partition
 from leadflow.aws.roster import RosterTable
 from leadflow.lead.change import Conflict
@@ -19,6 +21,23 @@ from tests.integration.test_intake_handler import captured_record
 from tests.support import load_event
 
 EVERY_HOUR = {"workdays": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "hours": ("00:00-23:59",)}
+
+
+class TuesdayMorning(datetime):
+    """Routing's clock in these tests: a Tuesday at 10:00 UTC, at work in every calendar here (dach's Berlin too).
+
+    EVERY_HOUR ends at 23:59 (a calendar has no 24:00), so on the wall clock every rep here is off
+    for the last minute of each UTC day, and a lead routed then waits in its team's queue.
+    """
+
+    @classmethod
+    def now(cls, tz: Any = None) -> Any:
+        return datetime(2026, 11, 24, 10, 0, tzinfo=UTC).astimezone(tz)
+
+
+@pytest.fixture(autouse=True)
+def routing_at_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("leadflow.route.changes.datetime", TuesdayMorning)
 
 
 def roster(stack: Stack) -> RosterTable:
