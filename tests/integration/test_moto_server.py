@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -108,3 +109,14 @@ def test_a_chunked_request_is_read_whole_and_the_next_request_on_the_connection_
     answers = raw_exchange(endpoint, (chunked + plain).encode())  # both at once, on one connection
     assert answers.count(b"HTTP/1.1 200") == 2
     assert answers.count(b'"TableNames"') == 2
+
+
+def test_a_connection_left_idle_is_closed_without_a_word_in_the_log(
+    served: tuple[str, list[Any]], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    endpoint, _ = served
+    monkeypatch.setattr(KeepAliveHandler, "timeout", 0.2)
+    host, port = endpoint.removeprefix("http://").split(":")
+    with caplog.at_level(logging.DEBUG), socket.create_connection((host, int(port)), timeout=10) as connection:
+        assert connection.recv(1) == b""  # closed by the server once idle, nothing sent
+    assert "timed out" not in caplog.text

@@ -46,6 +46,11 @@ class KeepAliveHandler(MotoRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def log_error(self, format: str, *args: Any) -> None:
+        if format.startswith("Request timed out"):
+            return  # a kept connection idle for IDLE_SECONDS, closed: nothing went wrong
+        super().log_error(format, *args)
+
     def handle_expect_100(self) -> bool:
         """http.server's 100 Continue, sent at once: the buffered writer would hold it until the answer."""
         answered = super().handle_expect_100()
