@@ -215,6 +215,9 @@ CALENDARS = [
     WorkingCalendar.parse("America/New_York", EVERY_DAY, ["01:30-02:30", "09:00-17:00"]),
     WorkingCalendar.parse("Europe/Berlin", ["sun"], ["02:10-02:50", "02:59-03:01", "23:00-23:59"]),
     WorkingCalendar.parse("Australia/Lord_Howe", ["sat", "sun"], ["01:00-03:00"]),  # a 30-minute DST shift
+    WorkingCalendar.parse("UTC", EVERY_DAY, ["00:00-24:00"]),  # round the clock
+    WorkingCalendar.parse("America/Santiago", EVERY_DAY, ["00:00-24:00"]),  # its clocks change at midnight
+    WorkingCalendar.parse("Europe/Berlin", ["fri", "sat"], ["06:00-08:00", "22:00-24:00"]),
 ]
 STARTS = st.datetimes(
     min_value=datetime(2025, 1, 1),
@@ -269,7 +272,7 @@ def test_next_working_moment_is_working_and_is_the_moment_itself_exactly_when_it
         ({"workdays": ["mon", "funday"]}, 'workday "funday": use mon, tue, wed, thu, fri, sat or sun'),
         ({"hours": ["09:00-12:00", "11:00-17:00"]}, 'hours "09:00-12:00" and "11:00-17:00" overlap'),
         ({"hours": ["17:00-09:00"]}, 'hours "17:00-09:00": an interval must end after it starts'),
-        ({"hours": ["09:00-24:00"]}, 'hours "09:00-24:00": 24:00 is not supported'),
+        ({"hours": ["24:00-24:00"]}, 'hours "24:00-24:00": 24:00 ends a day, no interval starts there'),
         ({"hours": ["09:00-25:00"]}, 'hours "09:00-25:00": 25:00 is not a time of day'),
         ({"hours": []}, "no hours: a calendar needs at least one working interval, like 09:00-17:00"),
         ({"workdays": []}, "no workdays: a calendar needs at least one of mon, tue, wed, thu, fri, sat, sun"),
@@ -292,6 +295,29 @@ def test_parse_errors_name_the_bad_value_and_what_is_allowed(arguments: dict[str
     given_arguments: dict[str, object] = {"timezone": "Europe/Berlin", "workdays": WEEKDAYS, "hours": ["09:00-17:00"]}
     with pytest.raises(ValueError, match=re.escape(message)):
         WorkingCalendar.parse(**{**given_arguments, **arguments})
+
+
+def test_a_day_that_ends_at_24_00_works_its_last_minute_and_runs_on_into_the_next() -> None:
+    always = WorkingCalendar.parse("UTC", EVERY_DAY, ["00:00-24:00"])
+    assert always.is_working(datetime(2026, 11, 23, 23, 59, 35, tzinfo=UTC))
+    assert always.add_working_minutes(datetime(2026, 11, 23, 23, 59, tzinfo=UTC), 2) == datetime(
+        2026, 11, 24, 0, 1, tzinfo=UTC
+    )
+    week = always.working_minutes_between(datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC))
+    assert week == 7 * 24 * 60
+
+
+def test_a_whole_day_in_berlin_is_23_hours_when_clocks_go_forward() -> None:
+    always = WorkingCalendar.parse("Europe/Berlin", EVERY_DAY, ["00:00-24:00"])
+    start, end = datetime(2026, 3, 29, tzinfo=BERLIN), datetime(2026, 3, 30, tzinfo=BERLIN)
+    assert always.working_minutes_between(start, end) == 23 * 60
+
+
+def test_an_evening_shift_to_24_00_ends_at_midnight_not_a_minute_before() -> None:
+    evenings = WorkingCalendar.parse("Europe/Berlin", ["fri"], ["22:00-24:00"])
+    friday_late = datetime(2026, 11, 27, 23, 30, tzinfo=BERLIN)
+    assert evenings.add_working_minutes(friday_late, 30) == datetime(2026, 11, 28, 0, 0, tzinfo=BERLIN)
+    assert not evenings.is_working(datetime(2026, 11, 28, 0, 0, tzinfo=BERLIN))
 
 
 def test_parse_reads_names_in_any_case_and_a_lone_string_as_one_value() -> None:

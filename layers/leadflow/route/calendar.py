@@ -1,8 +1,9 @@
 """Working time: when a team or a rep works, and deadlines counted in working minutes.
 
 A `WorkingCalendar` is a time zone, the working days of the week, the working intervals of
-a working day (local wall-clock time, like 09:00-12:00 and 13:00-17:00) and holidays (local
-dates with no working time). It answers four questions, all about instants:
+a working day (local wall-clock time, like 09:00-12:00 and 13:00-17:00; 24:00 ends an interval
+at the next midnight, so 00:00-24:00 is the whole day) and holidays (local dates with no working
+time). It answers four questions, all about instants:
 
 - `is_working(at)`: is `at` inside a working interval? (An interval includes its start and
   excludes its end, so 17:00 is not working time on a 09:00-17:00 day.)
@@ -47,6 +48,7 @@ SEARCH_LIMIT_DAYS = 3 * 366  # how far a search goes without finding working tim
 _INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _ONE_DAY = timedelta(days=1)
 _ONE_MINUTE = timedelta(minutes=1)
+END_OF_DAY = time.max  # an interval's end written 24:00: the next local midnight
 
 Interval = tuple[datetime, datetime]  # [start, end) in UTC
 Item = TypeVar("Item")
@@ -170,7 +172,11 @@ class WorkingCalendar:
             return []
         intervals = []
         for opening, closing in self.hours:
-            start, end = self._wall_time_to_utc(day, opening), self._wall_time_to_utc(day, closing)
+            start = self._wall_time_to_utc(day, opening)
+            if closing == END_OF_DAY:
+                end = self._wall_time_to_utc(day + _ONE_DAY, time(0))
+            else:
+                end = self._wall_time_to_utc(day, closing)
             if end > start:  # an interval inside a gap (clocks going forward) has no length
                 intervals.append((start, end))
         return intervals
@@ -254,7 +260,7 @@ def _checked_hours(hours: Iterable[tuple[time, time]]) -> tuple[tuple[time, time
         if opening >= closing:
             raise ValueError(
                 f'hours "{_clock(opening)}-{_clock(closing)}": an interval must end after it starts, '
-                "on the same day (intervals cannot cross midnight; 24:00 is not supported, end at 23:59)"
+                "on the same day (intervals cannot cross midnight: end one at 24:00, start the next day's at 00:00)"
             )
         intervals.append((opening, closing))
     if not intervals:
@@ -293,12 +299,14 @@ def _parse_interval(text: str) -> tuple[time, time]:
     if match is None:
         raise ValueError(f'hours "{text}": write each interval as HH:MM-HH:MM, like 09:00-17:00')
     opening_hour, opening_minute, closing_hour, closing_minute = (int(part) for part in match.groups())
+    if (opening_hour, opening_minute) == (24, 0):
+        raise ValueError(f'hours "{text}": 24:00 ends a day, no interval starts there (start at 00:00)')
+    if (closing_hour, closing_minute) == (24, 0):
+        return _parse_interval(f"{opening_hour:02d}:{opening_minute:02d}-00:00")[0], END_OF_DAY
     for hour, minute in ((opening_hour, opening_minute), (closing_hour, closing_minute)):
-        if (hour, minute) == (24, 0):
-            raise ValueError(f'hours "{text}": 24:00 is not supported, end the interval at 23:59 at the latest')
         if hour > 23 or minute > 59:
             raise ValueError(
-                f'hours "{text}": {hour:02d}:{minute:02d} is not a time of day (00:00 to 23:59), '
+                f'hours "{text}": {hour:02d}:{minute:02d} is not a time of day (00:00 to 24:00), '
                 "write each interval as HH:MM-HH:MM, like 09:00-17:00"
             )
     return time(opening_hour, opening_minute), time(closing_hour, closing_minute)
@@ -326,6 +334,8 @@ def _items(values: Iterable[Item]) -> list[Item]:
 
 
 def _clock(moment: time) -> str:
+    if moment == END_OF_DAY:
+        return "24:00"
     return moment.isoformat(timespec="minutes") if not (moment.second or moment.microsecond) else moment.isoformat()
 
 
