@@ -320,3 +320,32 @@ def test_a_claim_that_cannot_be_given_back_holds_back_no_record_of_the_batchs_se
     recorded = stack.store().get_profile(sent_id)
     assert recorded is not None
     assert recorded["nurture"]["sequences"]["welcome"]["steps_sent"] == 1  # recorded, so never sent again
+
+
+def test_a_failed_send_gives_back_only_its_own_claim_not_a_later_sweeps(stack: Stack, lambda_context: Any) -> None:
+    from leadflow.links import LinkSigner
+    from leadflow.nurture.send import SignedLinks, send_due_step
+    from leadflow.settings import client_config, link_key
+
+    lead_id = nurture_lead(stack, lambda_context, "lease.ran.out@gmail.com")
+    theirs = "2099-01-01T00:00:00.000+00:00"
+
+    class SlowThenRefused:
+        def send_email(self, *args: Any) -> str:
+            # This send took so long that its claim ran out, and another sweep claimed the step since.
+            stack.session.client("dynamodb").update_item(
+                TableName=stack.definition.table("leads").name,
+                Key={"pk": {"S": f"LEAD#{lead_id}"}, "sk": {"S": "PROFILE"}},
+                UpdateExpression="SET nurture.sending.#until = :theirs ADD version :one",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues={":theirs": {"S": theirs}, ":one": {"N": "1"}},
+            )
+            raise RuntimeError("TooManyRequestsException, after every retry")
+
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
+    with pytest.raises(RuntimeError):
+        send_due_step(lead_id, lead_services(), client_config(), SlowThenRefused(), links, now)
+    profile = stack.store().get_profile(lead_id)
+    assert profile is not None
+    assert profile["nurture"]["sending"]["until"] == theirs  # the other sweep's claim stands

@@ -210,7 +210,8 @@ def send_due_steps(
             continue
         done.failures[lead_id] = error
         try:
-            apply_change(lead_id, partial(_give_back, step=step, config=config, now=now), services)
+            until = claims[lead_id].change.profile["nurture"]["sending"]["until"]  # type: ignore[union-attr]
+            apply_change(lead_id, partial(_give_back, step=step, until=until, config=config, now=now), services)
         except Exception as exc:  # its claim then runs out, and the step is due again after CLAIM_MINUTES
             logger.error(
                 "nurture claim not given back; it runs out", extra={"lead_id": lead_id, "error": error_code(exc)}
@@ -280,12 +281,17 @@ def _recorded(
     return change
 
 
-def _give_back(current: LeadProfile | None, step: NextStep, config: ClientConfig, now: datetime) -> LeadChange | None:
-    """The send failed: the claim is given back and the step is due again at once (it waits for no other sweep)."""
+def _give_back(
+    current: LeadProfile | None, step: NextStep, until: str, config: ClientConfig, now: datetime
+) -> LeadChange | None:
+    """The send failed: this sweep's claim (the one held `until`) is given back, and the step is due again at once.
+
+    Only its own: had its claim run out and another sweep claimed the step since, that claim stays.
+    """
     if current is None:
         return None
     sending = (current.get("nurture") or {}).get("sending")
-    if not sending or (sending["sequence"], sending["step"]) != (step.sequence, step.step):
+    if not sending or (sending["sequence"], sending["step"], sending["until"]) != (step.sequence, step.step, until):
         return None
     profile = copy.deepcopy(current)
     nurture = dict(profile.get("nurture") or {})
