@@ -77,6 +77,23 @@ def test_the_outbox_lists_the_newest_email_first_and_filters_by_recipient(stack:
     assert outbox_in_process(to="nobody@demo.example") == []
 
 
+def test_the_newest_few_are_listed_without_reading_the_older_ones(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadflow.local import outbox
+
+    first = send(stack, "ada@demo.example", "First")
+    second = send(stack, "bo@demo.example", "Second")
+    third = send(stack, "ada@demo.example", "Third")
+    parsed: list[str] = []
+    from_raw = outbox._from_raw
+    monkeypatch.setattr(outbox, "_from_raw", lambda stored: parsed.append(stored["id"]) or from_raw(stored))
+
+    assert [e.message_id for e in outbox_in_process(most=2)] == [third, second]
+    assert parsed == [third, second]  # the first one never parsed
+    assert [e.message_id for e in outbox_in_process(to="ada@demo.example", most=2)] == [third, first]
+
+
 def test_one_email_is_found_by_the_id_ses_answered_with(stack: Stack) -> None:
     send(stack, "ada@demo.example", "First")
     second = send(stack, "bo@demo.example", "Second")
@@ -159,6 +176,7 @@ def test_read_outbox_over_http_gives_the_emails_the_process_running_moto_holds(s
     assert read_outbox(local_pages) == outbox_in_process()  # every field, the order included
     assert read_outbox(local_pages, to="bo@demo.example") == outbox_in_process(to="bo@demo.example")
     assert read_outbox(local_pages, to="nobody@demo.example") == []
+    assert read_outbox(local_pages, most=1) == outbox_in_process(most=1)
 
 
 def test_an_address_where_nothing_answers_makes_the_outbox_unavailable() -> None:
@@ -227,6 +245,20 @@ def test_the_outbox_command_shows_one_email_whole_its_headers_then_its_text(stac
     blank = lines.index("")
     assert lines.index("Subject: [bold]Offer") < blank
     assert lines[blank + 1 : blank + 3] == ["Line one [red]", "Line two"]
+
+
+@pytest.mark.usefixtures("wide_console")
+def test_the_outbox_command_lists_the_newest_and_says_when_there_are_more(stack: Stack, local_pages: str) -> None:
+    for n in range(3):
+        send(stack, "ada@demo.example", f"Email {n}")
+
+    code, out, _ = run_outbox(port_of(local_pages), "--last", "2")
+
+    assert code == 0
+    assert ("Email 2" in out, "Email 1" in out, "Email 0" in out) == (True, True, False)
+    assert "the 2 newest email(s) shown, --last N shows more" in out
+    code, out, _ = run_outbox(port_of(local_pages), "--last", "3")
+    assert "3 email(s), newest first" in out
 
 
 def test_the_outbox_command_asks_for_the_local_stack_when_none_runs() -> None:
@@ -300,6 +332,20 @@ def test_the_outbox_page_lists_each_email_with_its_subject_escaped_and_a_link_to
     [link] = [a["href"] for a in parts.tags("a") if a["href"] and a["href"].startswith("/outbox/email?")]
     assert parse_qs(urlsplit(link).query) == {"id": [message_id]}
     assert "<h1>No such email</h1>" not in requests.get(f"{local_pages}{link}", timeout=10).text
+
+
+def test_the_outbox_page_lists_the_newest_and_says_how_to_list_more(
+    stack: Stack, local_pages: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("leadflow.local.runtime.OUTBOX_PAGE_MOST", 2)
+    for n in range(3):
+        send(stack, "ada@demo.example", f"Email {n}")
+
+    page = requests.get(f"{local_pages}/outbox", timeout=10).text
+
+    assert ("Email 2" in page, "Email 1" in page, "Email 0" in page) == (True, True, False)
+    assert "The 2 newest are shown" in page
+    assert "leadflow outbox --last N</code> lists more" in page
 
 
 def test_an_emails_page_escapes_every_header_and_runs_its_html_body_only_in_a_sandbox(

@@ -46,7 +46,7 @@ def outbox(
     config = load_client_config(clients_dir / f"{client}.toml")
     api_url = f"http://{LOCAL_HOST}:{api_port}"
     try:
-        emails = read_outbox(api_url, to=to)
+        emails = read_outbox(api_url, to=to, most=max(last, show or 0) + 1)  # one more: whether there are more
     except OutboxUnavailable as exc:
         serve = "leadflow local" + ("" if client == DEFAULT_CLIENT else f" --client {client}")
         serve += "" if api_port == DEFAULT_API_PORT else f" --api-port {api_port}"
@@ -77,11 +77,10 @@ def outbox(
             as_text(unsubscribe_of(email)),
         )
     console.print(table)
-    console.print(
-        f"{min(last, len(emails))} of {len(emails)} email(s){whose} shown, newest first; "
-        "--show N prints the Nth whole.",
-        markup=False,
-    )
+    shown = min(last, len(emails))
+    more = f"the {shown} newest email(s){whose} shown, --last N shows more" if len(emails) > last else (
+        f"{shown} email(s){whose}, newest first")  # fmt: skip
+    console.print(f"{more}; --show N prints the Nth whole.", markup=False)
 
 
 def unsubscribe_of(email: OutboxEmail) -> str:

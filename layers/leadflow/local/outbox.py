@@ -93,9 +93,12 @@ class OutboxEmail:
         )
 
 
-def outbox_in_process(to: str | None = None, message_id: str | None = None) -> list[OutboxEmail]:
+def outbox_in_process(
+    to: str | None = None, message_id: str | None = None, most: int | None = None
+) -> list[OutboxEmail]:
     """Every email the SES of the moto in this process holds, newest first; only those to `to`, or the one
-    SES answered with `message_id`, if given (the others are not parsed).
+    SES answered with `message_id`, if given (the others are not parsed); the `most` newest, if given
+    (older ones are not parsed: a local stack that sent 50,000 emails lists its newest at once).
 
     Reads moto's SES backends where they are, creating none: in a process that runs no moto
     server, or before anything was sent, the outbox is empty. The local stack sends from one
@@ -113,17 +116,23 @@ def outbox_in_process(to: str | None = None, message_id: str | None = None) -> l
     for regions in list(ses_backends.values()):  # a snapshot: moto's server adds to them from its own threads
         for backend in list(regions.values()):
             sent += list(backend.sent_messages)
-    emails = []
+    emails: list[OutboxEmail] = []
     for message in reversed(sent):
+        if most is not None and len(emails) >= most:
+            break
         if message_id is not None and getattr(message, "id", None) != message_id:
             continue
         if to is not None and not _may_be_to(vars(message), to):
             continue  # parsing a MIME message takes milliseconds: only those the filter may keep are
         if isinstance(message, RawMessage):
-            emails.append(_from_raw(vars(message)))
+            email = _from_raw(vars(message))
         elif isinstance(message, Message):
-            emails.append(_from_simple(vars(message)))
-    return [email for email in emails if to is None or email.is_to(to)]
+            email = _from_simple(vars(message))
+        else:
+            continue
+        if to is None or email.is_to(to):
+            emails.append(email)
+    return emails
 
 
 def _may_be_to(stored: dict[str, Any], address: str) -> bool:
@@ -141,18 +150,21 @@ def _names(recipients: Iterable[str], address: str) -> bool:
     return address.strip().lower() in (recipient.lower() for recipient in recipients)
 
 
-def outbox_json(to: str | None = None) -> str:
-    """What the local API's `/outbox.json` answers: `outbox_in_process(to)` as a JSON list, newest first."""
-    return json.dumps([email.as_json() for email in outbox_in_process(to)], ensure_ascii=False)
+def outbox_json(to: str | None = None, most: int | None = None) -> str:
+    """What the local API's `/outbox.json` answers: `outbox_in_process(to, most=most)` as a JSON list, newest first."""
+    return json.dumps([email.as_json() for email in outbox_in_process(to, most=most)], ensure_ascii=False)
 
 
-def read_outbox(api_url: str, to: str | None = None, timeout_s: float = TIMEOUT_S) -> list[OutboxEmail]:
+def read_outbox(
+    api_url: str, to: str | None = None, timeout_s: float = TIMEOUT_S, most: int | None = None
+) -> list[OutboxEmail]:
     """Every email in the outbox of the local stack whose API is at `api_url` (http://host:port), newest first;
-    only those to `to` if given.
+    only those to `to`, and only the `most` newest, if given.
 
     `OutboxUnavailable` when nothing answers there as the local API would.
     """
-    url = api_url.rstrip("/") + JSON_PATH + (f"?{urlencode({'to': to})}" if to is not None else "")
+    query = {key: str(value) for key, value in (("to", to), ("last", most)) if value is not None}
+    url = api_url.rstrip("/") + JSON_PATH + (f"?{urlencode(query)}" if query else "")
     if not url.startswith(("http://", "https://")):
         raise OutboxUnavailable(api_url, "not an http:// URL")
     try:

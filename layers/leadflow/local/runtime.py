@@ -36,6 +36,7 @@ from leadflow.local.state import LocalState
 from leadflow.local.workers import FunctionPool
 from leadflow.snippet import form_snippet
 
+OUTBOX_PAGE_MOST = 100  # emails the local API's /outbox page lists, the newest
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 # moto derives a user pool's id (and its app client's) from its name and settings instead of drawing
 # a random one: the pool created again at the next start has the same id, so the people restored into
@@ -486,25 +487,34 @@ def _pages(config: ClientConfig, api_url: str) -> dict[str, Page]:
         from leadflow.local.outbox import outbox_in_process
 
         to = _first(query, "to") or None
+        emails = outbox_in_process(to, most=OUTBOX_PAGE_MOST + 1)  # one more: whether there are more
         rows = "".join(
             f"<tr><td>{escape(e.sent_at.strftime('%Y-%m-%d %H:%M:%S') if e.sent_at else '-')}"
             f"<td>{escape(', '.join(e.to))}"
             f'<td><a href="{escape("/outbox/email?id=" + quote(e.message_id, safe=""))}">'
             f"{escape(e.subject or '(no subject)')}</a></tr>"
-            for e in outbox_in_process(to)
+            for e in emails[:OUTBOX_PAGE_MOST]
         )
         whose = f" to {escape(to)}" if to else ""
+        more = (
+            f"<p>The {OUTBOX_PAGE_MOST} newest are shown; "
+            "<code>.venv/bin/leadflow outbox --last N</code> lists more.</p>"
+            if len(emails) > OUTBOX_PAGE_MOST
+            else ""
+        )
+        table = f"<table><tr><th>sent (UTC)<th>to<th>subject</tr>{rows}</table>{more}"
+        listed = table if rows else "<p>No email yet.</p>"
         return page(
             "Outbox",
             f"{outbox_style}<h1>Outbox{whose}</h1><p>The emails SES would have sent (moto keeps them), newest first; "
-            "<code>.venv/bin/leadflow outbox</code> lists them in a terminal.</p>"
-            + (f"<table><tr><th>sent (UTC)<th>to<th>subject</tr>{rows}</table>" if rows else "<p>No email yet.</p>"),
+            "<code>.venv/bin/leadflow outbox</code> lists them in a terminal.</p>" + listed,
         )
 
     def outbox_as_json(query: dict[str, list[str]]) -> str:
         from leadflow.local.outbox import outbox_json
 
-        return outbox_json(_first(query, "to") or None)
+        last = _first(query, "last")
+        return outbox_json(_first(query, "to") or None, most=int(last) if last.isdigit() and int(last) > 0 else None)
 
     def outbox_email(query: dict[str, list[str]]) -> str:
         from leadflow.local.outbox import outbox_in_process
