@@ -216,24 +216,30 @@ def test_the_sample_nurture_send_batch_is_handled(stack: Stack, lambda_context: 
     assert answer == {"batchItemFailures": []}  # its lead is not stored here: nothing to send, nothing failed
 
 
-def test_a_step_ses_keeps_refusing_stays_due_and_goes_out_at_the_next_sweep(
-    stack: Stack, lambda_context: Any, moto_endpoint: str
-) -> None:
+def refused_at_nine(stack: Stack, lead_id: str, mail: Any) -> dict[str, Any]:
+    """Send the lead's due step at Tuesday 09:00 UTC through `mail`, which refuses it: the lead as stored after."""
     from leadflow.links import LinkSigner
     from leadflow.nurture.send import SignedLinks, send_due_step
     from leadflow.settings import client_config, link_key
 
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
+    with pytest.raises(RuntimeError):
+        send_due_step(lead_id, lead_services(), client_config(), mail, links, now)
+    profile = stack.store().get_profile(lead_id)
+    assert profile is not None
+    return dict(profile)
+
+
+def test_a_step_ses_keeps_refusing_stays_due_and_goes_out_at_the_next_sweep(
+    stack: Stack, lambda_context: Any, moto_endpoint: str
+) -> None:
     class Refusing:
         def send_email(self, *args: Any) -> str:
             raise RuntimeError("TooManyRequestsException, after every retry")
 
     lead_id = nurture_lead(stack, lambda_context, "throttled@gmail.com")
-    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
-    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
-    with pytest.raises(RuntimeError):
-        send_due_step(lead_id, lead_services(), client_config(), Refusing(), links, now)
-    profile = stack.store().get_profile(lead_id)
-    assert profile is not None
+    profile = refused_at_nine(stack, lead_id, Refusing())
     assert "sending" not in profile["nurture"]  # the claim was given back
     assert profile["nurture_next_at"] <= "2026-11-24T09:00:00.000+00:00"  # due at once, not after the claim ran out
     assert sweep(stack, lambda_context, TUESDAY_10_BERLIN)["sent"] == 1
@@ -323,10 +329,6 @@ def test_a_claim_that_cannot_be_given_back_holds_back_no_record_of_the_batchs_se
 
 
 def test_a_failed_send_gives_back_only_its_own_claim_not_a_later_sweeps(stack: Stack, lambda_context: Any) -> None:
-    from leadflow.links import LinkSigner
-    from leadflow.nurture.send import SignedLinks, send_due_step
-    from leadflow.settings import client_config, link_key
-
     lead_id = nurture_lead(stack, lambda_context, "lease.ran.out@gmail.com")
     theirs = "2099-01-01T00:00:00.000+00:00"
 
@@ -342,10 +344,5 @@ def test_a_failed_send_gives_back_only_its_own_claim_not_a_later_sweeps(stack: S
             )
             raise RuntimeError("TooManyRequestsException, after every retry")
 
-    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
-    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
-    with pytest.raises(RuntimeError):
-        send_due_step(lead_id, lead_services(), client_config(), SlowThenRefused(), links, now)
-    profile = stack.store().get_profile(lead_id)
-    assert profile is not None
+    profile = refused_at_nine(stack, lead_id, SlowThenRefused())
     assert profile["nurture"]["sending"]["until"] == theirs  # the other sweep's claim stands
