@@ -26,7 +26,6 @@ import contextlib
 import dataclasses
 import io
 import json
-import logging
 import os
 import statistics
 import subprocess
@@ -97,15 +96,11 @@ _CONTEXT = (
 
 
 def main() -> None:
-    from leadflow.local import moto_dynamodb, moto_models
     from leadflow.local.moto_server import MotoServer
     from leadflow.local.runtime import _require_free_port
 
     port = int(os.environ.get("LEADFLOW_BENCH_MOTO_PORT", "4599"))
     _require_free_port("127.0.0.1", port, "moto")
-    moto_dynamodb.install()  # as `leadflow local` runs moto
-    moto_models.stop_tracking_instances()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = MotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     try:

@@ -19,7 +19,6 @@ from leadflow.aws.queues import FifoQueue
 from leadflow.config import ClientConfig, config_snapshot
 from leadflow.definition import StackDefinition, build_definition
 from leadflow.lead.change import LeadServices
-from leadflow.local import moto_dynamodb, moto_models
 from leadflow.local.resources import LocalResources, create_resources
 from leadflow.local.runtime import local_aws_environment
 from leadflow.local.workers import load_handler
@@ -38,9 +37,7 @@ def free_port() -> int:
 def moto_endpoint() -> Iterator[str]:
     from leadflow.local.moto_server import MotoServer
 
-    moto_dynamodb.install()  # as `leadflow local` runs it: transactions that cost what they touch
-    moto_models.stop_tracking_instances()  # and keeps no list of every instance moto ever made
-    port = free_port()
+    port = free_port()  # moto as `leadflow local` runs it: transactions that cost what they touch
     server = MotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     yield f"http://127.0.0.1:{port}"

@@ -130,20 +130,21 @@ class LeadsTable(LazyClient):
         self.items_read = 0  # by the due index's Queries: a sweep reads what is due, nothing else
         self._held: dict[str, tuple[int, dict[str, Any]]] = {}  # see `_hold`
 
-    def _hold(self, lead_id: str, version: int, item: dict[str, Any] | None) -> None:
-        """Remember the profile item stored at `version` (as read, or as this table wrote it); None: forget it.
+    def _hold(self, lead_id: str, version: int, item: dict[str, Any]) -> None:
+        """Remember the profile item stored at `version` (as read, or as this table wrote it).
 
         A change of the lead at that version then writes only the attributes it changed (see
         `change_transaction`). It is written only if the lead is still at that version, and each
         version has one item, so what is remembered can be out of date but never wrong for the
         version it names; a write that leaves the version as it is (`clear_outbox`) forgets it.
         """
-        self._held.pop(lead_id, None)
-        if item is None:
-            return
+        self._forget(lead_id)
         if len(self._held) >= HELD_MOST:
             del self._held[next(iter(self._held))]  # the longest remembered
         self._held[lead_id] = (version, item)
+
+    def _forget(self, lead_id: str) -> None:
+        self._held.pop(lead_id, None)
 
     def _held_at(self, read: StoredLead | None) -> dict[str, Any] | None:
         if read is None:
@@ -200,7 +201,7 @@ class LeadsTable(LazyClient):
         try:
             self._retrying(lambda: self.client.transact_write_items(TransactItems=items))
         except ClientError as exc:
-            self._hold(lead_id, 0, None)
+            self._forget(lead_id)
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = cancellation_reasons(exc)
@@ -235,7 +236,7 @@ class LeadsTable(LazyClient):
                 self._retrying(lambda: self.client.transact_write_items(TransactItems=items))  # noqa: B023 - called at once
             except ClientError as exc:
                 for place in places:
-                    self._hold(writes[place][0].profile["lead_id"], 0, None)
+                    self._forget(writes[place][0].profile["lead_id"])
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 not_written.extend(places)
@@ -263,7 +264,7 @@ class LeadsTable(LazyClient):
                 return False
             raise
         finally:
-            self._hold(lead_id, 0, None)  # the item changed at the same version
+            self._forget(lead_id)  # the item changed at the same version
         return True
 
     # --- reading for people and tools ---------------------------------------------------

@@ -19,6 +19,7 @@ by the email package's SMTP policy.
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -102,10 +103,11 @@ class Mailer(LazyClient):
 
         `tags` come back in SES's events for this email (a bounce names the lead it was sent to).
         """
+        addressed = dataclasses.replace(email, to=mailable(email.to))  # mime() finds it mailable as it is
         request: dict[str, Any] = {
             "FromEmailAddress": str(self.sender),
-            "Destination": {"ToAddresses": [mailable(email.to)]},
-            "Content": {"Raw": {"Data": self.mime(email, headers)}},
+            "Destination": {"ToAddresses": [addressed.to]},
+            "Content": {"Raw": {"Data": self.mime(addressed, headers)}},
         }
         if tags:
             request["EmailTags"] = [{"Name": name, "Value": value} for name, value in tags.items()]

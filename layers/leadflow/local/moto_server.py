@@ -114,7 +114,12 @@ def _request_body(stream: Any, environ: dict[str, Any]) -> bytes:
 
 
 class MotoServer:
-    """moto's server on a thread of this process, keeping connections (see the module doc)."""
+    """moto's server on a thread of this process, keeping connections (see the module doc).
+
+    Started, it also makes this process's moto what the local stack needs: DynamoDB that costs
+    what a request touches (`moto_dynamodb`), no list of every instance moto ever made
+    (`moto_models`), and werkzeug's one line per request silenced.
+    """
 
     def __init__(self, ip_address: str = "127.0.0.1", port: int = 5000):
         self.ip_address, self.port = ip_address, port
@@ -122,6 +127,11 @@ class MotoServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        from leadflow.local import moto_dynamodb, moto_models
+
+        moto_dynamodb.install()
+        moto_models.stop_tracking_instances()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the useful output
         app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(self.ip_address, self.port, app, threaded=True, request_handler=KeepAliveHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)

@@ -26,7 +26,6 @@ from typing import Any
 from leadflow.config import ClientConfig, config_snapshot, load_client_config
 from leadflow.definition import DEFAULT_BUS, StackDefinition, build_definition
 from leadflow.lead.ids import new_lead_id_key
-from leadflow.local import moto_dynamodb, moto_models
 from leadflow.local.api import LocalApi, Page
 from leadflow.local.authorizer import CognitoAuthorizer, issuer, jwks_url
 from leadflow.local.pollers import QueuePoller
@@ -135,13 +134,8 @@ class LocalStack:
     def start(self, warm: bool = True) -> None:
         for port, what in ((self.options.moto_port, "moto"), (self.options.api_port, "API")):
             _require_free_port(self.options.host, port, what)
-        import logging
-
         from leadflow.local.moto_server import MotoServer
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the useful output
-        moto_dynamodb.install()  # writes that cost the same at 100,000 leads as at 1,000
-        moto_models.stop_tracking_instances()  # moto keeps what its backends keep, not every message ever passed on
         for name, value in MOTO_COGNITO_IDS.items():
             os.environ.setdefault(name, value)
         self._moto = MotoServer(ip_address=self.options.host, port=self.options.moto_port)

@@ -200,22 +200,21 @@ def send_due_steps(
     known = {lead_id: after for lead_id in records if (after := claims[lead_id].after) is not None}
     apply_changes(records, services, known)  # from the claims as written: no second read. First: they were sent
     done.outcomes.update(dict.fromkeys(outgoing, "sent"))
-    for lead_id, (step, error) in refused.items():  # each step due again at once
+    for lead_id, (step, error) in refused.items():
         if isinstance(error, Undeliverable):  # no sweep could ever send it: the address is out, its sequences end
             done.outcomes[lead_id] = "ended"
-            try:
-                undeliverable(lead_id, error, services, now)
-            except Exception as exc:  # its claim runs out, and the next sweep finds it undeliverable again
-                logger.error("address not suppressed", extra={"lead_id": lead_id, "error": error_code(exc)})
-            continue
-        done.failures[lead_id] = error
-        try:
+            settle: Callable[[], object] = partial(undeliverable, lead_id, error, services, now)
+            unsettled = "address not suppressed"
+        else:  # the step is due again at once
+            done.failures[lead_id] = error
             until = claims[lead_id].change.profile["nurture"]["sending"]["until"]  # type: ignore[union-attr]
-            apply_change(lead_id, partial(_give_back, step=step, until=until, config=config, now=now), services)
-        except Exception as exc:  # its claim then runs out, and the step is due again after CLAIM_MINUTES
-            logger.error(
-                "nurture claim not given back; it runs out", extra={"lead_id": lead_id, "error": error_code(exc)}
-            )
+            settle = partial(apply_change, lead_id, partial(_give_back, step=step, until=until, config=config, now=now),
+                             services)  # fmt: skip
+            unsettled = "nurture claim not given back; it runs out"
+        try:
+            settle()
+        except Exception as exc:  # the claim then runs out, and a sweep after CLAIM_MINUTES finds the step again
+            logger.error(unsettled, extra={"lead_id": lead_id, "error": error_code(exc)})
     return done
 
 
@@ -293,7 +292,7 @@ def _give_back(
     sending = (current.get("nurture") or {}).get("sending")
     if not sending or (sending["sequence"], sending["step"], sending["until"]) != (step.sequence, step.step, until):
         return None
-    profile = copy.deepcopy(current)
+    profile = copy.copy(current)  # only its top-level keys are set below: the nurture state is copied
     nurture = dict(profile.get("nurture") or {})
     nurture.pop("sending", None)
     profile["nurture"] = nurture

@@ -159,9 +159,8 @@ class NurtureKeeper:
         profile = change.profile
         stamp = profile.get("updated_at")
         now = datetime.fromisoformat(stamp) if stamp else datetime.now(UTC)
-        if change.nurture_scheduled:
-            pass  # the nurture sender planned it at this very moment
-        elif profile.get("nurture") or profile.get("stage") in self.stages:  # else no sequence can take it: no work
+        # Planned already when the nurture sender made the change; else only a lead a sequence can take needs it.
+        if not change.nurture_scheduled and (profile.get("nurture") or profile.get("stage") in self.stages):
             schedule_nurture(profile, self.config, now)
         promised = self.config.nurture.acknowledgements
         suppressed = ((profile.get("nurture") or {}).get("suppressed") or {}).get("reason")
