@@ -82,7 +82,7 @@ def send_ahead(records: list[dict[str, Any]]) -> None:
         now = _tick({"tick": tick})
         try:
             sent_ahead[tick] = send_due_steps(lead_ids, lead_services(), client_config(), mailer(), signed_links(now),
-                                              now, pace=pacer().wait)  # fmt: skip
+                                              now, pacer=pacer())  # fmt: skip
         except Exception as exc:  # their claims or records were not written: each message is tried alone below
             logger.warning("nurture steps not sent ahead", extra={"lead_ids": lead_ids, "error": error_code(exc)})
 

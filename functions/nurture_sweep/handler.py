@@ -41,7 +41,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     pacer = Pacer(share)
     done = sweep_nurture(
         leads_table().nurture_due_lead_ids(utc_stamp(now)),
-        lambda lead_ids: send_due_steps(lead_ids, lead_services(), config, mailer(), links, now, pace=pacer.wait),
+        lambda lead_ids: send_due_steps(lead_ids, lead_services(), config, mailer(), links, now, pacer=pacer),
         fan_out,
         inline_most=int(max(budget_s, 0) * share),
         give_up_at=time.monotonic() + budget_s,

@@ -65,6 +65,9 @@ EMAIL_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
     # leadflow.aws.mailer sends through SES v2's SendEmail with Raw (MIME) content, which IAM authorizes
     # as ses:SendRawEmail (SES v1's name for a raw send), on the identity and the configuration set.
     "send_email": ("ses:SendEmail", "ses:SendRawEmail"),
+    # Nurture's emails go out through SES v2's SendBulkEmail (an inline template, each email's own values),
+    # which IAM authorizes as ses:SendBulkEmail together with ses:SendBulkTemplatedEmail (SES v1's name).
+    "send_bulk_email": ("ses:SendBulkEmail", "ses:SendBulkTemplatedEmail"),
 }
 # Environment values known only once a construct made after the functions exists: the API, whose
 # routes need the functions first. Functions.provide() sets them. A function behind a route may not

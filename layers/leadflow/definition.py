@@ -159,9 +159,11 @@ class EventBusSpec:
 #   query_indexes  a table's indexes, as a sweep finds what is due: Query on its indexes, not the table
 #   publish        an event bus: PutEvents
 #   send_email     the stack's email sender: SES SendEmail from its identity, through its configuration set
+#   send_bulk_email  the same sender: SES SendBulkEmail (nurture's emails, up to fifty a request)
 #   read_secret    a stack secret: GetSecretValue, at cold start (keys that sign what leaves the stack)
 GrantAccess = Literal[
-    "send", "consume", "retry_later", "apply_changes", "query", "query_indexes", "publish", "send_email", "read_secret"
+    "send", "consume", "retry_later", "apply_changes", "query", "query_indexes", "publish", "send_email",
+    "send_bulk_email", "read_secret",
 ]
 
 
@@ -601,10 +603,10 @@ def _nurture(
         "NURTURE_QUEUE_URL": ResourceRef("queue_url", "nurture"),
         LINK_KEY_SECRET_VARIABLE: link_key.name,  # its name: the value is read at cold start
     }
-    sends_grants = (
+    sends_grants = (  # steps go out in bulk; the queue's consumer also sends each acknowledgement alone
         Grant("leads", "apply_changes"),
         Grant("events", "publish"),
-        Grant("email", "send_email"),
+        Grant("email", "send_bulk_email"),
         Grant("link-key", "read_secret"),
     )
     ses_events = QueueSpec(
@@ -644,7 +646,7 @@ def _nurture(
                 memory_mb=512,
                 timeout_s=30,
                 environment=sends_email,
-                grants=(*sends_grants, Grant("nurture", "consume")),
+                grants=(*sends_grants, Grant("email", "send_email"), Grant("nurture", "consume")),
             ),
             FunctionSpec(
                 key="email_links",

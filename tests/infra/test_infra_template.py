@@ -367,6 +367,12 @@ SENDS_EMAIL = {
     for action in ("ses:SendEmail", "ses:SendRawEmail")
     for resource in ("identity email", "configuration set email")
 } | {("secretsmanager:GetSecretValue", "secret link-key")}
+# Nurture's steps go out through SES v2's SendBulkEmail, authorized as these two, on the sender and the set.
+SENDS_BULK_EMAIL = {
+    (action, resource)
+    for action in ("ses:SendBulkEmail", "ses:SendBulkTemplatedEmail")
+    for resource in ("identity email", "configuration set email")
+} | {("secretsmanager:GetSecretValue", "secret link-key")}
 EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     "capture": OWN_LOGS_AND_TRACES | {("sqs:SendMessage", "queue intake")},
     "intake": OWN_LOGS_AND_TRACES
@@ -403,12 +409,13 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     | {(action, "table leads") for action in APPLY_CHANGES}
     | {("dynamodb:Query", "table leads index by_created"), ("dynamodb:Query", "table leads index by_due")}
     | {("events:PutEvents", "bus events"), ("sqs:SendMessage", "queue nurture")}
-    | SENDS_EMAIL,
+    | SENDS_BULK_EMAIL,
     "nurture_send": OWN_LOGS_AND_TRACES
     | {(action, "table leads") for action in APPLY_CHANGES}
     | {(action, "queue nurture") for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")}
     | {("events:PutEvents", "bus events")}
-    | SENDS_EMAIL,
+    | SENDS_BULK_EMAIL
+    | SENDS_EMAIL,  # and each acknowledgement alone
     "email_links": OWN_LOGS_AND_TRACES
     | {(action, "table leads") for action in APPLY_CHANGES}
     | {("events:PutEvents", "bus events"), ("sqs:SendMessage", "queue intake")}

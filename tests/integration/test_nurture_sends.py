@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from leadflow import settings, wiring
 from leadflow.config import SendWindowSettings, config_snapshot
 from leadflow.nurture.suppression import suppress_lead
+from leadflow.nurture.templates import Outgoing
 from leadflow.wiring import lead_services
 from tests.integration.conftest import Stack
 from tests.integration.test_intake_handler import captured_record
@@ -50,6 +52,22 @@ def sweep(stack: Stack, lambda_context: Any, at: str) -> dict[str, int]:
 
 def emails_to(moto_endpoint: str, address: str) -> list[Any]:
     return [m for m in sent_emails(moto_endpoint) if m["To"] == address]
+
+
+class OneByOne:
+    """A mail port for tests: its `send_email` stands for SES, and a bulk send is one `send_email` per email."""
+
+    def send_email(self, to: str, *args: Any) -> str:
+        raise NotImplementedError
+
+    def send_bulk(self, emails: Sequence[Outgoing]) -> list[str | Exception]:
+        answers: list[str | Exception] = []
+        for email in emails:
+            try:
+                answers.append(self.send_email(email.to, email.rendered, email.headers, email.tags))
+            except Exception as exc:
+                answers.append(exc)
+        return answers
 
 
 def test_the_first_step_goes_out_in_the_window_once_and_the_second_after_its_delay(
@@ -234,7 +252,7 @@ def refused_at_nine(stack: Stack, lead_id: str, mail: Any) -> dict[str, Any]:
 def test_a_step_ses_keeps_refusing_stays_due_and_goes_out_at_the_next_sweep(
     stack: Stack, lambda_context: Any, moto_endpoint: str
 ) -> None:
-    class Refusing:
+    class Refusing(OneByOne):
         def send_email(self, *args: Any) -> str:
             raise RuntimeError("TooManyRequestsException, after every retry")
 
@@ -258,7 +276,7 @@ def test_a_claim_outlasts_the_sending_however_fast_the_ticks_come(stack: Stack, 
     sent: list[str] = []
     outcomes: list[str] = []
 
-    class Slow:
+    class Slow(OneByOne):
         def send_email(self, to: str, *args: Any) -> str:
             sent.append(to)
             if len(sent) == 1:  # the second sweep runs while the first is still sending
@@ -272,29 +290,55 @@ def test_a_claim_outlasts_the_sending_however_fast_the_ticks_come(stack: Stack, 
     assert sent == ["slow.send@gmail.com"]
 
 
-def test_a_batchs_emails_are_in_flight_together_and_each_is_recorded(stack: Stack, lambda_context: Any) -> None:
-    """A send is mostly waiting for SES: a batch's waits overlap (leadflow.nurture.send.SEND_THREADS)."""
+def test_a_batchs_emails_go_to_the_mailer_together_and_each_is_recorded(stack: Stack, lambda_context: Any) -> None:
+    """One bulk send for the batch (SES's SendBulkEmail: one request's cost serves many emails)."""
     from leadflow.links import LinkSigner
     from leadflow.nurture.send import SignedLinks, send_due_steps
     from leadflow.settings import client_config, link_key
 
     lead_ids = [nurture_lead(stack, lambda_context, f"together.{n}@gmail.com", n=n) for n in range(4)]
-    all_in_flight = threading.Barrier(4, timeout=20)  # broken, and the sends fail, unless all four wait at once
+    bulk_sends: list[list[str]] = []
 
-    class Waiting:
-        def send_email(self, *args: Any) -> str:
-            all_in_flight.wait()
-            return "message-id"
+    class Bulk(OneByOne):
+        def send_bulk(self, emails: Sequence[Outgoing]) -> list[str | Exception]:
+            bulk_sends.append([email.to for email in emails])
+            return [f"message-{n}" for n in range(len(emails))]
 
     now = datetime(2026, 11, 24, 9, tzinfo=UTC)
     links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
-    done = send_due_steps(lead_ids, lead_services(), client_config(), Waiting(), links, now)
+    done = send_due_steps(lead_ids, lead_services(), client_config(), Bulk(), links, now)
     assert done.failures == {}
     assert done.outcomes == dict.fromkeys(lead_ids, "sent")
+    assert bulk_sends == [[f"together.{n}@gmail.com" for n in range(4)]]
     for lead_id in lead_ids:
         profile = stack.store().get_profile(lead_id)
         assert profile is not None
         assert profile["nurture"]["sequences"]["welcome"]["steps_sent"] == 1
+
+
+def test_a_batch_goes_to_the_mailer_a_seconds_worth_of_the_send_rate_at_a_time(
+    stack: Stack, lambda_context: Any
+) -> None:
+    from leadflow.links import LinkSigner
+    from leadflow.nurture.send import Pacer, SignedLinks, send_due_steps
+    from leadflow.settings import client_config, link_key
+
+    lead_ids = [nurture_lead(stack, lambda_context, f"paced.{n}@gmail.com", n=n) for n in range(3)]
+    bulk_sends: list[int] = []
+    waited: list[float] = []
+
+    class Bulk(OneByOne):
+        def send_bulk(self, emails: Sequence[Outgoing]) -> list[str | Exception]:
+            bulk_sends.append(len(emails))
+            return ["message-id"] * len(emails)
+
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
+    pacer = Pacer(2, clock=lambda: 0.0, sleep=waited.append)  # two a second; its clock stands still
+    done = send_due_steps(lead_ids, lead_services(), client_config(), Bulk(), links, now, pacer=pacer)
+    assert done.outcomes == dict.fromkeys(lead_ids, "sent")
+    assert bulk_sends == [2, 1]
+    assert waited == [1.0]  # the second send waited for the two before it
 
 
 def test_a_claim_that_cannot_be_given_back_holds_back_no_record_of_the_batchs_sent_emails(
@@ -308,7 +352,7 @@ def test_a_claim_that_cannot_be_given_back_holds_back_no_record_of_the_batchs_se
     sent_id, refused_id = (nurture_lead(stack, lambda_context, f"{name}@gmail.com", n=n)
                            for n, name in enumerate(("delivered", "refused")))  # fmt: skip
 
-    class RefusingOne:
+    class RefusingOne(OneByOne):
         def send_email(self, to: str, *args: Any) -> str:
             if to.startswith("refused"):
                 raise RuntimeError("TooManyRequestsException, after every retry")
@@ -332,7 +376,7 @@ def test_a_failed_send_gives_back_only_its_own_claim_not_a_later_sweeps(stack: S
     lead_id = nurture_lead(stack, lambda_context, "lease.ran.out@gmail.com")
     theirs = "2099-01-01T00:00:00.000+00:00"
 
-    class SlowThenRefused:
+    class SlowThenRefused(OneByOne):
         def send_email(self, *args: Any) -> str:
             # This send took so long that its claim ran out, and another sweep claimed the step since.
             stack.session.client("dynamodb").update_item(

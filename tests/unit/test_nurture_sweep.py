@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import cast
 
+import pytest
+
 from leadflow.nurture.send import SWEEP_BATCH, Pacer, SentSteps, StepOutcome, rate_share, sweep_nurture
 
 
@@ -31,6 +33,21 @@ def test_the_pacer_keeps_sends_one_interval_apart() -> None:
         pacer.wait()
         moments.append(clock.now)
     assert moments == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_emails_sent_together_hold_the_next_send_back_one_interval_each() -> None:
+    clock = FakeClock()
+    pacer = Pacer(4, clock=clock, sleep=clock.sleep)
+    moments = []
+    for count in (3, 1, 2):
+        pacer.wait(count)
+        moments.append(clock.now)
+    assert moments == [0.0, 0.75, 1.0]  # three at once, then the next a three-quarter second on
+
+
+@pytest.mark.parametrize(("per_second", "most"), [(4, 4), (166.7, 166), (0.5, 1)])
+def test_at_most_a_seconds_worth_of_the_rate_goes_out_at_once(per_second: float, most: int) -> None:
+    assert Pacer(per_second).most_at_once == most
 
 
 def test_the_pacer_gives_senders_on_many_threads_one_moment_each() -> None:
@@ -81,7 +98,7 @@ def test_a_run_sends_what_fits_and_reports_each_outcome() -> None:
 def test_a_run_sends_in_batches_of_the_sweep_batch() -> None:
     leads = [f"lead{n}" for n in range(SWEEP_BATCH * 2 + 1)]
     batches: list[list[str]] = []
-    done = sweep_nurture(iter(leads), sends(dict.fromkeys(leads, "sent"), batches), lambda ids: None, inline_most=100)
+    done = sweep_nurture(iter(leads), sends(dict.fromkeys(leads, "sent"), batches), lambda ids: None, inline_most=len(leads))
     assert [len(batch) for batch in batches] == [SWEEP_BATCH, SWEEP_BATCH, 1]
     assert done["sent"] == len(leads)
 

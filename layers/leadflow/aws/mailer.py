@@ -14,15 +14,25 @@ The message is written here, not by Python's email package, for two reasons:
 A value with CR or LF is refused (`ValueError`): nothing a lead typed can add a header. Values
 that are not plain ASCII (a subject with an umlaut, a sender's display name) are still encoded
 by the email package's SMTP policy.
+
+Nurture emails go out in bulk instead (`send_bulk`): up to BULK_MOST in one SES v2 SendBulkEmail,
+whose inline template only substitutes each email's own rendered subject, HTML and text (SES
+escapes nothing it substitutes, and an inline template is substitution only: what leadflow
+rendered and escaped is what is sent). Each email's List-Unsubscribe is its own header
+(`ReplacementHeaders`), its tags its own. One request instead of one per email divides botocore's
+processor time per email (building, signing and parsing a request: about a millisecond) by up
+to fifty: the nurture bench's figure.
 """
 
 from __future__ import annotations
 
 import binascii
+import contextlib
 import dataclasses
+import json
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -30,14 +40,19 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from leadflow.aws.client import LazyClient
-from leadflow.aws.retry import with_backoff
-from leadflow.nurture.templates import Rendered
+from leadflow.aws.retry import is_retryable, with_backoff
+from leadflow.nurture.templates import Outgoing, Rendered
 from leadflow.route.notice import Email, Undeliverable
 
 FOLD_AT = 78  # RFC 5322's recommended line length; a header is folded at its spaces beyond it
 MAX_LINE = 998  # RFC 5322's limit on a line
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # any control character but the tab
 _FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322's field name: printable ASCII, no space or colon
+BULK_MOST = 50  # SES's most entries in one SendBulkEmail
+BULK_BYTES = 900_000  # a request's emails, as JSON, kept under SES's 1 MB per request
+BULK_TEMPLATE = {"Subject": "{{subject}}", "Html": "{{html}}", "Text": "{{text}}"}  # each email's own, substituted
+HEADER_VALUE_MOST = 995  # SES's longest header value (MessageHeaderValue), printable ASCII
+RETRIED_STATUSES = frozenset({"ACCOUNT_THROTTLED", "TRANSIENT_FAILURE"})  # an entry's "try again soon"
 WRITTEN_HERE = frozenset(
     name.lower()
     for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
@@ -119,6 +134,126 @@ class Mailer(LazyClient):
     def send_email(self, to: str, rendered: Rendered, headers: dict[str, str], tags: dict[str, str]) -> str:
         """A nurture email (leadflow.nurture.send.MailPort): rendered, with its own headers and tags."""
         return self.send(Email(to, rendered.subject, rendered.text, rendered.html), headers, tags)
+
+    def send_bulk(self, emails: Sequence[Outgoing]) -> list[str | Exception]:
+        """Send them in as few SendBulkEmail requests as SES takes; for each, SES's message id or why it was not sent.
+
+        An email SES can never take is refused before any request (`Undeliverable`, or
+        `ValueError` for a header). Entries SES answers with a "try again soon" status, and whole
+        requests it throttles, are retried with backoff; whatever it still refuses is returned as
+        `BulkEntryRefused` (or the request's error), never raised, so one email holds back no other.
+        A request SES refuses as a whole for what one entry holds is split in halves and sent
+        again, so that entry alone is refused.
+        """
+        results: dict[int, str | Exception] = {}
+        entries: dict[int, dict[str, Any]] = {}
+        for index, email in enumerate(emails):
+            try:
+                entries[index] = bulk_entry(email)
+            except ValueError as exc:  # Undeliverable too
+                results[index] = exc
+        pending = list(entries)
+
+        def send_pending() -> None:
+            retry: list[BulkEntryRefused] = []
+            pending_now = list(pending)
+            pending.clear()
+            for group in _bulk_groups(pending_now, entries):
+                for index, answer in self._send_group(group, entries).items():
+                    results[index] = answer
+                    if isinstance(answer, BulkEntryRefused) and answer.status in RETRIED_STATUSES:
+                        pending.append(index)
+                        retry.append(answer)
+            if retry:
+                raise retry[0]  # "try again soon": with_backoff sends what is pending again
+
+        with contextlib.suppress(BulkEntryRefused):  # still refused after every retry: in `results`
+            with_backoff(send_pending, on_retry=self.on_retry)
+        return [results[index] for index in range(len(emails))]
+
+    def _send_group(self, group: list[int], entries: dict[int, dict[str, Any]]) -> dict[int, str | Exception]:
+        """One SendBulkEmail of these entries (throttling retried): each entry's message id or refusal."""
+        request: dict[str, Any] = {
+            "FromEmailAddress": str(self.sender),
+            "DefaultContent": {"Template": {"TemplateContent": BULK_TEMPLATE}},
+            "BulkEmailEntries": [entries[index] for index in group],
+        }
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
+        try:
+            answer = with_backoff(lambda: self.client.send_bulk_email(**request), on_retry=self.on_retry)
+        except Exception as exc:
+            if len(group) > 1 and not is_retryable(exc) and _refused_request(exc):
+                half = len(group) // 2
+                return {**self._send_group(group[:half], entries), **self._send_group(group[half:], entries)}
+            return dict.fromkeys(group, exc)
+        done: dict[int, str | Exception] = {}
+        for index, result in zip(group, answer["BulkEmailEntryResults"], strict=True):
+            status = result.get("Status", "")
+            done[index] = str(result["MessageId"]) if status == "SUCCESS" else BulkEntryRefused(status)
+        return done
+
+
+class BulkEntryRefused(Exception):
+    """SES refused one email of a SendBulkEmail: its status (MESSAGE_REJECTED, ACCOUNT_THROTTLED, ...).
+
+    Shaped like botocore's ClientError where leadflow reads one (`error_code`, `is_retryable`):
+    the status is its code. SES's own message is not kept: it may name the address.
+    """
+
+    def __init__(self, status: str):
+        super().__init__(f"SES refused the email: {status}")
+        self.status = status
+        code = "TooManyRequestsException" if status in RETRIED_STATUSES else status
+        self.response = {"Error": {"Code": code}}
+
+
+def bulk_entry(email: Outgoing) -> dict[str, Any]:
+    """The email as one entry of a SendBulkEmail: its address, its rendered parts, its headers and tags.
+
+    Refused before sending (`ValueError`) if no retry could send it: an address SES cannot take
+    (`Undeliverable`), a header SES cannot carry, a subject with a line break.
+    """
+    if control := _CONTROL.search(email.rendered.subject):
+        raise ValueError(f"the subject cannot hold {control.group()!r}: it could start another header")
+    for name, value in email.headers.items():
+        header_line(name, value)  # the same refusals as a raw email's
+        if name.lower() in WRITTEN_HERE:
+            raise ValueError(f"the {name} header is written by SES itself")
+        if not (value.isascii() and value.isprintable() and len(value) <= HEADER_VALUE_MOST):
+            raise ValueError(f"the {name} header: SES takes printable ASCII of at most {HEADER_VALUE_MOST} characters")
+    data = {"subject": email.rendered.subject, "html": email.rendered.html, "text": email.rendered.text}
+    entry: dict[str, Any] = {
+        "Destination": {"ToAddresses": [mailable(email.to)]},
+        "ReplacementEmailContent": {"ReplacementTemplate": {"ReplacementTemplateData": json.dumps(data)}},
+    }
+    if email.headers:
+        entry["ReplacementHeaders"] = [{"Name": name, "Value": value} for name, value in email.headers.items()]
+    if email.tags:
+        entry["ReplacementTags"] = [{"Name": name, "Value": value} for name, value in email.tags.items()]
+    return entry
+
+
+def _bulk_groups(indexes: list[int], entries: dict[int, dict[str, Any]]) -> list[list[int]]:
+    """The entries in requests of at most BULK_MOST, and of at most BULK_BYTES (an entry larger goes alone)."""
+    groups: list[list[int]] = [[]]
+    size = 0
+    for index in indexes:
+        data = entries[index]["ReplacementEmailContent"]["ReplacementTemplate"]["ReplacementTemplateData"]
+        entry_size = len(json.dumps(data))  # as the request carries it: quoted again
+        if groups[-1] and (len(groups[-1]) == BULK_MOST or size + entry_size > BULK_BYTES):
+            groups.append([])
+            size = 0
+        groups[-1].append(index)
+        size += entry_size
+    return [group for group in groups if group]
+
+
+def _refused_request(error: Exception) -> bool:
+    """SES refused the request as a whole for what it holds (400), not for the account or the service."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in {"BadRequestException", "MessageRejected"}
 
 
 def header_line(name: str, value: str) -> bytes:

@@ -117,8 +117,8 @@ class MotoServer:
     """moto's server on a thread of this process, keeping connections (see the module doc).
 
     Started, it also makes this process's moto what the local stack needs: DynamoDB that costs
-    what a request touches (`moto_dynamodb`), no list of every instance moto ever made
-    (`moto_models`), and werkzeug's one line per request silenced.
+    what a request touches (`moto_dynamodb`), SES v2's SendBulkEmail (`moto_sesv2`), no list of
+    every instance moto ever made (`moto_models`), and werkzeug's one line per request silenced.
     """
 
     def __init__(self, ip_address: str = "127.0.0.1", port: int = 5000):
@@ -127,9 +127,10 @@ class MotoServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        from leadflow.local import moto_dynamodb, moto_models
+        from leadflow.local import moto_dynamodb, moto_models, moto_sesv2
 
         moto_dynamodb.install()
+        moto_sesv2.install()
         moto_models.stop_tracking_instances()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the useful output
         app = DomainDispatcherApplication(create_backend_app)

@@ -7,8 +7,9 @@ A due step is sent in three moves, each through the applier:
    sweeps that found the same step, one writes the claim; the other's write conflicts, it plans
    again from the lead as written and finds the step claimed: it sends nothing.
 2. **send** the step through SES (throttling is retried with backoff by the mailer). A batch's
-   emails are sent SEND_THREADS at a time: a send is mostly waiting for SES, and the waits of a
-   batch overlap instead of adding up (the pacer still holds the rate across them).
+   emails go out together, in as few SendBulkEmail requests as SES takes (`MailPort.send_bulk`):
+   one request's processor time and one wait for SES serve up to fifty emails (the pacer still
+   holds the rate: at most a second's worth of it at once).
 3. **record** it sent: the step counted, the send kept for the frequency cap, the next step
    scheduled. If the send failed, the claim is given back instead, so the step stays due: it is
    never silently dropped. A crash between sending and recording leaves the claim, which runs
@@ -30,7 +31,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -43,15 +43,14 @@ from leadflow.links import LinkSigner
 from leadflow.nurture.email_links import click_url, unsubscribe_url
 from leadflow.nurture.sequences import NextStep, NurtureState, plan_nurture, record_sent, schedule_nurture, wall_clock
 from leadflow.nurture.suppression import is_suppressed, suppress_lead
-from leadflow.nurture.templates import EmailTemplate, Rendered
+from leadflow.nurture.templates import EmailTemplate, Outgoing, Rendered
 from leadflow.route.notice import Undeliverable
 
 logger = logging.getLogger(__name__)
 
 CONCURRENT_SENDERS = 2  # the nurture queue's consumers at once (its trigger's maximum concurrency)
 CLAIM_MINUTES = 15  # a claimed step no sweep sends again, for longer than one send takes
-SWEEP_BATCH = 25  # due steps a sweep claims together (one read, one write), then sends, then records together
-SEND_THREADS = 8  # a batch's emails in flight at once
+SWEEP_BATCH = 50  # due steps a sweep claims together (one read, one write), then sends, then records together
 KEEP_ACKNOWLEDGED = 20  # the latest inquiries acknowledged, kept on the lead against redelivery
 
 StepOutcome = Literal["sent", "not_due", "ended", "claimed_elsewhere"]  # a failed send: SentSteps.failures
@@ -60,6 +59,10 @@ StepOutcome = Literal["sent", "not_due", "ended", "claimed_elsewhere"]  # a fail
 class MailPort(Protocol):
     def send_email(self, to: str, rendered: Rendered, headers: dict[str, str], tags: dict[str, str]) -> str:
         """Send it; SES's message id. Raises `Undeliverable` for an address no retry can send to."""
+        ...
+
+    def send_bulk(self, emails: Sequence[Outgoing]) -> list[str | Exception]:
+        """Send them together; for each, SES's message id or why it was not sent (`Undeliverable`: no retry can)."""
         ...
 
 
@@ -71,16 +74,6 @@ class LinkPort(Protocol):
     def unsubscribe(self, lead_id: str) -> str: ...
 
     def unsubscribe_mailto(self, lead_id: str) -> str: ...
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One email to send: to whom, what, with which headers and tags (SES's events carry the tags back)."""
-
-    to: str
-    rendered: Rendered
-    headers: dict[str, str]
-    tags: dict[str, str]
 
 
 def compose(
@@ -139,14 +132,15 @@ def send_due_steps(
     mail: MailPort,
     links: LinkPort,
     now: datetime,
-    pace: Callable[[], None] = lambda: None,
+    pacer: Pacer | None = None,
 ) -> SentSteps:
     """`send_due_step` for many leads: their claims written together, then the sends, then the records together.
 
     Each lead is claimed, sent and recorded as `send_due_step` does; `apply_changes` only saves
     requests (one read and one write for the claims of all of them, the same for the records),
-    and a lead whose write conflicts is claimed or recorded alone. `pace()` is called before
-    each email. A failed send is given back and kept in `failures`; it holds back no other lead.
+    and a lead whose write conflicts is claimed or recorded alone. The emails go to the mailer
+    together (`MailPort.send_bulk`), at most a second's worth of `pacer`'s rate at a time. A
+    failed send is given back and kept in `failures`; it holds back no other lead.
     """
     found: dict[str, StepOutcome] = {}
     claimed: dict[str, NextStep] = {}
@@ -172,20 +166,7 @@ def send_due_steps(
         else:
             to_send.append((lead_id, step, applied.change.profile))
 
-    def send(lead_id: str, step: NextStep, profile: LeadProfile) -> Outgoing | Exception:
-        try:
-            email = compose(profile, step_template(config, step), links, "nurture", step)
-            pace()
-            mail.send_email(email.to, email.rendered, email.headers, email.tags)
-        except Exception as exc:  # SES still refusing after the mailer's backoff: given back below
-            return exc
-        return email
-
-    if len(to_send) > 1:
-        with ThreadPoolExecutor(min(SEND_THREADS, len(to_send)), thread_name_prefix="nurture-send") as pool:
-            sent = list(pool.map(lambda entry: send(*entry), to_send))
-    else:
-        sent = [send(*entry) for entry in to_send]
+    sent = _send_all([(step, profile) for _, step, profile in to_send], config, mail, links, pacer)
     outgoing: dict[str, tuple[NextStep, Outgoing]] = {}
     refused: dict[str, tuple[NextStep, Exception]] = {}
     for (lead_id, step, _), result in zip(to_send, sent, strict=True):
@@ -215,6 +196,39 @@ def send_due_steps(
             settle()
         except Exception as exc:  # the claim then runs out, and a sweep after CLAIM_MINUTES finds the step again
             logger.error(unsettled, extra={"lead_id": lead_id, "error": error_code(exc)})
+    return done
+
+
+def _send_all(
+    steps: list[tuple[NextStep, LeadProfile]],
+    config: ClientConfig,
+    mail: MailPort,
+    links: LinkPort,
+    pacer: Pacer | None,
+) -> list[Outgoing | Exception]:
+    """Each step's email composed and sent in bulk: the email that went out, or why it did not."""
+    done: list[Outgoing | Exception] = []
+    composed: list[tuple[int, Outgoing]] = []
+    for step, profile in steps:
+        try:
+            email = compose(profile, step_template(config, step), links, "nurture", step)
+        except Exception as exc:  # a template that does not render for this lead: given back, as a refused send
+            done.append(exc)
+        else:
+            composed.append((len(done), email))
+            done.append(email)
+    at_once = pacer.most_at_once if pacer is not None else max(len(composed), 1)
+    for start in range(0, len(composed), at_once):
+        chunk = composed[start : start + at_once]
+        if pacer is not None:
+            pacer.wait(len(chunk))
+        try:
+            answers: list[str | Exception] = mail.send_bulk([email for _, email in chunk])
+        except Exception as exc:  # the mailer answers for each email; an error of its own: all of them given back
+            answers = [exc] * len(chunk)
+        for (index, _), answer in zip(chunk, answers, strict=True):
+            if isinstance(answer, Exception):
+                done[index] = answer
     return done
 
 
@@ -399,11 +413,17 @@ class Pacer:
         self.next_at: float | None = None
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    @property
+    def most_at_once(self) -> int:
+        """The most emails sent together: a second's worth of the rate (SES's own limit is per second)."""
+        return max(1, int(1.0 / self.interval))
+
+    def wait(self, count: int = 1) -> None:
+        """Wait for the moment to send `count` emails together; the next waits `count` intervals after it."""
         with self._lock:
             now = self.clock()
             at = now if self.next_at is None else max(now, self.next_at)
-            self.next_at = at + self.interval
+            self.next_at = at + self.interval * count
         if at > now:
             self.sleep(at - now)
 

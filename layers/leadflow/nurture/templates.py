@@ -61,6 +61,16 @@ class Rendered:
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """One email to send: to whom, what, with which headers and tags (SES's events carry the tags back)."""
+
+    to: str
+    rendered: Rendered
+    headers: dict[str, str]
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
 class EmailTemplate:
     """One email's three templates, as the client file gives them."""
 
