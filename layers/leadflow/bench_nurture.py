@@ -4,19 +4,21 @@
   of them (1,000) due at the tick (goal <= 1.1): the due index is a Query of what is due, never
   of the rest.
 - The function time to send NURTURE_SENDS due steps (50,000 by default, the issue's figure): the
-  unchanged `nurture_sweep` handler at one tick, claiming, sending and recording 25 steps at a
-  time (see `send_time` for the queue it hands a larger load to). The figure is the handlers' time per
-  email sent (counted in SES), with the pacer off (see below), and its ratio to the floor
-  measured in the same run: one bare SES SendEmail and one bare conditional PutItem per step,
-  the least any sender that records what it sent must do. The issue's goal is 50,000 steps in
+  unchanged `nurture_sweep` handler at one tick, claiming, sending and recording SWEEP_BATCH (50)
+  steps at a time, their emails in one SES SendBulkEmail (see `send_time` for the queue it hands a
+  larger load to). The figure is the handlers' time per email sent (counted in SES), with the pacer
+  off (see below), and its ratio to the floor measured in the same run: one bare SES SendEmail and
+  one bare conditional PutItem per step, the least a sender that makes one SES request per email
+  and records what it sent must do. The issue's goal is 50,000 steps in
   under 2 minutes of function time (Mautic: about 40 minutes per run, mautic#5423), 2.4 ms per
   step.
 - The processor time behind it, split: the handlers run in a process of their own, so that
   process's processor time is their own work (planning, rendering, signing, building the MIME,
   botocore's requests), and what the bench's process spends meanwhile is moto's server
   answering them (on AWS: SES's and DynamoDB's own time, which the handler only waits for).
-  Each beside the floor's. On moto the function time is mostly moto's answering; the own work
-  is the part that stays on AWS, where the waits for SES overlap SEND_THREADS at a time.
+  Each beside the floor's. On moto the function time is mostly moto's answering (here also
+  writing each bulk entry's MIME, which SES does on AWS); the own work is the part that stays on
+  AWS, where the handler waits for SES once per fifty emails.
 
 The client is the demo's, its send rate raised to the highest a client file allows (500/s), and
 the pacer is off: the bench measures the work, not the client's rate (at 500/s, 50,000 emails
@@ -106,14 +108,13 @@ def send_time(definition: Any, config: Any, resources: Any, snapshot: Path) -> d
     the same span, what moto spent answering them. (In one process they would share one
     interpreter lock, and each would be charged for waiting on the other.)
 
-    The sweep sends them itself, 25 at a time, as it does whatever fits in its run at its share of
+    The sweep sends them itself, SWEEP_BATCH at a time, as it does whatever fits in its run at its share of
     the rate; beyond that it hands them to the nurture queue, whose consumers send them with the
     same `send_due_steps`, ten at a time. Here the sweep is given Lambda's longest run
     (SWEEP_TIMEOUT_S: 148,000 steps at 500/s), so all of them go through `send_due_steps` in one
     run: the hand-off to the queue is not what is timed, because moto's FIFO queue checks every
     message it holds on each send, receive and delete, so its cost would grow with the square of
-    the queue and measure moto. The pacer is off: its waits are the client's rate, not work, and
-    with a batch's sends in flight together they cannot be subtracted one by one.
+    the queue and measure moto. The pacer is off: its waits are the client's rate, not work.
     """
     from moto.ses.models import ses_backends
 
@@ -176,7 +177,7 @@ def handlers_send(queue_url: str) -> None:
 
     config = settings.client_config()
     definition = build_definition(config)
-    nurture_send.Pacer.wait = lambda pacer: None  # type: ignore[method-assign,assignment]
+    nurture_send.Pacer.wait = lambda pacer, count=1: None  # type: ignore[method-assign,assignment]
     sent = _count_sent(nurture_send)  # before the handlers import it
     sweep = load_handler(definition.function("nurture_sweep"), "bench_nurture_sweep")
     send = load_handler(definition.function("nurture_send"), "bench_nurture_send")
@@ -317,4 +318,4 @@ def report(reads: dict[str, float], sends: dict[str, float]) -> None:
     print(f"    goal: 50,000 steps in < {GOALS['send_function_s']:.0f} s of function time,"
           f" {goal_per_step * 1000:.1f} ms per step. The handlers' own work {measured}: {own * 50_000:.0f} s,"
           f" {'within' if own <= goal_per_step else 'over'} the goal. On AWS they wait for SES and DynamoDB"
-          " besides (SEND_THREADS sends at a time), which moto's answering here does not stand for")  # fmt: skip
+          " besides (once per SendBulkEmail of up to 50), which moto's answering here does not stand for")  # fmt: skip
