@@ -162,8 +162,16 @@ class EventBusSpec:
 #   send_bulk_email  the same sender: SES SendBulkEmail (nurture's emails, up to fifty a request)
 #   read_secret    a stack secret: GetSecretValue, at cold start (keys that sign what leaves the stack)
 GrantAccess = Literal[
-    "send", "consume", "retry_later", "apply_changes", "query", "query_indexes", "publish", "send_email",
-    "send_bulk_email", "read_secret",
+    "send",
+    "consume",
+    "retry_later",
+    "apply_changes",
+    "query",
+    "query_indexes",
+    "publish",
+    "send_email",
+    "send_bulk_email",
+    "read_secret",
 ]
 
 

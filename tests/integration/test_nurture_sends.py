@@ -372,6 +372,30 @@ def test_a_claim_that_cannot_be_given_back_holds_back_no_record_of_the_batchs_se
     assert recorded["nurture"]["sequences"]["welcome"]["steps_sent"] == 1  # recorded, so never sent again
 
 
+def test_a_send_of_unknown_outcome_keeps_its_claim_so_the_step_is_not_sent_again_before_it_runs_out(
+    stack: Stack, lambda_context: Any
+) -> None:
+    from leadflow.links import LinkSigner
+    from leadflow.nurture.send import SignedLinks, send_due_steps
+    from leadflow.route.notice import OutcomeUnknown
+    from leadflow.settings import client_config, link_key
+
+    lead_id = nurture_lead(stack, lambda_context, "unknown.outcome@gmail.com")
+
+    class NoAnswer(OneByOne):
+        def send_bulk(self, emails: Sequence[Outgoing]) -> list[str | Exception]:
+            return [OutcomeUnknown("SES's answer could not be read")] * len(emails)
+
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
+    done = send_due_steps([lead_id], lead_services(), client_config(), NoAnswer(), links, now)
+    assert isinstance(done.failures[lead_id], OutcomeUnknown)
+    profile = stack.store().get_profile(lead_id)
+    assert profile is not None
+    assert profile["nurture"]["sending"]["step"] == 0  # the claim stands: it may have gone out
+    assert profile["nurture"]["sequences"]["welcome"].get("steps_sent", 0) == 0  # nor is it counted as sent
+
+
 def test_a_failed_send_gives_back_only_its_own_claim_not_a_later_sweeps(stack: Stack, lambda_context: Any) -> None:
     lead_id = nurture_lead(stack, lambda_context, "lease.ran.out@gmail.com")
     theirs = "2099-01-01T00:00:00.000+00:00"

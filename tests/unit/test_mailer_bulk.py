@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from leadflow.aws.mailer import BULK_MOST, BULK_TEMPLATE, BulkEntryRefused, Mailer
+from leadflow.aws.mailer import BULK_ENTRY_MOST, BULK_MOST, BULK_TEMPLATE, BulkEntryRefused, Mailer
+from leadflow.aws.retry import ATTEMPTS
 from leadflow.nurture.send import error_code
 from leadflow.nurture.templates import Outgoing, Rendered
-from leadflow.route.notice import Undeliverable
+from leadflow.route.notice import OutcomeUnknown, Undeliverable
 
 ONE_CLICK = {
     "List-Unsubscribe": "<https://leads.example/u/t0k3n>",
@@ -33,6 +34,12 @@ class RecordingSes:
         self.requests: list[dict[str, Any]] = []
         self.answer, self.refuse = answer, refuse
         self.attempts: dict[str, int] = {}
+        self.raw_sends: list[dict[str, Any]] = []
+        self.short_by = 0  # answer this many results fewer than entries, as a broken answer would
+
+    def send_email(self, **request: Any) -> dict[str, Any]:
+        self.raw_sends.append(request)
+        return {"MessageId": f"raw-{request['Destination']['ToAddresses'][0]}"}
 
     def send_bulk_email(self, **request: Any) -> dict[str, Any]:
         self.requests.append(request)
@@ -44,7 +51,7 @@ class RecordingSes:
             self.attempts[to] = self.attempts.get(to, 0) + 1
             status = self.answer(to, self.attempts[to])
             results.append({"Status": status, "MessageId": f"id-{to}"} if status == "SUCCESS" else {"Status": status})
-        return {"BulkEmailEntryResults": results}
+        return {"BulkEmailEntryResults": results[: len(results) - self.short_by]}
 
 
 def outgoing(to: str, html: str = "<p>Hello &amp; welcome</p>", subject: str = "Your guide") -> Outgoing:
@@ -88,10 +95,21 @@ def test_each_entry_carries_its_own_rendered_email_headers_and_tags_in_an_inline
 
 def test_requests_are_kept_under_ses_size_limit_by_splitting_large_emails_apart() -> None:
     ses = RecordingSes()
-    big = "<p>" + "x" * 300_000 + "</p>"
-    mailer(ses).send_bulk([outgoing(f"lead{n}@gmail.com", html=big) for n in range(5)])
-    assert [len(request["BulkEmailEntries"]) for request in ses.requests] == [2, 2, 1]
+    large = "<p>" + "x" * 250_000 + "</p>"  # under SES's 262,144 characters for one entry's values
+    mailer(ses).send_bulk([outgoing(f"lead{n}@gmail.com", html=large) for n in range(5)])
+    assert [len(request["BulkEmailEntries"]) for request in ses.requests] == [3, 2]
     assert all(len(json.dumps(request["BulkEmailEntries"])) < 1_000_000 for request in ses.requests)
+
+
+def test_an_email_too_large_for_a_bulk_entry_goes_out_alone_as_a_raw_email() -> None:
+    ses = RecordingSes()
+    huge = "<p>" + "x" * BULK_ENTRY_MOST + "</p>"
+    answers = mailer(ses).send_bulk([outgoing("ada@gmail.com", html=huge), outgoing("grace@gmail.com")])
+    assert answers == ["raw-ada@gmail.com", "id-grace@gmail.com"]
+    assert [addresses(request) for request in ses.requests] == [["grace@gmail.com"]]
+    [raw] = ses.raw_sends
+    assert raw["Destination"] == {"ToAddresses": ["ada@gmail.com"]}
+    assert b"List-Unsubscribe: <https://leads.example/u/t0k3n>" in raw["Content"]["Raw"]["Data"]
 
 
 def test_an_entry_ses_throttles_is_sent_again_alone_until_it_goes_out() -> None:
@@ -110,7 +128,7 @@ def test_an_entry_ses_keeps_throttling_is_returned_refused_after_the_retries_not
     assert ok == "id-ada@gmail.com"
     assert isinstance(refused, BulkEntryRefused)
     assert refused.status == "TRANSIENT_FAILURE"
-    assert ses.attempts["busy@gmail.com"] > 2
+    assert ses.attempts["busy@gmail.com"] == ATTEMPTS
 
 
 def test_a_rejected_entry_is_refused_with_its_status_at_once_and_logs_as_its_code() -> None:
@@ -130,7 +148,22 @@ def test_a_request_refused_whole_for_one_entry_is_split_until_only_that_entry_is
     assert answers[:7] == [f"id-lead{n}@gmail.com" for n in range(7)]
     assert error_code(answers[7]) == "BadRequestException"  # type: ignore[arg-type]
     assert ["bad@gmail.com"] in [addresses(request) for request in ses.requests]
-    assert len(ses.requests) <= 1 + 2 * 3  # halves: one poisoned request per level, three levels for eight
+    assert len(ses.requests) == 1 + 2 * 3  # halves: one poisoned request per level, three levels for eight
+
+
+def test_a_request_refused_whole_for_what_every_entry_holds_is_split_only_as_far_as_one_entry_needs() -> None:
+    ses = RecordingSes(refuse=lambda sent: client_error("MessageRejected"))  # an unverified sender, say
+    answers = mailer(ses).send_bulk([outgoing(f"lead{n}@gmail.com") for n in range(BULK_MOST)])
+    assert {error_code(answer) for answer in answers} == {"MessageRejected"}  # type: ignore[arg-type]
+    assert len(ses.requests) <= 1 + 2 * BULK_MOST.bit_length()  # not 2 x 50 - 1: a few halvings, then it stops
+
+
+def test_an_email_ses_gave_no_answer_for_is_of_unknown_outcome_and_the_others_keep_theirs() -> None:
+    ses = RecordingSes()
+    ses.short_by = 1
+    answers = mailer(ses).send_bulk([outgoing(f"lead{n}@gmail.com") for n in range(3)])
+    assert answers[:2] == ["id-lead0@gmail.com", "id-lead1@gmail.com"]
+    assert isinstance(answers[2], OutcomeUnknown)  # neither sent nor refused: its claim is left to run out
 
 
 def test_a_request_refused_for_the_account_is_not_split_and_every_email_gets_the_error() -> None:

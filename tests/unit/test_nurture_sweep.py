@@ -45,7 +45,7 @@ def test_emails_sent_together_hold_the_next_send_back_one_interval_each() -> Non
     assert moments == [0.0, 0.75, 1.0]  # three at once, then the next a three-quarter second on
 
 
-@pytest.mark.parametrize(("per_second", "most"), [(4, 4), (166.7, 166), (0.5, 1)])
+@pytest.mark.parametrize(("per_second", "most"), [(4, 4), (93, 93), (166.7, 166), (0.5, 1)])
 def test_at_most_a_seconds_worth_of_the_rate_goes_out_at_once(per_second: float, most: int) -> None:
     assert Pacer(per_second).most_at_once == most
 
@@ -98,7 +98,9 @@ def test_a_run_sends_what_fits_and_reports_each_outcome() -> None:
 def test_a_run_sends_in_batches_of_the_sweep_batch() -> None:
     leads = [f"lead{n}" for n in range(SWEEP_BATCH * 2 + 1)]
     batches: list[list[str]] = []
-    done = sweep_nurture(iter(leads), sends(dict.fromkeys(leads, "sent"), batches), lambda ids: None, inline_most=len(leads))
+    done = sweep_nurture(
+        iter(leads), sends(dict.fromkeys(leads, "sent"), batches), lambda ids: None, inline_most=len(leads)
+    )
     assert [len(batch) for batch in batches] == [SWEEP_BATCH, SWEEP_BATCH, 1]
     assert done["sent"] == len(leads)
 
@@ -116,6 +118,14 @@ def test_a_run_out_of_time_hands_the_rest_to_the_queue() -> None:
     handed: list[list[str]] = []
     done = sweep_nurture(iter("abc"), sends(dict.fromkeys("abc", "sent")), handed.append, inline_most=10,
                          give_up_at=time.monotonic() - 1)  # fmt: skip
+    assert handed == [list("abc")]
+    assert done["sent"] == 0
+
+
+def test_a_run_hands_a_batch_to_the_queue_when_its_pacing_would_outlast_the_run() -> None:
+    handed: list[list[str]] = []
+    done = sweep_nurture(iter("abc"), sends(dict.fromkeys("abc", "sent")), handed.append, inline_most=10,
+                         give_up_at=time.monotonic() + 60, batch_seconds=120)  # fmt: skip
     assert handed == [list("abc")]
     assert done["sent"] == 0
 

@@ -1,7 +1,8 @@
 """Data access for SES (v2): the one place that sends email.
 
-Each email goes out as a raw MIME message (text and HTML alternatives, quoted-printable UTF-8)
-through the stack's configuration set, so that SES's bounce and complaint events reach the stack.
+An owner's notice or an acknowledgement goes out as a raw MIME message (text and HTML
+alternatives, quoted-printable UTF-8) through the stack's configuration set, so that SES's bounce
+and complaint events reach the stack; nurture's emails go out in bulk (see below).
 
 The message is written here, not by Python's email package, for two reasons:
 - **List-Unsubscribe stays readable.** The email package's SMTP policy turns any ASCII header value
@@ -21,7 +22,8 @@ escapes nothing it substitutes, and an inline template is substitution only: wha
 rendered and escaped is what is sent). Each email's List-Unsubscribe is its own header
 (`ReplacementHeaders`), its tags its own. One request instead of one per email divides botocore's
 processor time per email (building, signing and parsing a request: about a millisecond) by up
-to fifty: the nurture bench's figure.
+to fifty: the nurture bench's figure. (The local stack's SES writes each bulk entry's MIME with
+this module's writer: leadflow.local.moto_sesv2.)
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from typing import Any
 from leadflow.aws.client import LazyClient
 from leadflow.aws.retry import is_retryable, with_backoff
 from leadflow.nurture.templates import Outgoing, Rendered
-from leadflow.route.notice import Email, Undeliverable
+from leadflow.route.notice import Email, OutcomeUnknown, Undeliverable
 
 FOLD_AT = 78  # RFC 5322's recommended line length; a header is folded at its spaces beyond it
 MAX_LINE = 998  # RFC 5322's limit on a line
@@ -50,6 +52,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # any control character but 
 _FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322's field name: printable ASCII, no space or colon
 BULK_MOST = 50  # SES's most entries in one SendBulkEmail
 BULK_BYTES = 900_000  # a request's emails, as JSON, kept under SES's 1 MB per request
+BULK_ENTRY_MOST = 262_144  # SES's most characters of one entry's values (ReplacementTemplateData)
+SPLITS_MOST = 2 * BULK_MOST.bit_length()  # requests spent finding the one entry a request was refused for
 BULK_TEMPLATE = {"Subject": "{{subject}}", "Html": "{{html}}", "Text": "{{text}}"}  # each email's own, substituted
 HEADER_VALUE_MOST = 995  # SES's longest header value (MessageHeaderValue), printable ASCII
 RETRIED_STATUSES = frozenset({"ACCOUNT_THROTTLED", "TRANSIENT_FAILURE"})  # an entry's "try again soon"
@@ -139,17 +143,21 @@ class Mailer(LazyClient):
         """Send them in as few SendBulkEmail requests as SES takes; for each, SES's message id or why it was not sent.
 
         An email SES can never take is refused before any request (`Undeliverable`, or
-        `ValueError` for a header). Entries SES answers with a "try again soon" status, and whole
-        requests it throttles, are retried with backoff; whatever it still refuses is returned as
-        `BulkEntryRefused` (or the request's error), never raised, so one email holds back no other.
-        A request SES refuses as a whole for what one entry holds is split in halves and sent
-        again, so that entry alone is refused.
+        `ValueError` for a header); one too large for a bulk entry goes out alone, as a raw email.
+        Entries SES answers with a "try again soon" status, and whole requests it throttles, are
+        retried with backoff; whatever it still refuses is returned as `BulkEntryRefused` (or the
+        request's error), and an email SES gave no answer for as `OutcomeUnknown`. Nothing is
+        raised once a request is made, so one email holds back no other and no email SES took is
+        reported refused. A request SES refuses as a whole for what one entry holds is split in
+        halves and sent again (SPLITS_MOST requests at most), so that entry alone is refused.
         """
         results: dict[int, str | Exception] = {}
         entries: dict[int, dict[str, Any]] = {}
         for index, email in enumerate(emails):
             try:
                 entries[index] = bulk_entry(email)
+            except TooLargeForBulk:
+                results[index] = self._send_alone(email)
             except ValueError as exc:  # Undeliverable too
                 results[index] = exc
         pending = list(entries)
@@ -159,7 +167,7 @@ class Mailer(LazyClient):
             pending_now = list(pending)
             pending.clear()
             for group in _bulk_groups(pending_now, entries):
-                for index, answer in self._send_group(group, entries).items():
+                for index, answer in self._send_group(group, entries, [SPLITS_MOST]).items():
                     results[index] = answer
                     if isinstance(answer, BulkEntryRefused) and answer.status in RETRIED_STATUSES:
                         pending.append(index)
@@ -171,8 +179,19 @@ class Mailer(LazyClient):
             with_backoff(send_pending, on_retry=self.on_retry)
         return [results[index] for index in range(len(emails))]
 
-    def _send_group(self, group: list[int], entries: dict[int, dict[str, Any]]) -> dict[int, str | Exception]:
-        """One SendBulkEmail of these entries (throttling retried): each entry's message id or refusal."""
+    def _send_alone(self, email: Outgoing) -> str | Exception:
+        try:
+            return self.send_email(email.to, email.rendered, email.headers, email.tags)
+        except Exception as exc:  # as a bulk entry's refusal: returned, not raised
+            return exc
+
+    def _send_group(
+        self, group: list[int], entries: dict[int, dict[str, Any]], splits: list[int]
+    ) -> dict[int, str | Exception]:
+        """One SendBulkEmail of these entries (throttling retried): each entry's message id or refusal.
+
+        `splits` is the one-item budget of requests the halving of refused requests may still spend.
+        """
         request: dict[str, Any] = {
             "FromEmailAddress": str(self.sender),
             "DefaultContent": {"Template": {"TemplateContent": BULK_TEMPLATE}},
@@ -183,15 +202,28 @@ class Mailer(LazyClient):
         try:
             answer = with_backoff(lambda: self.client.send_bulk_email(**request), on_retry=self.on_retry)
         except Exception as exc:
-            if len(group) > 1 and not is_retryable(exc) and _refused_request(exc):
+            if len(group) > 1 and splits[0] >= 2 and not is_retryable(exc) and _refused_request(exc):
+                splits[0] -= 2
                 half = len(group) // 2
-                return {**self._send_group(group[:half], entries), **self._send_group(group[half:], entries)}
+                return {**self._send_group(group[:half], entries, splits),
+                        **self._send_group(group[half:], entries, splits)}  # fmt: skip
             return dict.fromkeys(group, exc)
+        results = answer.get("BulkEmailEntryResults") or []
         done: dict[int, str | Exception] = {}
-        for index, result in zip(group, answer["BulkEmailEntryResults"], strict=True):
-            status = result.get("Status", "")
-            done[index] = str(result["MessageId"]) if status == "SUCCESS" else BulkEntryRefused(status)
+        for position, index in enumerate(group):  # SES answers each entry in the order sent
+            result = results[position] if position < len(results) else {}
+            status = result.get("Status")
+            if status == "SUCCESS" and result.get("MessageId"):
+                done[index] = str(result["MessageId"])
+            elif status and status != "SUCCESS":
+                done[index] = BulkEntryRefused(str(status))
+            else:
+                done[index] = OutcomeUnknown("SES gave no readable answer for this email")
         return done
+
+
+class TooLargeForBulk(ValueError):
+    """An email whose values are longer than one bulk entry takes (BULK_ENTRY_MOST): it goes out alone."""
 
 
 class BulkEntryRefused(Exception):
@@ -222,10 +254,16 @@ def bulk_entry(email: Outgoing) -> dict[str, Any]:
             raise ValueError(f"the {name} header is written by SES itself")
         if not (value.isascii() and value.isprintable() and len(value) <= HEADER_VALUE_MOST):
             raise ValueError(f"the {name} header: SES takes printable ASCII of at most {HEADER_VALUE_MOST} characters")
-    data = {"subject": email.rendered.subject, "html": email.rendered.html, "text": email.rendered.text}
+    to = mailable(email.to)
+    data = json.dumps(
+        {"subject": email.rendered.subject, "html": email.rendered.html, "text": email.rendered.text},
+        ensure_ascii=False,
+    )
+    if len(data) > BULK_ENTRY_MOST:
+        raise TooLargeForBulk(f"the email's values are {len(data)} characters, more than a bulk entry takes")
     entry: dict[str, Any] = {
-        "Destination": {"ToAddresses": [mailable(email.to)]},
-        "ReplacementEmailContent": {"ReplacementTemplate": {"ReplacementTemplateData": json.dumps(data)}},
+        "Destination": {"ToAddresses": [to]},
+        "ReplacementEmailContent": {"ReplacementTemplate": {"ReplacementTemplateData": data}},
     }
     if email.headers:
         entry["ReplacementHeaders"] = [{"Name": name, "Value": value} for name, value in email.headers.items()]

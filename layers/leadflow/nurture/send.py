@@ -44,7 +44,7 @@ from leadflow.nurture.email_links import click_url, unsubscribe_url
 from leadflow.nurture.sequences import NextStep, NurtureState, plan_nurture, record_sent, schedule_nurture, wall_clock
 from leadflow.nurture.suppression import is_suppressed, suppress_lead
 from leadflow.nurture.templates import EmailTemplate, Outgoing, Rendered
-from leadflow.route.notice import Undeliverable
+from leadflow.route.notice import OutcomeUnknown, Undeliverable
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +182,9 @@ def send_due_steps(
     apply_changes(records, services, known)  # from the claims as written: no second read. First: they were sent
     done.outcomes.update(dict.fromkeys(outgoing, "sent"))
     for lead_id, (step, error) in refused.items():
+        if isinstance(error, OutcomeUnknown):  # it may have gone out: the claim stands until it runs out
+            done.failures[lead_id] = error
+            continue
         if isinstance(error, Undeliverable):  # no sweep could ever send it: the address is out, its sequences end
             done.outcomes[lead_id] = "ended"
             settle: Callable[[], object] = partial(undeliverable, lead_id, error, services, now)
@@ -396,7 +399,8 @@ class SignedLinks:
 
 
 class Pacer:
-    """Keeps sends under a rate: each `wait()` returns no sooner than 1/rate seconds after the one before.
+    """Keeps sends under a rate: `wait(n)` returns when n emails may go out together, and holds the
+    next wait back n/rate seconds after it.
 
     Safe from many threads: each wait takes the next free moment under the lock, then sleeps
     until it outside the lock.
@@ -408,6 +412,7 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
+        self.per_second = per_second
         self.interval = 1.0 / per_second
         self.clock, self.sleep = clock, sleep
         self.next_at: float | None = None
@@ -416,7 +421,7 @@ class Pacer:
     @property
     def most_at_once(self) -> int:
         """The most emails sent together: a second's worth of the rate (SES's own limit is per second)."""
-        return max(1, int(1.0 / self.interval))
+        return max(1, int(self.per_second))
 
     def wait(self, count: int = 1) -> None:
         """Wait for the moment to send `count` emails together; the next waits `count` intervals after it."""
@@ -439,14 +444,15 @@ def sweep_nurture(
     fan_out: Callable[[list[str]], None],
     inline_most: int,
     give_up_at: float | None = None,
+    batch_seconds: float = 0.0,
 ) -> dict[str, int]:
     """Send what is due, or hand it to the nurture queue when there is more than one run should send.
 
     `inline_most` is what the run sends itself at its share of the rate within its time; beyond
     that every due lead goes to the queue (in batches), whose consumers send at their share. The
-    run sends SWEEP_BATCH leads at a time (`send_batch`, which paces each email: see
-    `send_due_steps`). A run that reaches `give_up_at` hands the rest to the queue too: nothing
-    due waits for luck.
+    run sends SWEEP_BATCH leads at a time (`send_batch`, which holds the rate: see
+    `send_due_steps`). A run whose next batch would not be sent by `give_up_at` (a batch takes
+    `batch_seconds` at the rate) hands the rest to the queue too: nothing due waits for luck.
     """
     ids = list(due)
     done = {"due": len(ids), "sent": 0, "fanned_out": 0, "not_sent": 0, "failed": 0}
@@ -455,7 +461,7 @@ def sweep_nurture(
         done["fanned_out"] = len(ids)
         return done
     for start in range(0, len(ids), SWEEP_BATCH):
-        if give_up_at is not None and time.monotonic() > give_up_at:
+        if give_up_at is not None and time.monotonic() + batch_seconds > give_up_at:
             fan_out(ids[start:])
             done["fanned_out"] = len(ids) - start
             break

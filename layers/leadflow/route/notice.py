@@ -37,6 +37,14 @@ class Undeliverable(ValueError):
     """
 
 
+class OutcomeUnknown(RuntimeError):
+    """SES was asked to send an email and gave no readable answer for it: it may have gone out.
+
+    Neither recorded as sent nor given back: the step's claim runs out, and the step is due
+    again after it (at least once, never lost; a step is not sent twice while its claim holds).
+    """
+
+
 def one_line(value: object, limit: int = 150) -> str:
     """Text fit for a header: control characters (CR and LF too) become one space, and it is cut at `limit`."""
     text = _NOT_IN_A_HEADER.sub(" ", str(value)).strip()
