@@ -260,10 +260,10 @@ def _floor(table_name: str, count: int, sender: str) -> tuple[float, float]:
 
     One SendEmail and one conditional PutItem per step, one at a time.
     """
-    import boto3
+    from leadflow.aws.client import new_client
 
-    ses = boto3.client("sesv2")
-    dynamodb = boto3.client("dynamodb")
+    ses = new_client("sesv2")  # as the handlers' clients are made
+    dynamodb = new_client("dynamodb")
     raw = f"From: {sender}\r\nTo: lead@demo.example\r\nSubject: bench\r\n\r\nbody\r\n".encode()
     started, cpu = time.perf_counter(), time.process_time()
     for n in range(count):
