@@ -83,7 +83,7 @@ def test_each_entry_carries_its_own_rendered_email_headers_and_tags_in_an_inline
     ses = RecordingSes()
     mailer(ses).send_bulk([outgoing("ada@gmail.com", html="<p>{{not a placeholder}} &lt;b&gt;</p>", subject="Grüße")])
     [request] = ses.requests
-    assert request["DefaultContent"] == {"Template": {"TemplateContent": BULK_TEMPLATE}}
+    assert request["DefaultContent"] == {"Template": {"TemplateContent": BULK_TEMPLATE, "TemplateData": "{}"}}
     assert request["ConfigurationSetName"] == "leadflow-demo"
     assert request["FromEmailAddress"] == "Demo leads <leads@demo.example>"
     [entry] = request["BulkEmailEntries"]

@@ -55,6 +55,8 @@ BULK_BYTES = 900_000  # a request's emails, as JSON, kept under SES's 1 MB per r
 BULK_ENTRY_MOST = 262_144  # SES's most characters of one entry's values (ReplacementTemplateData)
 SPLITS_MOST = 2 * BULK_MOST.bit_length()  # requests spent finding the one entry a request was refused for
 BULK_TEMPLATE = {"Subject": "{{subject}}", "Html": "{{html}}", "Text": "{{text}}"}  # each email's own, substituted
+# The default values are none: every entry has its own. Sent all the same, as "{}": SES's bulk sends have
+# refused a request without default template data ("The template data is invalid", boto3#1795, SES v1).
 HEADER_VALUE_MOST = 995  # SES's longest header value (MessageHeaderValue), printable ASCII
 RETRIED_STATUSES = frozenset({"ACCOUNT_THROTTLED", "TRANSIENT_FAILURE"})  # an entry's "try again soon"
 WRITTEN_HERE = frozenset(
@@ -194,7 +196,7 @@ class Mailer(LazyClient):
         """
         request: dict[str, Any] = {
             "FromEmailAddress": str(self.sender),
-            "DefaultContent": {"Template": {"TemplateContent": BULK_TEMPLATE}},
+            "DefaultContent": {"Template": {"TemplateContent": BULK_TEMPLATE, "TemplateData": "{}"}},
             "BulkEmailEntries": [entries[index] for index in group],
         }
         if self.configuration_set:
