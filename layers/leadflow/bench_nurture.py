@@ -124,7 +124,8 @@ def send_time(definition: Any, config: Any, resources: Any, snapshot: Path) -> d
     store = nurture_table(definition, fast, "nurture-sends", NURTURE_SENDS, NURTURE_SENDS, FIRST_NUMBER + 10_000_000)
     ses = ses_backends["123456789012"]["us-east-1"]
     emails_before = len(ses.sent_messages)  # messages, not recipients (moto counts a raw email's To twice)
-    environment = {**os.environ, "LEADS_TABLE": store.table_name, "LEADFLOW_CLIENT_CONFIG": str(snapshot)}
+    environment = {**os.environ, "LEADS_TABLE": store.table_name, "LEADFLOW_CLIENT_CONFIG": str(snapshot),
+                   "AWS_LAMBDA_FUNCTION_NAME": "bench-nurture"}  # its clients made as in a Lambda  # fmt: skip
     sends, moto_s = _in_own_process(f"handlers_send({resources.queue_urls['nurture']!r})", environment)
     sent = len(ses.sent_messages) - emails_before
     assert sent == NURTURE_SENDS, f"{sent} emails for {NURTURE_SENDS} due steps"

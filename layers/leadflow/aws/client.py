@@ -3,15 +3,18 @@
 Tests and the local runtime hand in clients (moto-backed); in Lambda the client is created
 lazily, so nothing reaches AWS, or even imports boto3, at import time.
 
-A client leadflow makes does not validate its requests' parameters against the API's model
-before sending them (`new_client`): every request is built by leadflow's code, never typed by a
-person, and AWS validates each one itself, answering 400 with the field. Validating twice cost
-about a fifth of a nurture step's own processor time (botocore walks every attribute of every
-item; leadflow.bench_nurture).
+A client leadflow makes in a Lambda (or in a worker of the local stack, which runs as one)
+does not validate its requests' parameters against the API's model before sending them
+(`new_client`): every request is built by leadflow's code, never typed by a person, and AWS
+validates each one itself, answering 400 with the field. Validating twice cost about a fifth of
+a nurture step's own processor time (botocore walks every attribute of every item;
+leadflow.bench_nurture). Anywhere else (the tests, the CLI) a client validates: a request a
+mistake built is refused before it is sent, where finding the mistake is cheap.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, ClassVar
 
@@ -38,4 +41,5 @@ def new_client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client(service, config=Config(parameter_validation=False))
+    in_a_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    return boto3.client(service, config=Config(parameter_validation=not in_a_lambda))
