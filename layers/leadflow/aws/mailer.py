@@ -42,7 +42,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from leadflow.aws.client import LazyClient
-from leadflow.aws.retry import is_retryable, with_backoff
+from leadflow.aws.retry import aws_error_code, is_retryable, with_backoff
 from leadflow.nurture.templates import Outgoing, Rendered
 from leadflow.route.notice import Email, OutcomeUnknown, Undeliverable
 
@@ -248,8 +248,7 @@ def bulk_entry(email: Outgoing) -> dict[str, Any]:
     Refused before sending (`ValueError`) if no retry could send it: an address SES cannot take
     (`Undeliverable`), a header SES cannot carry, a subject with a line break.
     """
-    if control := _CONTROL.search(email.rendered.subject):
-        raise ValueError(f"the subject cannot hold {control.group()!r}: it could start another header")
+    header_line("Subject", email.rendered.subject)  # the same refusals as a raw email's subject
     for name, value in email.headers.items():
         header_line(name, value)  # the same refusals as a raw email's
         if name.lower() in WRITTEN_HERE:
@@ -291,9 +290,7 @@ def _bulk_groups(indexes: list[int], entries: dict[int, dict[str, Any]]) -> list
 
 def _refused_request(error: Exception) -> bool:
     """SES refused the request as a whole for what it holds (400), not for the account or the service."""
-    response = getattr(error, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return code in {"BadRequestException", "MessageRejected"}
+    return aws_error_code(error) in {"BadRequestException", "MessageRejected"}
 
 
 def header_line(name: str, value: str) -> bytes:

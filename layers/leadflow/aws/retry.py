@@ -42,11 +42,14 @@ def cancellation_reasons(error: Any) -> list[str]:
     return [str(reason.get("Code") or "None") for reason in error.response.get("CancellationReasons") or []]
 
 
-def is_retryable(error: Exception) -> bool:
+def aws_error_code(error: BaseException) -> str:
+    """The error code AWS answered with (botocore's ClientError, or one shaped like it); "" for any other error."""
     response = getattr(error, "response", None)
-    if not isinstance(response, dict):
-        return False
-    code = response.get("Error", {}).get("Code", "")
+    return str(response.get("Error", {}).get("Code") or "") if isinstance(response, dict) else ""
+
+
+def is_retryable(error: Exception) -> bool:
+    code = aws_error_code(error)
     if code in RETRYABLE_ERRORS:
         return True
     if code == "TransactionCanceledException":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import Any
 
 BULK_MOST = 50
@@ -84,12 +85,20 @@ def render(content: dict[str, str], data: dict[str, Any]) -> dict[str, str]:
     return {part: _PLACEHOLDER.sub(value, content.get(part) or "") for part in ("Subject", "Text", "Html")}
 
 
+@lru_cache(maxsize=16)
+def _writer(sender: str) -> Any:
+    """The mailer that writes a sender's emails (its From line encoded once, not once per entry)."""
+    from leadflow.aws.mailer import Mailer
+
+    name, address = parseaddr(sender)
+    return Mailer(address, name)
+
+
 def _send_entry(
     backend: Any, params: dict[str, Any], template: dict[str, Any], entry: dict[str, Any]
 ) -> dict[str, str]:
     from moto.ses.exceptions import MessageRejectedError, SesError
 
-    from leadflow.aws.mailer import Mailer
     from leadflow.route.notice import Email
 
     to = (entry.get("Destination") or {}).get("ToAddresses") or []
@@ -105,10 +114,9 @@ def _send_entry(
     headers = {header["Name"].lower(): (header["Name"], header["Value"]) for header in template.get("Headers") or []}
     headers.update({header["Name"].lower(): (header["Name"], header["Value"])
                     for header in entry.get("ReplacementHeaders") or []})  # fmt: skip
-    name, address = parseaddr(params.get("FromEmailAddress", ""))
     try:
-        raw = Mailer(address, name).mime(Email(to[0], parts["Subject"], parts["Text"], parts["Html"]),
-                                         dict(headers.values()))  # fmt: skip
+        email = Email(to[0], parts["Subject"], parts["Text"], parts["Html"])
+        raw = _writer(params.get("FromEmailAddress", "")).mime(email, dict(headers.values()))
         message = backend.send_raw_email(source=params.get("FromEmailAddress"), destinations=[],
                                           raw_data=raw.decode("ascii"))  # fmt: skip
     except MessageRejectedError as exc:  # the sender is not a verified identity

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Literal, Protocol
 
+from leadflow.aws.retry import aws_error_code
 from leadflow.config import ClientConfig, EmailTemplates
 from leadflow.lead.change import CounterDelta, LeadChange, LeadServices, apply_change, apply_changes
 from leadflow.lead.profile import LeadProfile, utc_stamp
@@ -485,6 +486,4 @@ def error_code(exc: Exception) -> str:
 
     SES's messages name the addresses they refused, and a log line never carries a person's address.
     """
-    response = getattr(exc, "response", None)  # botocore's ClientError
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return str(code or type(exc).__name__)
+    return aws_error_code(exc) or type(exc).__name__
