@@ -11,6 +11,7 @@ from infra.constructs.email import Emails
 from infra.constructs.event_rules import EventRules
 from infra.constructs.events import EventBuses
 from infra.constructs.functions import Functions, SharedLayers
+from infra.constructs.inbound_mail import InboundMail
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.queues import Queues
 from infra.constructs.schedules import Schedules
@@ -78,6 +79,7 @@ class LeadsStack(Stack):
         # The sender's identity is the account's, one per address: the client's default stage owns it.
         emails = Emails(self, "Emails", specs=definition.emails, owns_identities=definition.stage == DEFAULT_STAGE)
         EventRules(self, "EventRules", definition=definition, event_buses=event_buses, queues=queues)
+        InboundMail(self, "InboundMail", specs=definition.inbound_mail, queues=queues)
         layers = SharedLayers(self, "Layers", paths=layer_paths)
         functions = Functions(
             self,

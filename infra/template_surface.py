@@ -66,6 +66,17 @@ class EventRuleDeployed:
 
 
 @dataclass(frozen=True)
+class ReceiptRuleDeployed:
+    """An SES receipt rule whose SNS action publishes to a topic of the stack, and the queues subscribed to it."""
+
+    rule_set: str
+    rule_name: str
+    recipients: tuple[str, ...]  # sorted
+    topic_name: str
+    queue_names: tuple[str, ...]  # sorted: the queues the topic delivers to
+
+
+@dataclass(frozen=True)
 class DeployedSurface:
     functions: frozenset[str]  # definition keys
     routes: frozenset[Route]
@@ -76,6 +87,7 @@ class DeployedSurface:
     queue_names: frozenset[str]  # work queues and dead-letter queues
     event_bus_names: frozenset[str]
     user_pools: frozenset[UserPoolDeployed]
+    receipt_rules: frozenset[ReceiptRuleDeployed] = frozenset()
 
 
 def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
@@ -122,7 +134,34 @@ def deployed_surface(template: Template) -> DeployedSurface:
         queue_names=frozenset(queue["Properties"]["QueueName"] for queue in queues.values()),
         event_bus_names=frozenset(bus["Properties"]["Name"] for bus in buses.values()),
         user_pools=frozenset(_user_pools(template, pools)),
+        receipt_rules=frozenset(_receipt_rules(template, queues)),
     )
+
+
+def _receipt_rules(template: Template, queues: dict[str, dict[str, Any]]) -> list[ReceiptRuleDeployed]:
+    topics = resources_of_type(template, "AWS::SNS::Topic")
+    subscribers: dict[str, list[str]] = {}
+    for subscription in resources_of_type(template, "AWS::SNS::Subscription").values():
+        properties = subscription["Properties"]
+        if properties["Protocol"] == "sqs":
+            queue = queues[_get_att_target(properties["Endpoint"])]["Properties"]["QueueName"]
+            subscribers.setdefault(properties["TopicArn"]["Ref"], []).append(queue)
+    found = []
+    for resource in resources_of_type(template, "AWS::SES::ReceiptRule").values():
+        rule = resource["Properties"]["Rule"]
+        for action in rule.get("Actions", []):
+            if "SNSAction" in action:
+                topic = action["SNSAction"]["TopicArn"]["Ref"]
+                found.append(
+                    ReceiptRuleDeployed(
+                        rule_set=resource["Properties"]["RuleSetName"],
+                        rule_name=rule["Name"],
+                        recipients=tuple(sorted(rule.get("Recipients", []))),
+                        topic_name=topics[topic]["Properties"]["TopicName"],
+                        queue_names=tuple(sorted(subscribers.get(topic, []))),
+                    )
+                )
+    return found
 
 
 def _queue_trigger(

@@ -270,6 +270,8 @@ DEFAULT_REJECT_REASONS: dict[str, RejectOutcome] = {
 }
 _SLUG = r"^[a-z][a-z0-9_-]{0,39}$"
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# A domain name: dot-separated labels of letters, digits and inner hyphens, at least two, lower case.
+_DOMAIN_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 
 
 class WorkingHours(_Strict):
@@ -549,6 +551,13 @@ class NurtureSettings(_Strict):
     acknowledgements: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")], EmailTemplates] = Field(
         default_factory=dict
     )
+    # Where the mailto of List-Unsubscribe goes (Apple Mail's unsubscribe banner sends an email to it, with the
+    # link's token in the subject): <stack>-unsubscribe@ this domain, which SES receives mail for. One domain
+    # serves every client of an AWS account; see "Unsubscribe by email" in the README to set it up once. A
+    # client with sequences needs it: an unsubscribe sent to an address nobody reads would be lost.
+    unsubscribe_mail_domain: str | None = Field(default=None, max_length=190, pattern=_DOMAIN_NAME)
+    # The account's active SES receipt rule set (one per region is active), where the stack adds its rule.
+    receipt_rule_set: str = Field(default="leadflow", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}[A-Za-z0-9]$")
 
     @model_validator(mode="after")
     def _zone_exists_and_names_unique(self) -> NurtureSettings:
@@ -559,6 +568,16 @@ class NurtureSettings(_Strict):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"sequence names must be unique: {', '.join(repeated)}")
+        return self
+
+    @model_validator(mode="after")
+    def _sequences_have_an_unsubscribe_mailbox(self) -> NurtureSettings:
+        if self.sequences and self.unsubscribe_mail_domain is None:
+            raise ValueError(
+                "unsubscribe_mail_domain is missing: every nurture email offers unsubscribing by email, and that "
+                "email must reach the stack. Set it to a domain whose MX record points to SES's inbound endpoint "
+                '(see "Unsubscribe by email" in the README), or remove the sequences'
+            )
         return self
 
 

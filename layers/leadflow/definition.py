@@ -17,7 +17,12 @@ from typing import Any, Literal
 from leadflow.config import WEBHOOK_EVENTS, ClientConfig
 from leadflow.nurture.send import CONCURRENT_SENDERS
 from leadflow.nurture.ses_events import CONFIGURATION_SET_TAG, DETAIL_TYPES, SOURCE
-from leadflow.settings import LEAD_ID_KEY_VARIABLE, LINK_KEY_SECRET_VARIABLE, WEBHOOK_KEY_SECRET_VARIABLE
+from leadflow.settings import (
+    LEAD_ID_KEY_VARIABLE,
+    LINK_KEY_SECRET_VARIABLE,
+    UNSUBSCRIBE_MAILBOX_VARIABLE,
+    WEBHOOK_KEY_SECRET_VARIABLE,
+)
 from leadflow.webhooks import MAX_ATTEMPTS as WEBHOOK_ATTEMPTS
 from leadflow.webhooks import retries_span_s
 
@@ -80,6 +85,23 @@ class EmailSpec:
 
 
 DEFAULT_BUS = "default"  # the account's own EventBridge bus, where AWS services (SES) send their events
+
+
+@dataclass(frozen=True)
+class InboundMailSpec:
+    """Mail SES receives for the stack: the unsubscribe requests sent to the mailto of List-Unsubscribe.
+
+    SES evaluates one receipt rule set per account and region, the active one, so every stack adds
+    its own rule to that shared set: the rule takes mail to the stack's one address, scans it, and
+    publishes it to the stack's topic, which the queue subscribes to (its consumer reads the token).
+    """
+
+    key: str
+    rule_set: str  # the account's active receipt rule set, made once per account and region (see the README)
+    rule_name: str  # unique in the rule set: the stack's name prefix
+    recipient: str  # the address the mailto names: unsubscribe-<client>[-<stage>]@<the client's domain>
+    topic_name: str
+    queue: str  # a queue key: where the topic delivers each notification, in SNS's envelope
 
 
 @dataclass(frozen=True)
@@ -262,6 +284,7 @@ class StackDefinition:
     queue_triggers: tuple[QueueTrigger, ...]
     schedules: tuple[ScheduleSpec, ...] = ()
     user_pools: tuple[UserPoolSpec, ...] = ()
+    inbound_mail: tuple[InboundMailSpec, ...] = ()
 
     def user_pool(self, key: str) -> UserPoolSpec:
         return next(p for p in self.user_pools if p.key == key)
@@ -510,7 +533,7 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         environment=common_env,
     )
     webhooks = _webhooks(config, prefix, common_env)
-    nurture = _nurture(config, prefix, changes_leads, email, link_key)
+    nurture = _nurture(config, stage, prefix, changes_leads, email, link_key)
     return StackDefinition(
         client=config.name,
         stage=stage,
@@ -544,6 +567,7 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
             *nurture.routes,
         ),
         user_pools=(users,),
+        inbound_mail=nurture.inbound_mail,
         queue_triggers=(
             QueueTrigger(queue="intake", function="intake", batch_size=10),
             QueueTrigger(queue="routing", function="route", batch_size=10),
@@ -594,10 +618,25 @@ class _Part:
     queue_triggers: tuple[QueueTrigger, ...] = ()
     routes: tuple[RouteSpec, ...] = ()
     schedules: tuple[ScheduleSpec, ...] = ()
+    inbound_mail: tuple[InboundMailSpec, ...] = ()
+
+
+def unsubscribe_mailbox(client: str, stage: str, domain: str | None) -> str | None:
+    """The address the mailto of a nurture email's List-Unsubscribe names, or None with no domain to receive at.
+
+    One per stack (at most 57 characters before the @, under the 64 an address allows): the
+    receipt rule takes the stack's own mail and no other's.
+    """
+    return None if domain is None else f"unsubscribe-{client}{_stage_suffix(stage)}@{domain}"
 
 
 def _nurture(
-    config: ClientConfig, prefix: str, changes_leads: dict[str, EnvValue], email: EmailSpec, link_key: SecretSpec
+    config: ClientConfig,
+    stage: str,
+    prefix: str,
+    changes_leads: dict[str, EnvValue],
+    email: EmailSpec,
+    link_key: SecretSpec,
 ) -> _Part:
     """Nurture (leadflow.nurture): the sweep and its queue, the sender, the links in emails, SES's events.
 
@@ -611,6 +650,20 @@ def _nurture(
         "NURTURE_QUEUE_URL": ResourceRef("queue_url", "nurture"),
         LINK_KEY_SECRET_VARIABLE: link_key.name,  # its name: the value is read at cold start
     }
+    mailbox = unsubscribe_mailbox(config.name, stage, config.nurture.unsubscribe_mail_domain)
+    inbound_mail: tuple[InboundMailSpec, ...] = ()
+    if mailbox is not None:
+        sends_email[UNSUBSCRIBE_MAILBOX_VARIABLE] = mailbox
+        inbound_mail = (
+            InboundMailSpec(
+                key="unsubscribe-mail",
+                rule_set=config.nurture.receipt_rule_set,
+                rule_name=prefix,
+                recipient=mailbox,
+                topic_name=f"{prefix}-unsubscribe-mail",
+                queue="ses-events",
+            ),
+        )
     sends_grants = (  # steps go out in bulk; the queue's consumer also sends each acknowledgement alone
         Grant("leads", "apply_changes"),
         Grant("events", "publish"),
@@ -676,12 +729,17 @@ def _nurture(
             ),
             FunctionSpec(
                 key="ses_events",
-                description="Suppress an address SES reports bounced or complained, and end its lead's sequences",
+                description="Suppress an address SES reports bounced or complained, or that mailed an unsubscribe",
                 source_dir=FUNCTIONS_DIR / "ses_events",
                 memory_mb=256,
                 timeout_s=30,
-                environment=changes_leads,
-                grants=(Grant("leads", "apply_changes"), Grant("events", "publish"), Grant("ses-events", "consume")),
+                environment={**changes_leads, LINK_KEY_SECRET_VARIABLE: link_key.name},  # an unsubscribe's token
+                grants=(
+                    Grant("leads", "apply_changes"),
+                    Grant("events", "publish"),
+                    Grant("ses-events", "consume"),
+                    Grant("link-key", "read_secret"),
+                ),
             ),
         ),
         queue_triggers=(
@@ -702,6 +760,7 @@ def _nurture(
                 description="Find nurture emails that are due (a Query of the due index) and send them",
             ),
         ),
+        inbound_mail=inbound_mail,
     )
 
 

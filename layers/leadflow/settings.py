@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 LEAD_ID_KEY_VARIABLE = "LEADFLOW_LEAD_ID_KEY"
 # The names of the secrets whose values sign links and webhooks (read at cold start, never set as values).
 LINK_KEY_SECRET_VARIABLE = "LEADFLOW_LINK_KEY_SECRET"  # noqa: S105 - a variable's name, no secret
+# Where the mailto of a nurture email's List-Unsubscribe goes (leadflow.definition.unsubscribe_mailbox); unset: none.
+UNSUBSCRIBE_MAILBOX_VARIABLE = "LEADFLOW_UNSUBSCRIBE_MAILBOX"
 WEBHOOK_KEY_SECRET_VARIABLE = "LEADFLOW_WEBHOOK_KEY_SECRET"  # noqa: S105 - a variable's name, no secret
 
 if TYPE_CHECKING:

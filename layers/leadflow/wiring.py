@@ -21,7 +21,7 @@ from leadflow.aws.roster import RosterTable
 from leadflow.lead.change import LeadServices, MessageSender
 from leadflow.nurture.sequences import nurture_keeper
 from leadflow.observability import MetricUnit, metrics
-from leadflow.settings import client_config, link_key, required_env
+from leadflow.settings import UNSUBSCRIBE_MAILBOX_VARIABLE, client_config, link_key, required_env
 
 if TYPE_CHECKING:
     from leadflow.aws.mailer import Mailer
@@ -70,8 +70,8 @@ def signed_links(now: datetime) -> SignedLinks:
     from leadflow.links import LinkSigner
     from leadflow.nurture.send import SignedLinks
 
-    config = client_config()
-    return SignedLinks(LinkSigner(link_key()), required_env("PUBLIC_API_URL"), config.notify.from_address, now)
+    mailbox = os.environ.get(UNSUBSCRIBE_MAILBOX_VARIABLE) or None
+    return SignedLinks(LinkSigner(link_key()), required_env("PUBLIC_API_URL"), mailbox, now)
 
 
 def forget_cached() -> None:

@@ -45,6 +45,7 @@ send_window = { hours = "09:00-17:00", weekdays = ["mon", "tue", "wed", "thu", "
 frequency_cap = { most = 2, days = 1 }
 send_rate_per_second = 30
 sweep_every_minutes = 5
+unsubscribe_mail_domain = "unsubscribe.demo.example"
 
 [[nurture.sequences]]
 name = "welcome"
@@ -162,7 +163,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     )
     try:
         tag = uuid.uuid4().hex[:6]
-        names = ("tokyo", "new_york", "capped", "unsub", "bounced", "twin")
+        names = ("tokyo", "new_york", "capped", "unsub", "bounced", "twin", "mailed")
         emails = {name: f"{name}.{tag}@gmail.com" for name in names}
         emails["clicker"] = f"clicker.{tag}@northwind-logistics.com"  # a company address: 25 points, nurture
         ack_zone = nearest_to_3am(datetime.now(UTC))
@@ -172,7 +173,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         post(stack, email=emails["capped"], phone=PHONES["Europe/Berlin"], inquiry_type="newsletter")
         post(stack, email=emails["unsub"], phone=PHONES["Europe/Berlin"], inquiry_type="newsletter")
         post(stack, email=emails["bounced"], phone=PHONES["Europe/Berlin"])
-        post(stack, email=emails["twin"], phone=PHONES["Europe/Berlin"])  # the bounced lead's control
+        post(stack, email=emails["twin"], phone=PHONES["Europe/Berlin"])  # the bounced and mailed leads' control
+        post(stack, email=emails["mailed"], phone=PHONES["Europe/Berlin"])
         post(stack, email=emails["clicker"], phone=PHONES["Europe/Berlin"])
         post(stack, email=emails["ack"], phone=PHONES[ack_zone], inquiry_type="guide_download")
         ack_posted = datetime.now(UTC)
@@ -189,12 +191,14 @@ def in_window(moment: datetime, zone: str) -> bool:
 
 @pytest.fixture(scope="module")
 def stopped(scenario: Scenario) -> dict[str, int]:
-    """Unsubscribe one lead by the one-click POST and bounce another by `leadflow local bounce`, once each
-    has its first emails and before the next (neither has finished): the emails each had by then."""
+    """Unsubscribe one lead by the one-click POST, bounce another by `leadflow local bounce` and unsubscribe a third
+    by email (`leadflow local unsubscribe-by-email`), once each has its first emails and before the next (none has
+    finished): the emails each had by then."""
     scenario.wait_for_sends("unsub", 2, timeout_s=30)  # both sequences' first steps
     scenario.wait_for_sends("bounced", 1, timeout_s=30)
+    scenario.wait_for_sends("mailed", 1, timeout_s=30)
     stopped = {}
-    for name in ("unsub", "bounced"):
+    for name in ("unsub", "bounced", "mailed"):
         lead = scenario.lead(name)
         assert lead.get("nurture_next_at"), f"{name} has no next email to stop"
         stopped[name] = len(scenario.outbox(name))
@@ -210,6 +214,12 @@ def stopped(scenario: Scenario) -> dict[str, int]:
         capture_output=True, text=True, cwd=ROOT, timeout=60,
     )  # fmt: skip
     assert bounced.returncode == 0, bounced.stderr
+    mailed = subprocess.run(
+        [LEADFLOW, "local", "unsubscribe-by-email", scenario.emails["mailed"], "--clients-dir", str(scenario.clients),
+         "--moto-port", scenario.stack.aws.rsplit(":", 1)[1], "--api-port", scenario.stack.api.rsplit(":", 1)[1]],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert mailed.returncode == 0, mailed.stderr
     return stopped
 
 
@@ -246,6 +256,17 @@ def test_leadflow_local_bounce_suppresses_the_address_and_ends_its_sequence(
     assert not lead.get("nurture_next_at")
     scenario.wait_for_sends("twin", 2, timeout_s=30 + 1.2 * SIMULATED_DAY_S)  # its control's second step is out
     assert len(scenario.outbox("bounced")) == stopped["bounced"]
+
+
+def test_an_email_to_the_list_unsubscribe_mailto_suppresses_the_address_and_ends_its_sequence(
+    scenario: Scenario, stopped: dict[str, int]
+) -> None:
+    lead = suppressed(scenario, "mailed")  # mail → SES's receipt rule → topic → ses-events queue → function
+    assert lead["nurture"]["suppressed"]["reason"] == "unsubscribed"
+    assert lead["nurture"]["sequences"]["welcome"]["ended"] == "unsubscribed"
+    assert not lead.get("nurture_next_at")
+    scenario.wait_for_sends("twin", 2, timeout_s=30 + 1.2 * SIMULATED_DAY_S)  # its control's second step is out
+    assert len(scenario.outbox("mailed")) == stopped["mailed"]
 
 
 def test_an_inquiry_that_promises_a_guide_is_answered_within_a_minute_in_the_leads_night(scenario: Scenario) -> None:

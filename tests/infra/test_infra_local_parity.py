@@ -85,6 +85,16 @@ def test_every_deployed_event_rule_feeds_the_same_queue_from_the_same_bus_locall
     } == served.event_rules
 
 
+def test_every_deployed_receipt_rule_publishes_to_the_same_topic_and_queue_in_the_active_rule_set_locally(
+    deployed: DeployedSurface, served: ServedStack
+) -> None:
+    assert {
+        (r.rule_set, r.rule_name, r.recipients, r.topic_name, r.queue_names) for r in deployed.receipt_rules
+    } == served.receipt_rules
+    assert ("leadflow", "leadflow-demo", ("unsubscribe-demo@unsubscribe.demo.example",),
+            "leadflow-demo-unsubscribe-mail", ("leadflow-demo-ses-events",)) in served.receipt_rules  # fmt: skip
+
+
 def test_the_routes_with_a_path_parameter_and_the_notify_trigger_are_among_those_compared(
     deployed: DeployedSurface, served: ServedStack
 ) -> None:

@@ -233,7 +233,7 @@ def test_alarm_email_is_subscribed_only_when_configured(synthesized) -> None:
         subscriptions = [
             resource["Properties"]["Endpoint"]
             for resource in synthesized.templates[stack_name]["Resources"].values()
-            if resource["Type"] == "AWS::SNS::Subscription"
+            if resource["Type"] == "AWS::SNS::Subscription" and resource["Properties"]["Protocol"] == "email"
         ]
         alarm_email = load_client_config(client_file).monitoring.alarm_email
         assert subscriptions == ([alarm_email] if alarm_email else [])

@@ -331,7 +331,7 @@ def test_stack_outputs_api_url_table_name_intake_queue_url_and_event_bus_name(
 
 
 def test_alarm_topic_is_encrypted_with_a_rotated_key_that_cloudwatch_may_use(demo_template: Template) -> None:
-    key_id = logical_id(demo_template, "AWS::KMS::Key", EnableKeyRotation=True)
+    key_id = logical_id(demo_template, "AWS::KMS::Key", Description="Encrypts leadflow's alarm notifications")
     demo_template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
     demo_template.has_resource_properties(
         "AWS::KMS::Key",
@@ -423,7 +423,7 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     "ses_events": OWN_LOGS_AND_TRACES
     | {(action, "table leads") for action in APPLY_CHANGES}
     | {(action, "queue ses-events") for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")}
-    | {("events:PutEvents", "bus events")},
+    | {("events:PutEvents", "bus events"), ("secretsmanager:GetSecretValue", "secret link-key")},  # a mailed token
 }
 
 
@@ -515,7 +515,7 @@ def dimensions_of(alarm: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_alarm_notifies_the_alarm_topic_and_a_quiet_metric_is_no_alarm(demo_template: Template) -> None:
-    topic_id = next(iter(resources_of_type(demo_template.to_json(), "AWS::SNS::Topic")))
+    topic_id = logical_id(demo_template, "AWS::SNS::Topic", DisplayName="leadflow alarms")
     for alarm in alarms(demo_template):
         assert alarm["AlarmActions"] == [{"Ref": topic_id}], alarm["AlarmDescription"]
         assert alarm["TreatMissingData"] == "notBreaching"
@@ -769,6 +769,57 @@ def test_the_configuration_set_sends_bounces_and_complaints_to_the_default_bus_w
     }
     queue_id = logical_id(demo_template, "AWS::SQS::Queue", QueueName=demo_definition.queue("ses-events").name)
     assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+def test_mail_to_the_unsubscribe_address_is_published_by_a_receipt_rule_to_an_encrypted_topic_feeding_the_queue(
+    demo_template: Template, demo_definition: StackDefinition
+) -> None:
+    resources = demo_template.to_json()["Resources"]
+    [rule] = resources_of_type(demo_template.to_json(), "AWS::SES::ReceiptRule").values()
+    properties = rule["Properties"]
+    assert properties["RuleSetName"] == "leadflow"  # the account's active rule set, made once outside the stack
+    assert (properties["Rule"]["Recipients"], properties["Rule"]["Enabled"], properties["Rule"]["ScanEnabled"]) == (
+        ["unsubscribe-demo@unsubscribe.demo.example"], True, True
+    )  # fmt: skip
+    [action] = properties["Rule"]["Actions"]
+    topic_id = logical_id(demo_template, "AWS::SNS::Topic", TopicName="leadflow-demo-unsubscribe-mail")
+    assert action == {"SNSAction": {"TopicArn": {"Ref": topic_id}, "Encoding": "UTF-8"}}
+    key_id = resources[topic_id]["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    assert resources[key_id]["Properties"]["EnableKeyRotation"] is True
+    queue_id = logical_id(demo_template, "AWS::SQS::Queue", QueueName=demo_definition.queue("ses-events").name)
+    demo_template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "sqs", "TopicArn": {"Ref": topic_id}, "Endpoint": {"Fn::GetAtt": [queue_id, "Arn"]}},
+    )
+
+
+def test_only_ses_for_the_stacks_own_rule_may_publish_to_the_topic_and_use_its_key(demo_template: Template) -> None:
+    resources = demo_template.to_json()["Resources"]
+    topic_id = logical_id(demo_template, "AWS::SNS::Topic", TopicName="leadflow-demo-unsubscribe-mail")
+    [policy_id] = [i for i, r in resources_of_type(demo_template.to_json(), "AWS::SNS::TopicPolicy").items()
+                   if r["Properties"]["Topics"] == [{"Ref": topic_id}]]  # fmt: skip
+    [publish] = [s for s in resources[policy_id]["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    key_id = resources[topic_id]["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    [use_key] = [s for s in resources[key_id]["Properties"]["KeyPolicy"]["Statement"]
+                 if s["Principal"] == {"Service": "ses.amazonaws.com"}]  # fmt: skip
+    for statement in (publish, use_key):
+        assert statement["Principal"] == {"Service": "ses.amazonaws.com"}
+        conditions = statement["Condition"]["StringEquals"]
+        assert conditions["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+        assert ":receipt-rule-set/leadflow:receipt-rule/leadflow-demo" in json.dumps(conditions["aws:SourceArn"])
+    [rule_id] = resources_of_type(demo_template.to_json(), "AWS::SES::ReceiptRule")
+    assert policy_id in resources[rule_id]["DependsOn"]  # SES checks it may publish when the rule is made
+
+
+def test_a_client_without_an_unsubscribe_domain_gets_no_receipt_rule_and_no_mailto(synthesized) -> None:
+    template = synthesized.templates["Leads-acme-eu"]  # no sequences, no unsubscribe_mail_domain
+    assert not resources_of_type(template, "AWS::SES::ReceiptRule")
+    subscriptions = resources_of_type(template, "AWS::SNS::Subscription").values()
+    assert [s["Properties"]["Protocol"] for s in subscriptions] == ["email"]  # the alarm email's alone
+    functions = resources_of_type(template, "AWS::Lambda::Function").values()
+    environments = [f["Properties"]["Environment"]["Variables"] for f in functions if "Environment" in f["Properties"]]
+    assert len(environments) == len(functions)
+    assert not [variables for variables in environments if "LEADFLOW_UNSUBSCRIBE_MAILBOX" in variables]
 
 
 def test_bounce_and_complaint_rates_are_alarmed_at_the_rates_ses_reviews_an_account(demo_template: Template) -> None:

@@ -110,7 +110,7 @@ def test_a_nurture_email_carries_one_click_unsubscribe_headers_and_signed_links(
     https, mailto = (part.strip(" <>") for part in email["List-Unsubscribe"].split(","))
     assert "/u/" in https
     assert https.startswith("http")
-    assert mailto.startswith("mailto:leads@demo.example?subject=unsubscribe")
+    assert mailto.startswith("mailto:unsubscribe-demo@unsubscribe.demo.example?subject=unsubscribe%20")
     text = email.get_body(preferencelist=("plain",)).get_content()
     assert "/c/" in text
     assert "https://demo.example/start" not in text

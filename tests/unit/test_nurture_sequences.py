@@ -23,7 +23,9 @@ def lead(**fields: Any) -> LeadProfile:
 
 
 def with_nurture(config: ClientConfig, **nurture: Any) -> ClientConfig:
-    settings = NurtureSettings.model_validate({"default_timezone": "Europe/Berlin", **nurture})
+    settings = NurtureSettings.model_validate(
+        {"default_timezone": "Europe/Berlin", "unsubscribe_mail_domain": "unsubscribe.demo.example", **nurture}
+    )
     return config.model_copy(update={"nurture": settings})
 
 

@@ -71,7 +71,8 @@ def nurture_file(tmp_path: Path, step_html: str) -> Path:
     path = tmp_path / "demo.toml"
     path.write_text(
         head
-        + '[nurture]\n\n[[nurture.sequences]]\nname = "welcome"\n\n[[nurture.sequences.steps]]\n'
+        + '[nurture]\nunsubscribe_mail_domain = "unsubscribe.demo.example"\n\n'
+        + '[[nurture.sequences]]\nname = "welcome"\n\n[[nurture.sequences.steps]]\n'
         + f'subject = "Hi"\nhtml = """{step_html}"""\ntext = "Hi"\n'
     )
     return path
@@ -100,6 +101,10 @@ def test_the_demo_clients_sequences_render() -> None:
         ({"sequences": [{"name": "a", "steps": [{"subject": "s", "html": "h", "text": "t"}]}] * 2}, "unique"),
         ({"sequences": [{"name": "a", "score_between": [60, 10],
                          "steps": [{"subject": "s", "html": "h", "text": "t"}]}]}, "min <= max"),
+        ({"sequences": [{"name": "a", "steps": [{"subject": "s", "html": "h", "text": "t"}]}]},
+         "unsubscribe_mail_domain is missing: every nurture email offers unsubscribing by email"),
+        ({"unsubscribe_mail_domain": "https://unsubscribe.example.com"}, "should match pattern"),
+        ({"unsubscribe_mail_domain": "localhost"}, "should match pattern"),
     ],
 )  # fmt: skip
 def test_nurture_settings_refuse_what_cannot_work(settings: dict[str, Any], problem: str) -> None:

@@ -323,6 +323,10 @@ send_window = {{ hours = "09:00-17:00", weekdays = ["mon", "tue", "wed", "thu", 
 frequency_cap = {{ most = 2, days = 7 }}
 # Sends per second for this client: keep it under the account's SES sending rate (its stacks share it).
 send_rate_per_second = 10
+# Apple Mail and other apps unsubscribe by email: to unsubscribe-{name}@ this domain, which SES receives
+# mail for (its MX record points to inbound-smtp.REGION.amazonaws.com): see "Unsubscribe by email" in the
+# README. One domain serves every client of the AWS account. Needed once the client has a sequence.
+unsubscribe_mail_domain = "unsubscribe.example.com"
 
 [[nurture.sequences]]
 name = "welcome"

@@ -1,10 +1,13 @@
-"""`leadflow local`: run a client's whole stack on this machine, and make its SES report a bounce or a complaint.
+"""`leadflow local`: run a client's whole stack on this machine; play SES for a bounce, a complaint or an email.
 
 `leadflow local` alone starts the stack. `leadflow local bounce EMAIL` and `leadflow local
 complain EMAIL` play SES's part for a lead's address: they put on moto's default EventBridge bus
 the event SES sends there when an email through the stack's configuration set bounces or draws a
 complaint (built by leadflow.nurture.ses_events.ses_event), so the stack handles it as in AWS:
 its rule copies the event to its SES events queue, and the function suppresses the lead.
+`leadflow local unsubscribe-by-email EMAIL` plays the lead's mail app and SES's receiving: it
+emails the mailto of List-Unsubscribe in the lead's newest nurture email, and publishes that
+email to the topic of the receipt rule that takes its address, as SES does.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ def local(
 
     The data (every table item, queued message and person who signs in) is kept in
     STATE_DIR/CLIENT.sqlite and is there again at the next start; --fresh starts empty.
-    With a command (bounce, complain), act on the stack that runs instead.
+    With a command (bounce, complain, unsubscribe-by-email), act on the stack that runs instead.
     """
     if ctx.invoked_subcommand is not None:
         _refuse_start_options(ctx)
@@ -190,6 +193,84 @@ def put_ses_event(kind: Literal["bounce", "complaint"], email: str, client: str,
             "then shows nurture.suppressed, and the lead gets no nurture email again."
         )
     )
+
+
+@local_app.command("unsubscribe-by-email")
+def local_unsubscribe_by_email(
+    email: EmailArgument,
+    client: ClientOption = DEFAULT_CLIENT,
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    moto_port: MotoPort = 4566,
+    api_port: Annotated[int, typer.Option(help="Port of the local API (its outbox).")] = 3000,
+) -> None:
+    """Unsubscribe as Apple Mail's unsubscribe banner does: email the mailto in List-Unsubscribe of the lead's
+    newest nurture email, and let the stack's SES receipt rule take it."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    from leadflow.local.outbox import OutboxUnavailable, read_outbox
+
+    stack = open_stack(client, clients_dir, use_local=True, endpoint=f"http://127.0.0.1:{moto_port}")
+    try:
+        emails = read_outbox(f"http://127.0.0.1:{api_port}", to=email, most=50)
+    except OutboxUnavailable as exc:
+        errors.print(f"The local stack's outbox is not reachable ({exc.reason}): start it with make run.", markup=False)
+        raise typer.Exit(1) from None
+    mailto = next((m for e in emails for m in _mailtos(e.header("List-Unsubscribe") or "")), None)
+    if mailto is None:
+        errors.print(
+            f"No email to {email} in the outbox offers to unsubscribe by email (a List-Unsubscribe mailto): only "
+            f"nurture emails do. `{stack.command('outbox')} --to {email}` lists what it was sent.",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    parts = urlsplit(mailto)
+    address, subject = unquote(parts.path), parse_qs(parts.query).get("subject", [""])[0]
+    ses, sns = stack.aws_client("ses"), stack.aws_client("sns")
+    active = stack.call(ses.describe_active_receipt_rule_set, "read SES's active receipt rule set")
+    topics = [
+        action["SNSAction"]["TopicArn"]
+        for rule in active.get("Rules", [])
+        if rule.get("Enabled") and _receives(rule.get("Recipients", []), address)
+        for action in rule.get("Actions", [])
+        if "SNSAction" in action
+    ]
+    if not topics:
+        errors.print(
+            f"SES would bounce an email to {address}: no rule of the active receipt rule set takes it. Restart the "
+            "local stack with this client file (make run) to make its rule.",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    from leadflow.nurture.unsubscribe_mail import received_notification
+
+    message_id = f"local-{uuid.uuid4().hex}"
+    for topic_arn in topics:  # what SES does for the rule: publish the email to the topic, in its notification
+        notification = received_notification(
+            email, address, subject, message_id, datetime.now(UTC), topic_arn=topic_arn
+        )
+        publish = {"TopicArn": topic_arn, "Subject": "Amazon SES Email Receipt Notification",
+                   "Message": json.dumps(notification)}  # fmt: skip
+        stack.call(lambda: sns.publish(**publish), "publish the received email to the stack's topic")  # noqa: B023
+    console.print(
+        as_text(
+            f'Emailed {address} from {email} with the subject "{subject[:40]}...", as a mail app does for the '
+            "List-Unsubscribe mailto, and SES's receipt rule published it to the stack's topic.\n"
+            f"The stack suppresses the address within a few seconds: `{stack.command('leads', 'show', email)}` "
+            "then shows nurture.suppressed (unsubscribed), and the lead gets no nurture email again."
+        )
+    )
+
+
+def _mailtos(list_unsubscribe: str) -> list[str]:
+    """The mailto URIs of a List-Unsubscribe header (RFC 2369: <uri>, <uri>)."""
+    uris = [part.strip().strip("<>") for part in list_unsubscribe.split(",")]
+    return [uri for uri in uris if uri.lower().startswith("mailto:")]
+
+
+def _receives(recipients: list[str], address: str) -> bool:
+    """Whether a receipt rule's recipients take the address: the address itself, or its domain."""
+    domain = address.rpartition("@")[2].lower()
+    return any(r.lower() in (address.lower(), domain) for r in recipients)
 
 
 def _clock_start(value: str | None) -> datetime | None:

@@ -4,6 +4,11 @@ Tables, queues (with their dead-letter queues), event buses and the rules that c
 events to queues, secrets, the SES sender: its identity, verified at once (moto sends from
 any identity it holds, where AWS waits for the address's owner to follow a link), and its
 configuration set, and the user pools people sign in to, with their groups and app client.
+
+SES receiving too: the stack's receipt rule in the account's rule set, made and made active
+here when moto has no active one (in AWS, once per account: the README's "Unsubscribe by
+email"), and the topic it publishes to, subscribed by its queue. moto receives no email: `leadflow
+local unsubscribe-by-email` plays SES's part by the rule it finds here.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from leadflow.definition import (
     EmailSpec,
     EnvValue,
     EventRuleSpec,
+    InboundMailSpec,
     QueueSpec,
     ResourceRef,
     SecretSpec,
@@ -47,6 +53,7 @@ class LocalResources:
     event_rule_names: dict[str, str] = field(default_factory=dict)
     user_pool_ids: dict[str, str] = field(default_factory=dict)
     user_pool_client_ids: dict[str, str] = field(default_factory=dict)  # the app client people sign in through
+    topic_arns: dict[str, str] = field(default_factory=dict)  # by inbound mail key: where its rule publishes
 
     def resolve(self, value: EnvValue) -> str:
         if isinstance(value, str):
@@ -101,6 +108,10 @@ def create_resources(
     sesv2 = session.client("sesv2")
     for email in definition.emails:
         created.email_configuration_sets[email.key] = _create_email_sender(sesv2, email)
+    if definition.inbound_mail:
+        ses, sns = session.client("ses"), session.client("sns")
+        for inbound in definition.inbound_mail:
+            created.topic_arns[inbound.key] = _create_inbound_mail(ses, sns, inbound, created.queue_arns[inbound.queue])
     if definition.user_pools:
         cognito = session.client("cognito-idp")
         for pool in definition.user_pools:
@@ -183,6 +194,30 @@ def _create_email_sender(sesv2: Any, email: EmailSpec) -> str:
             if not str(exc.response.get("Error", {}).get("Code", "")).endswith("AlreadyExistsException"):
                 raise
     return email.configuration_set
+
+
+def _create_inbound_mail(ses: Any, sns: Any, spec: InboundMailSpec, queue_arn: str) -> str:
+    """The topic, its queue's subscription, and the receipt rule publishing to it in the active rule set; the topic."""
+    topic_arn: str = sns.create_topic(Name=spec.topic_name)["TopicArn"]
+    subscribed = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    if not any(sub["Protocol"] == "sqs" and sub["Endpoint"] == queue_arn for sub in subscribed):
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    with contextlib.suppress(ses.exceptions.AlreadyExistsException):
+        ses.create_receipt_rule_set(RuleSetName=spec.rule_set)
+    if not ses.describe_active_receipt_rule_set().get("Metadata"):
+        ses.set_active_receipt_rule_set(RuleSetName=spec.rule_set)
+    rule = {
+        "Name": spec.rule_name,
+        "Enabled": True,
+        "Recipients": [spec.recipient],
+        "ScanEnabled": True,
+        "Actions": [{"SNSAction": {"TopicArn": topic_arn, "Encoding": "UTF-8"}}],
+    }
+    try:
+        ses.create_receipt_rule(RuleSetName=spec.rule_set, Rule=rule)
+    except ses.exceptions.AlreadyExistsException:
+        ses.update_receipt_rule(RuleSetName=spec.rule_set, Rule=rule)
+    return topic_arn
 
 
 def _create_secret(secrets: Any, secret: SecretSpec, value: str | None) -> str:

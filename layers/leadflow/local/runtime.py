@@ -111,6 +111,9 @@ class ServedStack:
     schedules: set[tuple[str, str, int]] = field(default_factory=set)  # rule name, function, every N minutes
     # rule name, bus name, sources and detail types (each sorted), target queue name
     event_rules: set[tuple[str, str, tuple[str, ...], tuple[str, ...], str]] = field(default_factory=set)
+    # SES receipt rules of the active rule set that publish to a topic: rule set, rule name, recipients (sorted),
+    # topic name, names of the queues subscribed to the topic (sorted)
+    receipt_rules: set[tuple[str, str, tuple[str, ...], str, tuple[str, ...]]] = field(default_factory=set)
 
 
 class LocalStack:
@@ -301,6 +304,7 @@ class LocalStack:
             schedules={(s.rule_name, s.function, s.every_minutes) for s in self.scheduler.running()}
             if self.scheduler
             else set(),
+            receipt_rules=_receipt_rules(session.client("ses"), session.client("sns")),
         )
 
     def describe(self) -> str:
@@ -334,6 +338,11 @@ class LocalStack:
             f"  email   from {e.from_name} <{e.from_address}> through SES (what it sends: {api_url}/outbox, or "
             f".venv/bin/leadflow outbox --api-port {self.options.api_port})"
             for e in d.emails
+        ]
+        lines += [
+            f"  inbox   {m.recipient}: SES receipt rule {m.rule_name} in rule set {m.rule_set} -> topic {m.topic_name} "
+            f"-> queue {d.queue(m.queue).name} (try .venv/bin/leadflow local unsubscribe-by-email EMAIL)"
+            for m in d.inbound_mail
         ]
         for q in d.queues:
             consumers = [t for t in d.queue_triggers if t.queue == q.key]
@@ -415,6 +424,24 @@ def _event_rules(events: Any, bus: str) -> list[tuple[str, str, tuple[str, ...],
                         target["Arn"].rsplit(":", 1)[-1],
                     )
                 )
+    return found
+
+
+def _receipt_rules(ses: Any, sns: Any) -> set[tuple[str, str, tuple[str, ...], str, tuple[str, ...]]]:
+    """The active rule set's rules that publish to a topic, with the queues subscribed to each topic (moto's)."""
+    active = ses.describe_active_receipt_rule_set()
+    found = set()
+    for rule in active.get("Rules", []):
+        for action in rule.get("Actions", []):
+            if "SNSAction" in action:
+                topic_arn = action["SNSAction"]["TopicArn"]
+                subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+                queues = tuple(
+                    sorted(s["Endpoint"].rsplit(":", 1)[-1] for s in subscriptions if s["Protocol"] == "sqs")
+                )
+                rule_set = active["Metadata"]["Name"]
+                found.add((rule_set, rule["Name"], tuple(sorted(rule.get("Recipients", []))),
+                           topic_arn.rsplit(":", 1)[-1], queues))  # fmt: skip
     return found
 
 

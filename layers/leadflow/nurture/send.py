@@ -45,6 +45,7 @@ from leadflow.nurture.email_links import click_url, unsubscribe_url
 from leadflow.nurture.sequences import NextStep, NurtureState, plan_nurture, record_sent, schedule_nurture, wall_clock
 from leadflow.nurture.suppression import is_suppressed, suppress_lead
 from leadflow.nurture.templates import EmailTemplate, Outgoing, Rendered
+from leadflow.nurture.unsubscribe_mail import mailto_subject
 from leadflow.route.notice import OutcomeUnknown, Undeliverable
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class LinkPort(Protocol):
 
     def unsubscribe(self, lead_id: str) -> str: ...
 
-    def unsubscribe_mailto(self, lead_id: str) -> str: ...
+    def unsubscribe_mailto(self, lead_id: str) -> str | None: ...
 
 
 def compose(
@@ -85,8 +86,9 @@ def compose(
     sequence, index = (step.sequence, step.step) if step else ("", None)
     unsubscribe = links.unsubscribe(lead_id)
     rendered = template.render(profile, lambda url: links.click(lead_id, url, sequence, index), unsubscribe)
+    mailto = links.unsubscribe_mailto(lead_id)
     headers = {
-        "List-Unsubscribe": f"<{unsubscribe}>, <{links.unsubscribe_mailto(lead_id)}>",
+        "List-Unsubscribe": f"<{unsubscribe}>, <{mailto}>" if mailto else f"<{unsubscribe}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     return Outgoing(profile["email"], rendered, headers, {"lead_id": lead_id, "kind": kind})
@@ -384,7 +386,7 @@ def _acknowledged(current: LeadProfile | None, inquiry_id: str, outgoing: Outgoi
 class SignedLinks:
     """The links of emails sent at `now`, signed with the stack's link key (LinkPort)."""
 
-    def __init__(self, signer: LinkSigner, base_url: str, mailbox: str, now: datetime):
+    def __init__(self, signer: LinkSigner, base_url: str, mailbox: str | None, now: datetime):
         self.signer, self.base_url, self.mailbox, self.now = signer, base_url, mailbox, now
 
     def click(self, lead_id: str, url: str, sequence: str, step: int | None) -> str:
@@ -393,10 +395,12 @@ class SignedLinks:
     def unsubscribe(self, lead_id: str) -> str:
         return unsubscribe_url(self.signer, self.base_url, lead_id, self.now)
 
-    def unsubscribe_mailto(self, lead_id: str) -> str:
-        """The mailto of List-Unsubscribe: the client's sender mailbox, the link's token in the subject."""
-        token = self.unsubscribe(lead_id).rsplit("/", 1)[-1]
-        return f"mailto:{self.mailbox}?subject=unsubscribe%20{token}"
+    def unsubscribe_mailto(self, lead_id: str) -> str | None:
+        """The mailto of List-Unsubscribe: the stack's unsubscribe mailbox, the link's token in the subject
+        (what leadflow.nurture.unsubscribe_mail reads when SES receives it); None when the stack has no mailbox."""
+        if self.mailbox is None:
+            return None
+        return f"mailto:{self.mailbox}?subject={mailto_subject(self.unsubscribe(lead_id).rsplit('/', 1)[-1])}"
 
 
 class Pacer:
