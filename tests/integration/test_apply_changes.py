@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from leadflow.aws.leads_table import LeadsTable
+from leadflow.aws.leads_table import LeadsTable, counter_shard
 from leadflow.lead.change import CounterDelta, LeadChange, LeadServices, apply_change, apply_changes
 from leadflow.lead.profile import LeadProfile
 from tests.integration.conftest import Stack
@@ -70,6 +70,22 @@ def test_many_leads_changed_together_take_one_read_and_one_write(stack: Stack, l
         assert lead is not None
         assert [e["reason"] for e in lead.timeline if e["type"] == "note"] == ["together"]
     assert store.count("batch_noted") == 12  # 12 changes adding to the same day's shards: all counted
+
+
+def test_a_batchs_counts_are_added_to_one_shard_of_the_day_so_two_batches_at_once_seldom_meet(
+    stack: Stack, lambda_context: Any
+) -> None:
+    lead_ids = stored_leads(stack, lambda_context, 12, "sharded")
+    store = stack.store()
+    apply_changes({lead_id: noted("sharded") for lead_id in lead_ids}, services_on(stack, store))
+    shards = store.client.query(
+        TableName=store.table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "COUNTER#batch_noted"}},
+    )["Items"]
+    first_shard = f"2026-11-24#{counter_shard(lead_ids[0]):02d}"
+    assert [(item["sk"]["S"], item["count"]["N"]) for item in shards] == [(first_shard, "12")]
+    assert len({counter_shard(lead_id) for lead_id in lead_ids}) > 1  # alone, they would have used several
 
 
 def test_a_lead_another_writer_moved_in_between_is_planned_again_alone_and_the_rest_still_written(

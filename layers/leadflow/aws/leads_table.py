@@ -16,7 +16,10 @@ One table per client stack, single-table layout:
 No hot items: nothing is written by every lead. A counter that every new lead moves is
 split over COUNTER_SHARDS items per day (the shard comes from the lead id) and summed on
 read, so concurrent transactions rarely meet on one item; when they do, DynamoDB cancels
-with `TransactionConflict`, which `leadflow.aws.retry` retries with jittered backoff.
+with `TransactionConflict`, which `leadflow.aws.retry` retries with jittered backoff. A
+transaction that writes many leads' changes at once (`write_many`) adds all their counts to
+one shard, its first lead's: had it added each to the lead's own, it would hold every shard
+of the day, and any two such transactions at once (two nurture batches) would meet.
 
 Profiles carry `gsi1pk = LEADS#<yyyy-mm>#<shard>` and `gsi1sk = <created_at>#<lead_id>`, so
 leads are listed month by month with Queries (one per shard, merged newest first), never a
@@ -613,31 +616,41 @@ def _transactions(writes: Sequence[Transaction]) -> Iterator[tuple[list[int], li
     """Changes' transactions grouped into ones of at most 100 items: each group's places in `writes` and its items.
 
     DynamoDB refuses two operations on one item in a transaction, so the counter updates of a
-    group (every change of a day adds to the same few shards) are summed into one per counter.
+    group are summed into one per counter and day, on one shard: the group's first lead's. A
+    group then holds one counter item of the day, not every shard, and two groups written at
+    once meet on a counter only when their first leads share a shard.
     """
     places: list[int] = []
     items: list[dict[str, Any]] = []
     counters: dict[tuple[str, str], dict[str, Any]] = {}
+    shard = ""  # the group's counter shard, as its sort keys end: "#03"
     for place, written in enumerate(writes):
         keyed = [(_counter_key(item), item) for item in written.items]
         added = [item for key, item in keyed if key is None]
         counted = [(key, item) for key, item in keyed if key is not None]
-        new_counters = {key for key, _ in counted} - counters.keys()
-        if places and len(items) + len(counters) + len(added) + len(new_counters) > MAX_TRANSACTION_ITEMS:
+        first_shard = next((key[1][key[1].rindex("#") :] for key, _ in counted), "")
+        on_shard = {_on_shard(key, shard or first_shard) for key, _ in counted}
+        if places and len(items) + len(counters) + len(added) + len(on_shard - counters.keys()) > MAX_TRANSACTION_ITEMS:
             yield places, items + list(counters.values())
-            places, items, counters = [], [], {}
+            places, items, counters, shard = [], [], {}, ""
+        shard = shard or first_shard
         places.append(place)
         items.extend(added)
         for key, item in counted:
-            if key in counters:
-                values = counters[key]["Update"]["ExpressionAttributeValues"]
-                total = int(values[":n"]["N"]) + int(item["Update"]["ExpressionAttributeValues"][":n"]["N"])
-                counters[key] = {"Update": {**counters[key]["Update"],
-                                            "ExpressionAttributeValues": {":n": {"N": str(total)}}}}  # fmt: skip
-            else:
-                counters[key] = item
+            pk, sk = _on_shard(key, shard)
+            amount = int(item["Update"]["ExpressionAttributeValues"][":n"]["N"])
+            if (pk, sk) in counters:
+                amount += int(counters[pk, sk]["Update"]["ExpressionAttributeValues"][":n"]["N"])
+            counters[pk, sk] = {"Update": {**item["Update"], "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+                                           "ExpressionAttributeValues": {":n": {"N": str(amount)}}}}  # fmt: skip
     if places:
         yield places, items + list(counters.values())
+
+
+def _on_shard(key: tuple[str, str], shard: str) -> tuple[str, str]:
+    """A counter's key (pk, "<day>#<shard>") moved to another shard of the same day ("#07")."""
+    pk, sk = key
+    return pk, sk[: sk.rindex("#")] + shard
 
 
 def _counter_key(item: dict[str, Any]) -> tuple[str, str] | None:
