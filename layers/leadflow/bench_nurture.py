@@ -19,6 +19,8 @@
   Each beside the floor's. On moto the function time is mostly moto's answering (here also
   writing each bulk entry's MIME, which SES does on AWS); the own work is the part that stays on
   AWS, where the handler waits for SES once per fifty emails.
+- The requests the handlers made to AWS, by operation, per batch of 50 steps: on AWS the function
+  time is the own work above plus one wait for each of them, one batch after another.
 
 The client is the demo's, its send rate raised to the highest a client file allows (500/s), and
 the pacer is off: the bench measures the work, not the client's rate (at 500/s, 50,000 emails
@@ -165,9 +167,11 @@ def handlers_send(queue_url: str) -> None:
     """In a process of its own: the sweep at TICK, then the nurture queue's consumer until it is empty.
 
     Prints the figures as one JSON line: seconds of wall and processor time spent in the handlers
-    (their imports and this loop's receiving and deleting not counted).
+    (their imports and this loop's receiving and deleting not counted), and the requests they made
+    to AWS by operation (on AWS, each is a wait that moto's answering here does not stand for).
     """
     import json
+    from collections import Counter
 
     import boto3
 
@@ -176,13 +180,16 @@ def handlers_send(queue_url: str) -> None:
     from leadflow.local.workers import LambdaContext, load_handler
     from leadflow.nurture import send as nurture_send
 
+    requests: Counter[str] = Counter()
+    boto3.setup_default_session()  # the handlers' clients are made from it, on first use: each request counted
+    boto3.DEFAULT_SESSION.events.register("before-call", lambda model, **_: requests.update([model.name]))
     config = settings.client_config()
     definition = build_definition(config)
     nurture_send.Pacer.wait = lambda pacer, count=1: None  # type: ignore[method-assign,assignment]
     sent = _count_sent(nurture_send)  # before the handlers import it
     sweep = load_handler(definition.function("nurture_sweep"), "bench_nurture_sweep")
     send = load_handler(definition.function("nurture_send"), "bench_nurture_send")
-    sqs = boto3.client("sqs")
+    sqs = boto3.Session().client("sqs")  # this loop's own receiving and deleting: not the handlers' requests
     event = {"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
              "account": "123456789012", "time": TICK.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
              "resources": ["arn:aws:events:us-east-1:123456789012:rule/bench"], "detail": {}}  # fmt: skip
@@ -204,7 +211,8 @@ def handlers_send(queue_url: str) -> None:
             assert result == {"batchItemFailures": []}, result
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])  # fmt: skip
-    figures = {"fanned_out": done["fanned_out"], "sweep_s": sweep_s, "consumer_s": consumer_s, "cpu_s": cpu_s}
+    figures = {"fanned_out": done["fanned_out"], "sweep_s": sweep_s, "consumer_s": consumer_s, "cpu_s": cpu_s,
+               **{f"requests.{name}": float(count) for name, count in requests.items()}}  # fmt: skip
     print(json.dumps(figures), flush=True)
 
 
@@ -319,4 +327,9 @@ def report(reads: dict[str, float], sends: dict[str, float]) -> None:
     print(f"    goal: 50,000 steps in < {GOALS['send_function_s']:.0f} s of function time,"
           f" {goal_per_step * 1000:.1f} ms per step. The handlers' own work {measured}: {own * 50_000:.0f} s,"
           f" {'within' if own <= goal_per_step else 'over'} the goal. On AWS they wait for SES and DynamoDB"
-          " besides (once per SendBulkEmail of up to 50), which moto's answering here does not stand for")  # fmt: skip
+          " besides, once per request below, which moto's answering here does not stand for")  # fmt: skip
+    made = {name.removeprefix("requests."): count for name, count in sends.items() if name.startswith("requests.")}
+    per_batch = ", ".join(
+        f"{name} {count * 50 / sent:.2f}" for name, count in sorted(made.items(), key=lambda i: -i[1])
+    )
+    print(f"    requests to AWS per 50 steps sent, one batch: {per_batch}")
