@@ -16,7 +16,9 @@ exists"), or, for the user pool (Cognito allows two pools of one name), make a s
         When the stack does not exist but resources it kept do, imports them into a new stack
         with CloudFormation resource import (`cdk import --resource-mapping-inline`); the `cdk
         deploy` that follows adds everything else. Does nothing when the stack exists or
-        nothing was kept (a first deploy).
+        nothing was kept (a first deploy). First, for a stack that receives unsubscribe emails,
+        refuses (exit 1) unless its receipt rule set is the account's active one: SES runs the
+        rules of that set alone, so a rule elsewhere would take no email, and nothing would say so.
 
 `make deploy` and `make destroy` run these with your AWS credentials. Synthesizing never calls
 AWS: this script finds the logical ids by synthesizing locally, then asks AWS what exists.
@@ -250,9 +252,32 @@ def before_destroy(definition: StackDefinition, session: Any, *, force: bool, cl
     return 1
 
 
+def receipt_rule_set_problem(definition: StackDefinition, session: Any) -> str | None:
+    """Why SES would not run the stack's receipt rule (its rule set is not the active one), or None."""
+    if not definition.inbound_mail:
+        return None
+    active = (session.client("ses").describe_active_receipt_rule_set().get("Metadata") or {}).get("Name")
+    for inbound in definition.inbound_mail:
+        if active != inbound.rule_set:
+            now = f"the active one is {active!r}" if active else "none is active"
+            return (
+                f"SES receives email by the account's active receipt rule set, and {definition.stack_name} adds its "
+                f"rule for {inbound.recipient} to {inbound.rule_set!r}, but {now} in this region. Make it once per "
+                f'account and region (README, "Unsubscribe by email"):\n'
+                f"  aws ses create-receipt-rule-set --rule-set-name {inbound.rule_set}\n"
+                f"  aws ses set-active-receipt-rule-set --rule-set-name {inbound.rule_set}\n"
+                "or, if the account receives email with another rule set already, set [nurture] receipt_rule_set "
+                "to its name in the client file."
+            )
+    return None
+
+
 def before_deploy(
     config: ClientConfig, definition: StackDefinition, session: Any, *, cdk: Sequence[str], clients_dir: Path
 ) -> int:
+    if (problem := receipt_rule_set_problem(definition, session)) is not None:
+        print(problem, file=sys.stderr)
+        return 1
     if stack_exists(definition.stack_name, session):
         return 0
     kept = find_kept(definition, session)

@@ -42,7 +42,6 @@ METRICS = {
 }
 
 
-MAIL_METRICS = {"unsubscribed": "UnsubscribedByEmail", "refused": "UnsubscribeEmailRefused", "ignored": None}
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -67,8 +66,10 @@ def record_handler(record: SQSRecord) -> None:
 def unsubscribe_by_mail(envelope: dict[str, Any], now: datetime) -> None:
     asked = read_unsubscribe_mail(envelope, LinkSigner(link_key()), now)
     outcome = suppress_lead(asked.lead_id, "unsubscribed", lead_services(), now).outcome if asked.lead_id else None
-    if (metric := MAIL_METRICS[asked.outcome]) is not None:
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    if outcome == "changed":  # not again for a redelivered email, nor for a lead already out
+        metrics.add_metric(name="UnsubscribedByEmail", unit=MetricUnit.Count, value=1)
+    elif asked.outcome == "refused":
+        metrics.add_metric(name="UnsubscribeEmailRefused", unit=MetricUnit.Count, value=1)
     logger.info(
         "unsubscribe email",
         extra={"outcome": asked.outcome, "lead_id": asked.lead_id, "message_id": asked.message_id,

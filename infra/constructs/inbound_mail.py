@@ -14,16 +14,15 @@ envelope around SES's notification); the queue's consumer reads the token in it
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as ses_actions
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.constructs.queues import Queues
+from infra.constructs.topics import service_topic
 from leadflow.definition import InboundMailSpec
 
 SES = iam.ServicePrincipal("ses.amazonaws.com")
@@ -46,30 +45,15 @@ class InboundMail(Construct):
             resource_name=f"{spec.rule_set}:receipt-rule/{spec.rule_name}",
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
-        # Only SES, for this account's rule, publishes to the topic; the email is encrypted at rest under a
-        # key of the stack's (the AWS-managed SNS key's policy lets no service use it).
-        from_the_rule = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID, "aws:SourceArn": rule_arn}}
-        key = kms.Key(
+        # Only SES, for this account's rule, publishes to the topic and uses its key.
+        topic = service_topic(
             self,
-            f"{spec.key}-key",
-            description="Encrypts the unsubscribe emails SES receives for leadflow on their way to the stack",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(7),
-        )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[SES],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy, "*" is this key
-                conditions=from_the_rule,
-            )
-        )
-        topic = sns.Topic(self, f"{spec.key}-topic", topic_name=spec.topic_name, master_key=key, enforce_ssl=True)
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[SES], actions=["sns:Publish"], resources=[topic.topic_arn], conditions=from_the_rule
-            )
+            key_id=f"{spec.key}-key",
+            topic_id=f"{spec.key}-topic",
+            key_description="Encrypts the unsubscribe emails SES receives for leadflow on their way to the stack",
+            publisher=SES,
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID, "aws:SourceArn": rule_arn}},
+            topic_name=spec.topic_name,
         )
         topic.add_subscription(subscriptions.SqsSubscription(queues.queue(spec.queue)))
         rule_set = ses.ReceiptRuleSet.from_receipt_rule_set_name(self, f"{spec.key}-rule-set", spec.rule_set)

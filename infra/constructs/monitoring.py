@@ -16,11 +16,10 @@ the functions put on them (leadflow.observability).
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -29,6 +28,7 @@ from constructs import Construct
 from infra.constructs.api import LeadsApi
 from infra.constructs.functions import Functions
 from infra.constructs.queues import Queues
+from infra.constructs.topics import service_topic
 from leadflow.definition import EnvValue, FunctionSpec, QueueSpec, StackDefinition
 from leadflow.observability import metric_dimensions
 
@@ -210,34 +210,15 @@ class Monitoring(Construct):
             )
 
     def _alarm_topic(self) -> sns.Topic:
-        # Alarms cannot publish to a topic under the AWS-managed SNS key: its policy does not let
-        # CloudWatch use it. A key of our own, rotated, that CloudWatch may use, does.
-        key = kms.Key(
+        return service_topic(
             self,
-            "TopicKey",
-            description="Encrypts leadflow's alarm notifications",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(7),
+            key_id="TopicKey",
+            topic_id="AlarmTopic",
+            key_description="Encrypts leadflow's alarm notifications",
+            publisher=CLOUDWATCH,
+            conditions=FROM_THIS_ACCOUNT,
+            display_name="leadflow alarms",
         )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[CLOUDWATCH],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy, "*" is this key
-                conditions=FROM_THIS_ACCOUNT,
-            )
-        )
-        topic = sns.Topic(self, "AlarmTopic", display_name="leadflow alarms", master_key=key, enforce_ssl=True)
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[CLOUDWATCH],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions=FROM_THIS_ACCOUNT,
-            )
-        )
-        return topic
 
     def _alarm(
         self,

@@ -552,12 +552,13 @@ class NurtureSettings(_Strict):
         default_factory=dict
     )
     # Where the mailto of List-Unsubscribe goes (Apple Mail's unsubscribe banner sends an email to it, with the
-    # link's token in the subject): <stack>-unsubscribe@ this domain, which SES receives mail for. One domain
-    # serves every client of an AWS account; see "Unsubscribe by email" in the README to set it up once. A
-    # client with sequences needs it: an unsubscribe sent to an address nobody reads would be lost.
+    # link's token in the subject): unsubscribe-<client>[-<stage>]@ this domain, which SES receives mail for in
+    # the client's region (its MX record names one region). One domain serves every client of an AWS account in
+    # that region; see "Unsubscribe by email" in the README to set it up once. A client with sequences needs
+    # it: an unsubscribe sent to an address nobody reads would be lost.
     unsubscribe_mail_domain: str | None = Field(default=None, max_length=190, pattern=_DOMAIN_NAME)
     # The account's active SES receipt rule set (one per region is active), where the stack adds its rule.
-    receipt_rule_set: str = Field(default="leadflow", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}[A-Za-z0-9]$")
+    receipt_rule_set: str = Field(default="leadflow", pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?$")
 
     @model_validator(mode="after")
     def _zone_exists_and_names_unique(self) -> NurtureSettings:

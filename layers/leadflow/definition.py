@@ -99,7 +99,7 @@ class InboundMailSpec:
     key: str
     rule_set: str  # the account's active receipt rule set, made once per account and region (see the README)
     rule_name: str  # unique in the rule set: the stack's name prefix
-    recipient: str  # the address the mailto names: unsubscribe-<client>[-<stage>]@<the client's domain>
+    recipient: str  # the address the mailto names: unsubscribe-<client>[-<stage>]@<unsubscribe_mail_domain>
     topic_name: str
     queue: str  # a queue key: where the topic delivers each notification, in SNS's envelope
 

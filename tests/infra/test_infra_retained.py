@@ -36,7 +36,17 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        yield boto3.Session(region_name="us-east-1")
+        session = boto3.Session(region_name="us-east-1")
+        receiving(session, "leadflow")  # done once per account (README), before a client with sequences
+        yield session
+
+
+def receiving(session: boto3.Session, rule_set: str | None) -> None:
+    """The account's active receipt rule set: `rule_set`, made if need be, or none active."""
+    ses = session.client("ses")
+    if rule_set is not None and rule_set not in {s["Name"] for s in ses.list_receipt_rule_sets()["RuleSets"]}:
+        ses.create_receipt_rule_set(RuleSetName=rule_set)
+    ses.set_active_receipt_rule_set(**({"RuleSetName": rule_set} if rule_set else {}))
 
 
 def keep_from_a_deleted_stack(definition: StackDefinition, session: boto3.Session) -> dict[str, str]:
@@ -195,3 +205,15 @@ def test_deploy_imports_the_kept_user_pool_without_a_group_someone_deleted(
         "manager",
         "rep",
     ]  # the deploy after the import makes the ops group again
+
+
+@pytest.mark.parametrize(("active", "said"), [(None, "none is active"), ("theirs", "the active one is 'theirs'")])
+def test_deploy_refuses_while_the_clients_receipt_rule_set_is_not_the_active_one_and_says_what_to_run(
+    aws: boto3.Session, active: str | None, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    receiving(aws, active)
+    never = f"{sys.executable} -c 'raise SystemExit(9)'"
+    assert run("before-deploy", aws, "--cdk", never) == 1
+    error = capsys.readouterr().err
+    assert f"adds its rule for unsubscribe-demo@unsubscribe.demo.example to 'leadflow', but {said}" in error
+    assert "aws ses set-active-receipt-rule-set --rule-set-name leadflow" in error

@@ -80,6 +80,39 @@ def test_a_token_moved_to_the_body_still_unsubscribes() -> None:
     assert (asked.outcome, asked.lead_id) == ("unsubscribed", LEAD)
 
 
+def encoded_email(subject: str, body: str) -> str:
+    """An email as a mail app writes it: a non-ASCII subject as RFC 2047 words, the body quoted-printable."""
+    from email.message import EmailMessage
+
+    email = EmailMessage()
+    email["From"], email["To"], email["Subject"] = "dana@example.com", MAILBOX, subject
+    email.set_content(body, cte="quoted-printable")
+    return email.as_string()
+
+
+def test_a_token_in_an_encoded_subject_is_found_when_ses_gives_no_decoded_one() -> None:
+    content = encoded_email(f"Désabonnement: {mailto_subject()}", "Merci")
+    assert "=?utf-8?" in content  # the Subject header is encoded words, the token split across them
+    notification = envelope("", content=content)
+    message = json.loads(notification["Message"])
+    del message["mail"]["commonHeaders"]["subject"]
+    asked = read_unsubscribe_mail({**notification, "Message": json.dumps(message)}, SIGNER, SENT)
+    assert (asked.outcome, asked.lead_id) == ("unsubscribed", LEAD)
+
+
+def test_a_token_in_a_quoted_printable_body_with_soft_line_breaks_is_found() -> None:
+    token = mailto_subject().split(" ")[1]
+    content = encoded_email("unsubscribe", f"Bitte austragen: {'ä' * 40}{token} danke")
+    assert token not in content  # soft line breaks and escapes cut it in the raw email
+    asked = read_unsubscribe_mail(envelope("unsubscribe", content=content), SIGNER, SENT)
+    assert (asked.outcome, asked.lead_id) == ("unsubscribed", LEAD)
+
+
+def test_a_long_run_of_token_characters_is_no_token() -> None:
+    asked = read_unsubscribe_mail(envelope("a" * 150_000, content="b" * 150_000), SIGNER, SENT)
+    assert (asked.outcome, asked.refused) == ("refused", "no_token")
+
+
 def test_a_wrong_token_before_the_right_one_does_not_hide_it() -> None:
     right = mailto_subject().split(" ")[1]
     wrong = mailto_subject("ld_someoneelse000000000000").split(" ")[1][:-1] + "A"
@@ -122,3 +155,20 @@ def test_only_the_first_candidates_are_checked_however_long_the_email() -> None:
 def test_what_is_no_received_email_is_ignored(message: str) -> None:
     asked = read_unsubscribe_mail({"Type": "Notification", "Message": message}, SIGNER, SENT)
     assert (asked.outcome, asked.lead_id) == ("ignored", "")
+
+
+@pytest.mark.parametrize(
+    ("recipients", "takes"),
+    [
+        pytest.param([], True, id="no recipients: every address"),
+        pytest.param([MAILBOX.upper()], True, id="the address, any case"),
+        pytest.param(["unsubscribe.demo.example"], True, id="its domain"),
+        pytest.param([".demo.example"], True, id="a parent domain with a leading dot"),
+        pytest.param(["demo.example"], False, id="a parent domain without the dot"),
+        pytest.param(["other@unsubscribe.demo.example"], False, id="another address"),
+    ],
+)
+def test_the_local_ses_matches_a_receipt_rules_recipients_as_ses_does(recipients: list[str], takes: bool) -> None:
+    from leadflow.cli.local_commands import _receives
+
+    assert _receives(recipients, MAILBOX) is takes

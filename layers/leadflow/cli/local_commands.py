@@ -268,9 +268,11 @@ def _mailtos(list_unsubscribe: str) -> list[str]:
 
 
 def _receives(recipients: list[str], address: str) -> bool:
-    """Whether a receipt rule's recipients take the address: the address itself, or its domain."""
+    """Whether a receipt rule's recipients take the address, as SES matches them: none (every address), the
+    address itself, its domain, or ".a-domain" (any subdomain of it)."""
     domain = address.rpartition("@")[2].lower()
-    return any(r.lower() in (address.lower(), domain) for r in recipients)
+    wanted = [r.lower() for r in recipients]
+    return not wanted or any(r in (address.lower(), domain) or (r[:1] == "." and domain.endswith(r)) for r in wanted)
 
 
 def _clock_start(value: str | None) -> datetime | None:

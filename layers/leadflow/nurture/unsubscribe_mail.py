@@ -1,7 +1,7 @@
 """Unsubscribing by email: the mailto of every nurture email's List-Unsubscribe, as SES receives it.
 
 Beside its HTTPS link (`/u/{token}`, one click), List-Unsubscribe names a mailto (RFC 2369):
-`mailto:unsubscribe-<client>@<domain>?subject=unsubscribe%20<token>`, with the same signed token
+`mailto:unsubscribe-<client>[-<stage>]@<domain>?subject=unsubscribe%20<token>`, with the same signed token
 as the link. Mail apps that do not POST the link (Apple Mail's unsubscribe banner among them)
 send an email to that address with that subject. SES receives it by the stack's receipt rule
 (leadflow.definition.InboundMailSpec), publishes it to the stack's topic, and the topic delivers
@@ -9,28 +9,35 @@ it in SNS's envelope to the ses-events queue, whose consumer reads it here.
 
 The token is the only authority, as for the one-click POST: the sender's address proves nothing
 (anyone can write any From), and a person may write from another mailbox of theirs. A token
-is looked for in the subject, where the mailto puts it, then in the email itself (an app that
-moved it to the body, a person who forwarded the email). An email with no valid token
-unsubscribes nobody; it is counted, and logged by SES's message id, never by its address.
+is looked for in the subject, where the mailto puts it (SES's decoded `commonHeaders.subject`,
+and the email's own Subject header, decoded), then in its text and HTML bodies, decoded (an app
+that moved it to the body, a person who forwarded the email). What is read is bounded: the
+first MOST_CHARS characters of each part, the first MOST_CANDIDATES token-shaped strings. An
+email with no valid token unsubscribes nobody; it is counted, and logged by SES's message id,
+never by its address.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import message_from_string, policy
 from email.message import EmailMessage
 from email.utils import format_datetime
+from itertools import islice
 from typing import Any, Literal
 
 from leadflow.links import LinkRefused, LinkSigner
 from leadflow.nurture.email_links import UNSUBSCRIBE
 
-# A link token's shape (leadflow.links): base64url payload, a dot, base64url MAC (32 bytes: 43 characters).
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
-MOST_CANDIDATES = 20  # token-shaped strings checked per email: a long email cannot make the check long
+# A link token's shape (leadflow.links): base64url payload, a dot, base64url MAC (32 bytes: 43 characters). The
+# lookbehind starts a match only where a run of such characters starts: a long run is tried once, not at each place.
+_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+MOST_CANDIDATES = 20  # token-shaped strings checked per email
+MOST_CHARS = 64_000  # of each place a token is looked for (a subject, a body): a long email cannot make the check long
 
 Outcome = Literal["unsubscribed", "refused", "ignored"]
 
@@ -65,10 +72,12 @@ def read_unsubscribe_mail(envelope: Mapping[str, Any], signer: LinkSigner, now: 
         return MailedUnsubscribe("ignored")
     mail = _object(notification.get("mail"))
     message_id = str(mail.get("messageId", ""))
-    headers = _object(mail.get("commonHeaders"))
-    subject, content = headers.get("subject"), notification.get("content")
-    places = [text for text in (subject, content) if isinstance(text, str)]
-    candidates = [match.group() for text in places for match in _TOKEN.finditer(text)][:MOST_CANDIDATES]
+    subject = _object(mail.get("commonHeaders")).get("subject")
+    content = notification.get("content")
+    places = [subject] if isinstance(subject, str) else []
+    places += _decoded(content) if isinstance(content, str) else []
+    found = (match.group() for text in places for match in _TOKEN.finditer(text[:MOST_CHARS]))
+    candidates = list(islice(found, MOST_CANDIDATES))
     refusals: list[str] = []
     for token in candidates:
         try:
@@ -81,6 +90,21 @@ def read_unsubscribe_mail(envelope: Mapping[str, Any], signer: LinkSigner, now: 
     order = ("expired", "wrong_purpose", "forged", "malformed")
     reason = min(refusals, key=order.index) if refusals else "no_token"
     return MailedUnsubscribe("refused", message_id, refused=reason)
+
+
+def _decoded(content: str) -> list[str]:
+    """The email's Subject and its text and HTML bodies, decoded (RFC 2047 words, quoted-printable, base64)."""
+    email = message_from_string(content[: 4 * MOST_CHARS], policy=policy.default)
+    return [str(email.get("Subject", "")), *_bodies(email)]
+
+
+def _bodies(email: Any) -> Iterator[str]:
+    for part in islice(email.walk(), 20):
+        if part.get_content_type() in ("text/plain", "text/html"):
+            try:
+                yield str(part.get_content())
+            except (LookupError, ValueError):  # an unknown charset or a broken encoding: the raw text
+                yield str(part.get_payload())
 
 
 def _object(value: object) -> dict[str, Any]:
