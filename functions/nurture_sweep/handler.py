@@ -14,7 +14,7 @@ from typing import Any
 
 from leadflow.aws.queues import FifoQueue
 from leadflow.lead.profile import utc_stamp
-from leadflow.nurture.send import SWEEP_BATCH, Pacer, rate_share, send_due_steps, sweep_nurture
+from leadflow.nurture.send import SWEEP_BATCH, Pacer, batches_in_flight, rate_share, send_due_steps, sweep_nurture
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.settings import client_config, required_env
 from leadflow.wiring import lead_services, leads_table, mailer, signed_links
@@ -30,6 +30,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     budget_s = context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_S
     share = rate_share(config.nurture.send_rate_per_second)
     batch_s = SWEEP_BATCH / share  # a batch's emails at the rate: one started is sent and recorded before the timeout
+    in_flight = batches_in_flight(batch_s)
     links = signed_links(now)
     queue = FifoQueue(required_env("NURTURE_QUEUE_URL"))
     tick = event["time"]
@@ -44,9 +45,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
         leads_table().nurture_due_lead_ids(utc_stamp(now)),
         lambda lead_ids: send_due_steps(lead_ids, lead_services(), config, mailer(), links, now, pacer=pacer),
         fan_out,
-        inline_most=int(max(budget_s - batch_s, 0) * share),
+        inline_most=int(max(budget_s - batch_s * in_flight, 0) * share),
         give_up_at=time.monotonic() + budget_s,
         batch_seconds=batch_s,
+        in_flight=in_flight,
     )
     metrics.add_metric(name="NurtureStepsDue", unit=MetricUnit.Count, value=done["due"])  # every tick: 0 is a figure
     metrics.add_metric(name="NurtureSent", unit=MetricUnit.Count, value=done["sent"])

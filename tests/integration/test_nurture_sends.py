@@ -341,6 +341,29 @@ def test_a_batch_goes_to_the_mailer_a_seconds_worth_of_the_send_rate_at_a_time(
     assert waited == [1.0]  # the second send waited for the two before it
 
 
+def test_a_sweeps_batches_in_flight_together_send_each_step_once_and_record_it(
+    stack: Stack, lambda_context: Any, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadflow.links import LinkSigner
+    from leadflow.nurture import send as nurture_send
+    from leadflow.nurture.send import SignedLinks, send_due_steps, sweep_nurture
+    from leadflow.settings import client_config, link_key
+
+    monkeypatch.setattr(nurture_send, "SWEEP_BATCH", 2)  # six leads: three batches, all in flight at once
+    lead_ids = [nurture_lead(stack, lambda_context, f"overlap.{n}@gmail.com", n=n) for n in range(6)]
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
+    mailer, config = wiring.mailer(), client_config()
+    done = sweep_nurture(lead_ids, lambda batch: send_due_steps(batch, lead_services(), config, mailer, links, now),
+                         lambda ids: None, inline_most=6, in_flight=3)  # fmt: skip
+    assert (done["sent"], done["failed"]) == (6, 0)
+    for n, lead_id in enumerate(lead_ids):
+        assert len(emails_to(moto_endpoint, f"overlap.{n}@gmail.com")) == 1
+        profile = stack.store().get_profile(lead_id)
+        assert profile is not None
+        assert profile["nurture"]["sequences"]["welcome"]["steps_sent"] == 1
+
+
 def test_a_claim_that_cannot_be_given_back_holds_back_no_record_of_the_batchs_sent_emails(
     stack: Stack, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

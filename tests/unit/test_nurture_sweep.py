@@ -9,7 +9,15 @@ from typing import cast
 
 import pytest
 
-from leadflow.nurture.send import SWEEP_BATCH, Pacer, SentSteps, StepOutcome, rate_share, sweep_nurture
+from leadflow.nurture.send import (
+    SWEEP_BATCH,
+    Pacer,
+    SentSteps,
+    StepOutcome,
+    batches_in_flight,
+    rate_share,
+    sweep_nurture,
+)
 
 
 class FakeClock:
@@ -128,6 +136,52 @@ def test_a_run_hands_a_batch_to_the_queue_when_its_pacing_would_outlast_the_run(
                          give_up_at=time.monotonic() + 60, batch_seconds=120)  # fmt: skip
     assert handed == [list("abc")]
     assert done["sent"] == 0
+
+
+def test_a_run_has_its_batches_in_flight_together_so_their_waits_overlap() -> None:
+    all_waiting = threading.Barrier(3, timeout=10)  # broken, and the batches fail, unless three wait at once
+    leads = [f"lead{n}" for n in range(SWEEP_BATCH * 3)]
+
+    def waiting(lead_ids: list[str]) -> SentSteps:
+        all_waiting.wait()
+        return SentSteps(outcomes=dict.fromkeys(lead_ids, "sent"))
+
+    done = sweep_nurture(iter(leads), waiting, lambda ids: None, inline_most=len(leads), in_flight=3)
+    assert done == {"due": len(leads), "sent": len(leads), "fanned_out": 0, "not_sent": 0, "failed": 0}
+
+
+def test_a_run_never_has_more_batches_in_flight_than_it_was_given() -> None:
+    lock, now_in_flight, most_in_flight = threading.Lock(), [0], [0]
+    pairs = threading.Barrier(2, timeout=10)  # each batch waits for another to be in flight with it
+    leads = [f"lead{n}" for n in range(SWEEP_BATCH * 6)]
+
+    def counting(lead_ids: list[str]) -> SentSteps:
+        with lock:
+            now_in_flight[0] += 1
+            most_in_flight[0] = max(most_in_flight[0], now_in_flight[0])
+        pairs.wait()
+        with lock:
+            now_in_flight[0] -= 1
+        return SentSteps(outcomes=dict.fromkeys(lead_ids, "sent"))
+
+    done = sweep_nurture(iter(leads), counting, lambda ids: None, inline_most=len(leads), in_flight=2)
+    assert most_in_flight[0] == 2
+    assert done["sent"] == len(leads)
+
+
+def test_a_run_hands_the_rest_to_the_queue_when_the_batches_in_flight_would_outlast_it() -> None:
+    handed: list[list[str]] = []
+    done = sweep_nurture(iter("abc"), sends(dict.fromkeys("abc", "sent")), handed.append, inline_most=10,
+                         give_up_at=time.monotonic() + 10, batch_seconds=4, in_flight=3)  # fmt: skip
+    assert handed == [list("abc")]  # one batch alone would fit; behind two others it would not
+    assert done["sent"] == 0
+
+
+@pytest.mark.parametrize(("batch_seconds", "in_flight"), [(15.0, 1), (5.0, 1), (2.0, 2), (0.3, 4), (0.0, 1)])
+def test_batches_overlap_only_where_the_rate_leaves_their_waits_to_overlap(
+    batch_seconds: float, in_flight: int
+) -> None:
+    assert batches_in_flight(batch_seconds) == in_flight
 
 
 def test_a_step_that_fails_holds_back_no_other() -> None:

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -132,6 +133,7 @@ class LeadsTable(LazyClient):
         self.give_up_at: float | None = None  # time.monotonic() after which no retry starts (a Lambda's deadline)
         self.items_read = 0  # by the due index's Queries: a sweep reads what is due, nothing else
         self._held: dict[str, tuple[int, dict[str, Any]]] = {}  # see `_hold`
+        self._holding = threading.Lock()  # a sweep's batches write from threads of their own
 
     def _hold(self, lead_id: str, version: int, item: dict[str, Any]) -> None:
         """Remember the profile item stored at `version` (as read, or as this table wrote it).
@@ -141,13 +143,15 @@ class LeadsTable(LazyClient):
         version has one item, so what is remembered can be out of date but never wrong for the
         version it names; a write that leaves the version as it is (`clear_outbox`) forgets it.
         """
-        self._forget(lead_id)
-        if len(self._held) >= HELD_MOST:
-            del self._held[next(iter(self._held))]  # the longest remembered
-        self._held[lead_id] = (version, item)
+        with self._holding:
+            self._held.pop(lead_id, None)
+            if len(self._held) >= HELD_MOST:
+                del self._held[next(iter(self._held))]  # the longest remembered
+            self._held[lead_id] = (version, item)
 
     def _forget(self, lead_id: str) -> None:
-        self._held.pop(lead_id, None)
+        with self._holding:
+            self._held.pop(lead_id, None)
 
     def _held_at(self, read: StoredLead | None) -> dict[str, Any] | None:
         if read is None:

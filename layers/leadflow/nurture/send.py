@@ -9,7 +9,9 @@ A due step is sent in three moves, each through the applier:
 2. **send** the step through SES (throttling is retried with backoff by the mailer). A batch's
    emails go out together, in as few SendBulkEmail requests as SES takes (`MailPort.send_bulk`):
    one request's processor time and one wait for SES serve up to fifty emails (the pacer still
-   holds the rate: at most a second's worth of it at once).
+   holds the rate: at most a second's worth of it at once). Where the rate leaves room, a sweep
+   has several batches in flight (`batches_in_flight`), so their waits for DynamoDB and SES
+   overlap instead of adding up to the run's function time.
 3. **record** it sent: the step counted, the send kept for the frequency cap, the next step
    scheduled. If the send failed, the claim is given back instead, so the step stays due: it is
    never silently dropped. A crash between sending and recording leaves the claim, which runs
@@ -31,6 +33,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -53,6 +56,8 @@ logger = logging.getLogger(__name__)
 CONCURRENT_SENDERS = 2  # the nurture queue's consumers at once (its trigger's maximum concurrency)
 CLAIM_MINUTES = 15  # a claimed step no sweep sends again, for longer than one send takes
 SWEEP_BATCH = 50  # due steps a sweep claims together (one read, one write), then sends, then records together
+BATCHES_IN_FLIGHT = 4  # a sweep's batches at once, at most: their waits for DynamoDB and SES overlap
+OVERLAP_SECONDS = 5.0  # the most pacing time of the batches a sweep has in flight (see batches_in_flight)
 KEEP_ACKNOWLEDGED = 20  # the latest inquiries acknowledged, kept on the lead against redelivery
 
 StepOutcome = Literal["sent", "not_due", "ended", "claimed_elsewhere"]  # a failed send: SentSteps.failures
@@ -443,6 +448,16 @@ def rate_share(per_second: float) -> float:
     return per_second / (CONCURRENT_SENDERS + 1)
 
 
+def batches_in_flight(batch_seconds: float) -> int:
+    """How many batches a run sends at once: as many as the rate lets go out within OVERLAP_SECONDS.
+
+    A batch mostly waits (for DynamoDB's read and writes, for SES's answer), and batches in flight
+    together overlap their waits. At a low rate a batch's time is the pacer's, which overlapping
+    cannot shorten: one at a time.
+    """
+    return max(1, min(BATCHES_IN_FLIGHT, int(OVERLAP_SECONDS / batch_seconds))) if batch_seconds > 0 else 1
+
+
 def sweep_nurture(
     due: Iterable[str],
     send_batch: Callable[[list[str]], SentSteps],
@@ -450,14 +465,16 @@ def sweep_nurture(
     inline_most: int,
     give_up_at: float | None = None,
     batch_seconds: float = 0.0,
+    in_flight: int = 1,
 ) -> dict[str, int]:
     """Send what is due, or hand it to the nurture queue when there is more than one run should send.
 
     `inline_most` is what the run sends itself at its share of the rate within its time; beyond
     that every due lead goes to the queue (in batches), whose consumers send at their share. The
     run sends SWEEP_BATCH leads at a time (`send_batch`, which holds the rate: see
-    `send_due_steps`). A run whose next batch would not be sent by `give_up_at` (a batch takes
-    `batch_seconds` at the rate) hands the rest to the queue too: nothing due waits for luck.
+    `send_due_steps`), `in_flight` batches at once. A run whose next batch would not be sent by
+    `give_up_at` (a batch takes `batch_seconds` at the rate, behind the others in flight) hands
+    the rest to the queue too: nothing due waits for luck.
     """
     ids = list(due)
     done = {"due": len(ids), "sent": 0, "fanned_out": 0, "not_sent": 0, "failed": 0}
@@ -465,24 +482,39 @@ def sweep_nurture(
         fan_out(ids)
         done["fanned_out"] = len(ids)
         return done
-    for start in range(0, len(ids), SWEEP_BATCH):
-        if give_up_at is not None and time.monotonic() + batch_seconds > give_up_at:
-            fan_out(ids[start:])
-            done["fanned_out"] = len(ids) - start
-            break
-        batch = ids[start : start + SWEEP_BATCH]
-        try:
-            sent = send_batch(batch)
-        except Exception as exc:  # the batch's claims or records were not written: its steps stay due, or run out
-            logger.error("nurture steps not sent; they stay due", extra={"lead_ids": batch, "error": error_code(exc)})
-            done["failed"] += len(batch)
-            continue
-        for lead_id, error in sent.failures.items():  # one lead's failure (SES still throttling) holds back no other
-            logger.error("nurture step not sent; it stays due", extra={"lead_id": lead_id, "error": error_code(error)})
-        done["failed"] += len(sent.failures)
-        done["sent"] += sum(outcome == "sent" for outcome in sent.outcomes.values())
-        done["not_sent"] += sum(outcome != "sent" for outcome in sent.outcomes.values())
+    batches = [ids[start : start + SWEEP_BATCH] for start in range(0, len(ids), SWEEP_BATCH)]
+    with ThreadPoolExecutor(max(in_flight, 1), thread_name_prefix="nurture-sweep") as pool:
+        running: dict[Future[SentSteps], list[str]] = {}
+        for number, batch in enumerate(batches):
+            if len(running) >= in_flight:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    _tally(done, running.pop(future), future)
+            if give_up_at is not None and time.monotonic() + batch_seconds * max(in_flight, 1) > give_up_at:
+                rest = [lead_id for later in batches[number:] for lead_id in later]
+                fan_out(rest)
+                done["fanned_out"] = len(rest)
+                break
+            running[pool.submit(send_batch, batch)] = batch
+        for future in list(running):
+            future.exception()  # wait for it
+            _tally(done, running.pop(future), future)
     return done
+
+
+def _tally(done: dict[str, int], batch: list[str], future: Future[SentSteps]) -> None:
+    """Count a finished batch into the run's figures, and log what it could not send."""
+    try:
+        sent = future.result()
+    except Exception as exc:  # the batch's claims or records were not written: its steps stay due, or run out
+        logger.error("nurture steps not sent; they stay due", extra={"lead_ids": batch, "error": error_code(exc)})
+        done["failed"] += len(batch)
+        return
+    for lead_id, error in sent.failures.items():  # one lead's failure (SES still throttling) holds back no other
+        logger.error("nurture step not sent; it stays due", extra={"lead_id": lead_id, "error": error_code(error)})
+    done["failed"] += len(sent.failures)
+    done["sent"] += sum(outcome == "sent" for outcome in sent.outcomes.values())
+    done["not_sent"] += sum(outcome != "sent" for outcome in sent.outcomes.values())
 
 
 def error_code(exc: Exception) -> str:
