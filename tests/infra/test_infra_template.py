@@ -964,3 +964,10 @@ def test_every_write_a_lead_change_can_make_is_in_the_apply_changes_grant() -> N
     iam_action = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
                   "ConditionCheck": "dynamodb:ConditionCheckItem"}  # fmt: skip
     assert {iam_action[kind] for kind in kinds} <= set(TABLE_ACTIONS["apply_changes"])
+
+
+def test_the_nurture_senders_get_a_whole_vcpu_as_lambda_gives_one_at_1769_mb(demo_template: Template) -> None:
+    functions = demo_template.to_json()["Resources"]
+    for key in ("nurture_sweep", "nurture_send"):
+        assert functions[function_logical_id(demo_template, key)]["Properties"]["MemorySize"] == 1769, key
+    assert functions[function_logical_id(demo_template, "capture")]["Properties"]["MemorySize"] == 512  # the rest stay
