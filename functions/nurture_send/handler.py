@@ -62,6 +62,8 @@ def record_handler(record: SQSRecord) -> None:
             raise ahead.failures[lead_id]  # given back: the message goes back to the queue, the step stays due
         if ahead is not None and lead_id in ahead.outcomes:
             outcome = ahead.outcomes[lead_id]
+            if lead_id in ahead.unrecorded:  # logged where it failed; the claim runs out and the step goes again
+                metrics.add_metric(name="NurtureSentNotRecorded", unit=MetricUnit.Count, value=1)
         else:  # its batch could not be sent ahead: alone, as the sweep sends one
             pacer().wait()
             outcome = send_due_step(lead_id, lead_services(), config, mailer(), signed_links(now), now)

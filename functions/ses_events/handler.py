@@ -42,8 +42,6 @@ METRICS = {
 }
 
 
-
-
 def record_handler(record: SQSRecord) -> None:
     body = json.loads(record.body)
     now = datetime.now(UTC)

@@ -35,6 +35,7 @@ requests (`leadflow.local.moto_server`), as AWS's endpoints do.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -177,13 +178,19 @@ def handlers_send(queue_url: str) -> None:
     import boto3
 
     from leadflow import settings
-    from leadflow.definition import build_definition
+    from leadflow.definition import SENDER_MEMORY_MB, build_definition
     from leadflow.local.workers import LambdaContext, load_handler
     from leadflow.nurture import send as nurture_send
 
     requests: Counter[str] = Counter()
     boto3.setup_default_session()  # the handlers' clients are made from it, on first use: each request counted
-    boto3.DEFAULT_SESSION.events.register("before-call", lambda model, **_: requests.update([model.name]))
+    counting = threading.Lock()  # a sweep's batches in flight send from threads of their own
+
+    def count(event_name: str, **kwargs: Any) -> None:  # each request sent, botocore's own retries too: a wait on AWS
+        with counting:
+            requests[event_name.split(".")[2]] += 1  # "before-send.<service>.<operation>"
+
+    boto3.DEFAULT_SESSION.events.register("before-send", count)
     config = settings.client_config()
     definition = build_definition(config)
     nurture_send.Pacer.wait = lambda pacer, count=1: None  # type: ignore[method-assign,assignment]
@@ -197,7 +204,7 @@ def handlers_send(queue_url: str) -> None:
     begun = time.perf_counter()
     with _Progress(lambda: f"  {sent[0]:,} of {NURTURE_SENDS:,} steps sent, {time.perf_counter() - begun:.0f} s"):
         started, cpu = time.perf_counter(), time.process_time()
-        done = sweep(event, LambdaContext("nurture_sweep", 512, SWEEP_TIMEOUT_S, "bench"))
+        done = sweep(event, LambdaContext("nurture_sweep", SENDER_MEMORY_MB, SWEEP_TIMEOUT_S, "bench"))
         sweep_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu
         consumer_s = 0.0
         while True:
@@ -207,7 +214,7 @@ def handlers_send(queue_url: str) -> None:
                 break
             records = [_record(message, queue_url) for message in messages]
             started, cpu = time.perf_counter(), time.process_time()
-            result = send({"Records": records}, LambdaContext("nurture_send", 512, 60, "bench"))
+            result = send({"Records": records}, LambdaContext("nurture_send", SENDER_MEMORY_MB, 60, "bench"))
             consumer_s, cpu_s = consumer_s + time.perf_counter() - started, cpu_s + time.process_time() - cpu
             assert result == {"batchItemFailures": []}, result
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
@@ -220,11 +227,12 @@ def handlers_send(queue_url: str) -> None:
 def _count_sent(module: Any) -> list[int]:
     """Count the steps `module.send_due_steps` sends from now on: a one-item list the count is kept in."""
     sent = [0]
-    original = module.send_due_steps
+    original, counting = module.send_due_steps, threading.Lock()  # batches in flight count from their threads
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         done = original(*args, **kwargs)
-        sent[0] += sum(outcome == "sent" for outcome in done.outcomes.values())
+        with counting:
+            sent[0] += sum(outcome == "sent" for outcome in done.outcomes.values())
         return done
 
     module.send_due_steps = counted

@@ -10,6 +10,7 @@ throttling) is counted as the WriteRetried metric, then retried.
 from __future__ import annotations
 
 import os
+import threading
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING
@@ -28,9 +29,13 @@ if TYPE_CHECKING:
     from leadflow.nurture.send import SignedLinks
 
 
+_counting = threading.Lock()  # a sweep's batches retry from threads of their own; Powertools' metrics take no lock
+
+
 def count_retry(error: Exception) -> None:
     """DynamoDB asked to try again: counted, then retried (leadflow.aws.retry)."""
-    metrics.add_metric(name="WriteRetried", unit=MetricUnit.Count, value=1)
+    with _counting:
+        metrics.add_metric(name="WriteRetried", unit=MetricUnit.Count, value=1)
 
 
 @cache

@@ -83,8 +83,8 @@ def test_a_batchs_counts_are_added_to_one_shard_of_the_day_so_two_batches_at_onc
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": "COUNTER#batch_noted"}},
     )["Items"]
-    first_shard = f"2026-11-24#{counter_shard(lead_ids[0]):02d}"
-    assert [(item["sk"]["S"], item["count"]["N"]) for item in shards] == [(first_shard, "12")]
+    assert [item["count"]["N"] for item in shards] == ["12"]  # one shard item holds the batch's twelve
+    assert shards[0]["sk"]["S"].startswith("2026-11-24#")
     assert len({counter_shard(lead_id) for lead_id in lead_ids}) > 1  # alone, they would have used several
 
 

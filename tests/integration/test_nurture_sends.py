@@ -395,6 +395,60 @@ def test_a_claim_that_cannot_be_given_back_holds_back_no_record_of_the_batchs_se
     assert recorded["nurture"]["sequences"]["welcome"]["steps_sent"] == 1  # recorded, so never sent again
 
 
+def records_together_fail(monkeypatch: pytest.MonkeyPatch, alone_too: bool) -> None:
+    """The batch's records cannot be written together (the claims before them can); nor alone, if `alone_too`."""
+    from leadflow.nurture import send as nurture_send
+
+    together, alone = nurture_send.apply_changes, nurture_send.apply_change
+    calls = []
+
+    def second_fails(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:  # the first writes the claims, the second the records
+            raise RuntimeError("DynamoDB unavailable")
+        return together(*args, **kwargs)
+
+    def fails(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("DynamoDB unavailable")
+
+    monkeypatch.setattr(nurture_send, "apply_changes", second_fails)
+    monkeypatch.setattr(nurture_send, "apply_change", fails if alone_too else alone)
+
+
+def send_two(stack: Stack, lambda_context: Any, prefix: str) -> tuple[list[str], Any]:
+    from leadflow.links import LinkSigner
+    from leadflow.nurture.send import SignedLinks, send_due_steps
+    from leadflow.settings import client_config, link_key
+
+    lead_ids = [nurture_lead(stack, lambda_context, f"{prefix}.{n}@gmail.com", n=n) for n in range(2)]
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    links = SignedLinks(LinkSigner(link_key()), "https://leads.example", None, now)
+    return lead_ids, send_due_steps(lead_ids, lead_services(), client_config(), wiring.mailer(), links, now)
+
+
+def test_sent_steps_whose_records_fail_together_are_recorded_one_by_one(
+    stack: Stack, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records_together_fail(monkeypatch, alone_too=False)
+    lead_ids, done = send_two(stack, lambda_context, "alone")
+    assert (done.outcomes, done.unrecorded) == (dict.fromkeys(lead_ids, "sent"), {})
+    for lead_id in lead_ids:
+        profile = stack.store().get_profile(lead_id)
+        assert profile is not None
+        assert profile["nurture"]["sequences"]["welcome"]["steps_sent"] == 1
+
+
+def test_a_sent_step_whose_record_cannot_be_written_is_sent_not_failed_and_logged_as_unrecorded(
+    stack: Stack, lambda_context: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    records_together_fail(monkeypatch, alone_too=True)
+    with caplog.at_level("ERROR"):
+        lead_ids, done = send_two(stack, lambda_context, "unrecorded")
+    assert (done.outcomes, list(done.unrecorded), done.failures) == (dict.fromkeys(lead_ids, "sent"), lead_ids, {})
+    logged = [r for r in caplog.records if r.getMessage().startswith("nurture step sent but not recorded")]
+    assert [r.lead_id for r in logged] == lead_ids  # type: ignore[attr-defined]
+
+
 def test_a_send_of_unknown_outcome_keeps_its_claim_so_the_step_is_not_sent_again_before_it_runs_out(
     stack: Stack, lambda_context: Any
 ) -> None:
@@ -437,3 +491,12 @@ def test_a_failed_send_gives_back_only_its_own_claim_not_a_later_sweeps(stack: S
 
     profile = refused_at_nine(stack, lead_id, SlowThenRefused())
     assert profile["nurture"]["sending"]["until"] == theirs  # the other sweep's claim stands
+
+
+def test_the_sweep_starts_no_dynamodb_retry_in_the_last_seconds_before_its_timeout(
+    stack: Stack, lambda_context: Any
+) -> None:
+    sweep(stack, lambda_context, TUESDAY_10_BERLIN)
+    give_up_at = wiring.leads_table().give_up_at
+    assert give_up_at is not None  # the batches in flight when its budget runs out stop retrying by then
+    assert lambda_context.deadline - 2.5 < give_up_at <= lambda_context.deadline - 2.0

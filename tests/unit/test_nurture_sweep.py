@@ -99,7 +99,7 @@ def sends(outcomes: dict[str, str], batches: list[list[str]] | None = None) -> C
 def test_a_run_sends_what_fits_and_reports_each_outcome() -> None:
     handed: list[list[str]] = []
     done = sweep_nurture(iter("abc"), sends({"a": "sent", "b": "not_due", "c": "sent"}), handed.append, inline_most=3)
-    assert done == {"due": 3, "sent": 2, "fanned_out": 0, "not_sent": 1, "failed": 0}
+    assert done == {"due": 3, "sent": 2, "fanned_out": 0, "not_sent": 1, "failed": 0, "unrecorded": 0}
     assert handed == []
 
 
@@ -147,7 +147,7 @@ def test_a_run_has_its_batches_in_flight_together_so_their_waits_overlap() -> No
         return SentSteps(outcomes=dict.fromkeys(lead_ids, "sent"))
 
     done = sweep_nurture(iter(leads), waiting, lambda ids: None, inline_most=len(leads), in_flight=3)
-    assert done == {"due": len(leads), "sent": len(leads), "fanned_out": 0, "not_sent": 0, "failed": 0}
+    assert done == {"due": len(leads), "sent": len(leads), "fanned_out": 0, "not_sent": 0, "failed": 0, "unrecorded": 0}
 
 
 def test_a_run_never_has_more_batches_in_flight_than_it_was_given() -> None:

@@ -18,8 +18,8 @@ split over COUNTER_SHARDS items per day (the shard comes from the lead id) and s
 read, so concurrent transactions rarely meet on one item; when they do, DynamoDB cancels
 with `TransactionConflict`, which `leadflow.aws.retry` retries with jittered backoff. A
 transaction that writes many leads' changes at once (`write_many`) adds all their counts to
-one shard, its first lead's: had it added each to the lead's own, it would hold every shard
-of the day, and any two such transactions at once (two nurture batches) would meet.
+one shard drawn for it: had it added each to the lead's own, it would hold every shard of the
+day, and any two such transactions at once (two nurture batches) would meet.
 
 Profiles carry `gsi1pk = LEADS#<yyyy-mm>#<shard>` and `gsi1sk = <created_at>#<lead_id>`, so
 leads are listed month by month with Queries (one per shard, merged newest first), never a
@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -620,41 +621,47 @@ def _transactions(writes: Sequence[Transaction]) -> Iterator[tuple[list[int], li
     """Changes' transactions grouped into ones of at most 100 items: each group's places in `writes` and its items.
 
     DynamoDB refuses two operations on one item in a transaction, so the counter updates of a
-    group are summed into one per counter and day, on one shard: the group's first lead's. A
-    group then holds one counter item of the day, not every shard, and two groups written at
-    once meet on a counter only when their first leads share a shard.
+    group are summed into one per counter and day, on one shard drawn for the group. A group then
+    holds one counter item of the day, not every shard, and two groups written at once meet on a
+    counter one time in COUNTER_SHARDS. The shard is drawn, not taken from the group's leads: a
+    sweep's batches come from the due index shard by shard, so their leads share one.
     """
     places: list[int] = []
     items: list[dict[str, Any]] = []
-    counters: dict[tuple[str, str], dict[str, Any]] = {}
-    shard = ""  # the group's counter shard, as its sort keys end: "#03"
+    counters: dict[tuple[str, str], dict[str, Any]] = {}  # by counter (pk) and day: the summed update
     for place, written in enumerate(writes):
         keyed = [(_counter_key(item), item) for item in written.items]
         added = [item for key, item in keyed if key is None]
         counted = [(key, item) for key, item in keyed if key is not None]
-        first_shard = next((key[1][key[1].rindex("#") :] for key, _ in counted), "")
-        on_shard = {_on_shard(key, shard or first_shard) for key, _ in counted}
-        if places and len(items) + len(counters) + len(added) + len(on_shard - counters.keys()) > MAX_TRANSACTION_ITEMS:
-            yield places, items + list(counters.values())
-            places, items, counters, shard = [], [], {}, ""
-        shard = shard or first_shard
+        new_counters = {_by_day(key) for key, _ in counted} - counters.keys()
+        if places and len(items) + len(counters) + len(added) + len(new_counters) > MAX_TRANSACTION_ITEMS:
+            yield places, items + _on_one_shard(counters)
+            places, items, counters = [], [], {}
         places.append(place)
         items.extend(added)
         for key, item in counted:
-            pk, sk = _on_shard(key, shard)
             amount = int(item["Update"]["ExpressionAttributeValues"][":n"]["N"])
-            if (pk, sk) in counters:
-                amount += int(counters[pk, sk]["Update"]["ExpressionAttributeValues"][":n"]["N"])
-            counters[pk, sk] = {"Update": {**item["Update"], "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
-                                           "ExpressionAttributeValues": {":n": {"N": str(amount)}}}}  # fmt: skip
+            if (summed := counters.get(_by_day(key))) is not None:
+                amount += int(summed["Update"]["ExpressionAttributeValues"][":n"]["N"])
+            counters[_by_day(key)] = {
+                "Update": {**item["Update"], "ExpressionAttributeValues": {":n": {"N": str(amount)}}}
+            }
     if places:
-        yield places, items + list(counters.values())
+        yield places, items + _on_one_shard(counters)
 
 
-def _on_shard(key: tuple[str, str], shard: str) -> tuple[str, str]:
-    """A counter's key (pk, "<day>#<shard>") moved to another shard of the same day ("#07")."""
-    pk, sk = key
-    return pk, sk[: sk.rindex("#")] + shard
+def _by_day(key: tuple[str, str]) -> tuple[str, str]:
+    """A counter shard's key (pk, "<day>#<shard>") as the counter and its day: (pk, "<day>")."""
+    return key[0], key[1][: key[1].rindex("#")]
+
+
+def _on_one_shard(counters: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """A group's summed counter updates, every one on the same shard of its day, drawn for the group."""
+    shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreads writes, guards nothing
+    return [
+        {"Update": {**update["Update"], "Key": counter_key(pk.removeprefix("COUNTER#"), day, shard)}}
+        for (pk, day), update in counters.items()
+    ]
 
 
 def _counter_key(item: dict[str, Any]) -> tuple[str, str] | None:

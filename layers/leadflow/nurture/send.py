@@ -32,7 +32,7 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,7 +41,7 @@ from typing import Literal, Protocol
 
 from leadflow.aws.retry import aws_error_code
 from leadflow.config import ClientConfig, EmailTemplates
-from leadflow.lead.change import CounterDelta, LeadChange, LeadServices, apply_change, apply_changes
+from leadflow.lead.change import CounterDelta, LeadChange, LeadServices, StoredLead, apply_change, apply_changes
 from leadflow.lead.profile import LeadProfile, utc_stamp
 from leadflow.links import LinkSigner
 from leadflow.nurture.email_links import click_url, unsubscribe_url
@@ -131,6 +131,8 @@ class SentSteps:
 
     outcomes: dict[str, StepOutcome] = field(default_factory=dict)
     failures: dict[str, Exception] = field(default_factory=dict)
+    # Sent, but the record could not be written (DynamoDB failing on): the claim runs out and the step goes again.
+    unrecorded: dict[str, Exception] = field(default_factory=dict)
 
 
 def send_due_steps(
@@ -187,7 +189,7 @@ def send_due_steps(
         for lead_id, (step, email) in outgoing.items()
     }
     known = {lead_id: after for lead_id in records if (after := claims[lead_id].after) is not None}
-    apply_changes(records, services, known)  # from the claims as written: no second read. First: they were sent
+    _record(records, services, known, done)  # first: they were sent
     done.outcomes.update(dict.fromkeys(outgoing, "sent"))
     for lead_id, (step, error) in refused.items():
         if isinstance(error, OutcomeUnknown):  # it may have gone out: the claim stands until it runs out
@@ -208,6 +210,28 @@ def send_due_steps(
         except Exception as exc:  # the claim then runs out, and a sweep after CLAIM_MINUTES finds the step again
             logger.error(unsettled, extra={"lead_id": lead_id, "error": error_code(exc)})
     return done
+
+
+def _record(
+    records: Mapping[str, Callable[[LeadProfile | None], LeadChange | None]],
+    services: LeadServices,
+    known: Mapping[str, StoredLead],
+    done: SentSteps,
+) -> None:
+    """Record the sent steps together, from the claims as written (no second read); if that write fails, each
+    alone (a record is idempotent: one written before is not written again), and keep what still fails."""
+    try:
+        apply_changes(records, services, known)
+        return
+    except Exception as exc:  # the emails went out: try each record before giving up on any
+        logger.warning("nurture records not written together; each alone", extra={"error": error_code(exc)})
+    for lead_id, record in records.items():
+        try:
+            apply_change(lead_id, record, services)
+        except Exception as exc:
+            done.unrecorded[lead_id] = exc
+            logger.error("nurture step sent but not recorded; it goes again once its claim runs out",
+                         extra={"lead_id": lead_id, "error": error_code(exc)})  # fmt: skip
 
 
 def _send_all(
@@ -477,7 +501,7 @@ def sweep_nurture(
     the rest to the queue too: nothing due waits for luck.
     """
     ids = list(due)
-    done = {"due": len(ids), "sent": 0, "fanned_out": 0, "not_sent": 0, "failed": 0}
+    done = {"due": len(ids), "sent": 0, "fanned_out": 0, "not_sent": 0, "failed": 0, "unrecorded": 0}
     if len(ids) > inline_most:
         fan_out(ids)
         done["fanned_out"] = len(ids)
@@ -513,6 +537,7 @@ def _tally(done: dict[str, int], batch: list[str], future: Future[SentSteps]) ->
     for lead_id, error in sent.failures.items():  # one lead's failure (SES still throttling) holds back no other
         logger.error("nurture step not sent; it stays due", extra={"lead_id": lead_id, "error": error_code(error)})
     done["failed"] += len(sent.failures)
+    done["unrecorded"] += len(sent.unrecorded)  # sent, each logged where its record failed
     done["sent"] += sum(outcome == "sent" for outcome in sent.outcomes.values())
     done["not_sent"] += sum(outcome != "sent" for outcome in sent.outcomes.values())
 
