@@ -26,7 +26,6 @@ from leadflow.nurture.send import (
     acknowledge,
     error_code,
     rate_share,
-    send_due_step,
     send_due_steps,
 )
 from leadflow.observability import MetricUnit, logger, metrics
@@ -58,15 +57,14 @@ def record_handler(record: SQSRecord) -> None:
                            unit=MetricUnit.Count, value=1)  # fmt: skip
     else:
         ahead = sent_ahead.get(message.get("tick") or "")
-        if ahead is not None and lead_id in ahead.failures:
+        if ahead is None or (lead_id not in ahead.outcomes and lead_id not in ahead.failures):
+            pacer().wait()  # its batch could not be sent ahead: alone, as the sweep sends one
+            ahead = send_due_steps([lead_id], lead_services(), config, mailer(), signed_links(now), now)
+        if lead_id in ahead.failures:
             raise ahead.failures[lead_id]  # given back: the message goes back to the queue, the step stays due
-        if ahead is not None and lead_id in ahead.outcomes:
-            outcome = ahead.outcomes[lead_id]
-            if lead_id in ahead.unrecorded:  # logged where it failed; the claim runs out and the step goes again
-                metrics.add_metric(name="NurtureSentNotRecorded", unit=MetricUnit.Count, value=1)
-        else:  # its batch could not be sent ahead: alone, as the sweep sends one
-            pacer().wait()
-            outcome = send_due_step(lead_id, lead_services(), config, mailer(), signed_links(now), now)
+        outcome = ahead.outcomes[lead_id]
+        if lead_id in ahead.unrecorded:  # logged where it failed; the claim runs out and the step goes again
+            metrics.add_metric(name="NurtureSentNotRecorded", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="NurtureSent" if outcome == "sent" else "NurtureNotSent", unit=MetricUnit.Count,
                            value=1)  # fmt: skip
     logger.info("nurture message handled", extra={"lead_id": lead_id, "kind": message["kind"], "outcome": outcome})
@@ -85,7 +83,7 @@ def send_ahead(records: list[dict[str, Any]]) -> None:
         try:
             sent_ahead[tick] = send_due_steps(lead_ids, lead_services(), client_config(), mailer(), signed_links(now),
                                               now, pacer=pacer())  # fmt: skip
-        except Exception as exc:  # their claims or records were not written: each message is tried alone below
+        except Exception as exc:  # their claims were not written: each message is tried alone below
             logger.warning("nurture steps not sent ahead", extra={"lead_ids": lead_ids, "error": error_code(exc)})
 
 

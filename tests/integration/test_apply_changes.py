@@ -13,6 +13,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from leadflow.aws.leads_table import LeadsTable, counter_shard
 from leadflow.lead.change import CounterDelta, LeadChange, LeadServices, apply_change, apply_changes
 from leadflow.lead.profile import LeadProfile
@@ -73,18 +75,18 @@ def test_many_leads_changed_together_take_one_read_and_one_write(stack: Stack, l
 
 
 def test_a_batchs_counts_are_added_to_one_shard_of_the_day_so_two_batches_at_once_seldom_meet(
-    stack: Stack, lambda_context: Any
+    stack: Stack, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lead_ids = stored_leads(stack, lambda_context, 12, "sharded")
     store = stack.store()
+    monkeypatch.setattr("leadflow.aws.leads_table.random.randrange", lambda shards: 7)  # the shard drawn
     apply_changes({lead_id: noted("sharded") for lead_id in lead_ids}, services_on(stack, store))
     shards = store.client.query(
         TableName=store.table_name,
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": "COUNTER#batch_noted"}},
     )["Items"]
-    assert [item["count"]["N"] for item in shards] == ["12"]  # one shard item holds the batch's twelve
-    assert shards[0]["sk"]["S"].startswith("2026-11-24#")
+    assert [(item["sk"]["S"], item["count"]["N"]) for item in shards] == [("2026-11-24#07", "12")]
     assert len({counter_shard(lead_id) for lead_id in lead_ids}) > 1  # alone, they would have used several
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -395,58 +396,71 @@ def test_a_claim_that_cannot_be_given_back_holds_back_no_record_of_the_batchs_se
     assert recorded["nurture"]["sequences"]["welcome"]["steps_sent"] == 1  # recorded, so never sent again
 
 
-def records_together_fail(monkeypatch: pytest.MonkeyPatch, alone_too: bool) -> None:
-    """The batch's records cannot be written together (the claims before them can); nor alone, if `alone_too`."""
+def records_fail(monkeypatch: pytest.MonkeyPatch, together: str, alone_too: bool) -> None:
+    """The batch's records (the second `apply_changes`, after the claims) fail together: before writing anything
+    (`together="before"`) or after writing them (`"after"`, as when an answer is lost); then alone, if `alone_too`."""
     from leadflow.nurture import send as nurture_send
 
-    together, alone = nurture_send.apply_changes, nurture_send.apply_change
+    real_together, real_alone = nurture_send.apply_changes, nurture_send.apply_change
     calls = []
 
     def second_fails(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
-        if len(calls) == 2:  # the first writes the claims, the second the records
+        if len(calls) == 2 and together == "before":
             raise RuntimeError("DynamoDB unavailable")
-        return together(*args, **kwargs)
+        written = real_together(*args, **kwargs)
+        if len(calls) == 2:
+            raise RuntimeError("the answer was lost")
+        return written
 
     def fails(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("DynamoDB unavailable")
 
     monkeypatch.setattr(nurture_send, "apply_changes", second_fails)
-    monkeypatch.setattr(nurture_send, "apply_change", fails if alone_too else alone)
+    monkeypatch.setattr(nurture_send, "apply_change", fails if alone_too else real_alone)
 
 
-def send_two(stack: Stack, lambda_context: Any, prefix: str) -> tuple[list[str], Any]:
+def send_two(stack: Stack, lambda_context: Any, prefix: str, fail: Callable[[], None]) -> tuple[list[str], Any]:
+    """Two nurture leads stored, then `fail` set up, then their due steps sent together."""
     from leadflow.links import LinkSigner
     from leadflow.nurture.send import SignedLinks, send_due_steps
     from leadflow.settings import client_config, link_key
 
     lead_ids = [nurture_lead(stack, lambda_context, f"{prefix}.{n}@gmail.com", n=n) for n in range(2)]
+    fail()
     now = datetime(2026, 11, 24, 9, tzinfo=UTC)
     links = SignedLinks(LinkSigner(link_key()), "https://leads.example", None, now)
     return lead_ids, send_due_steps(lead_ids, lead_services(), client_config(), wiring.mailer(), links, now)
 
 
-def test_sent_steps_whose_records_fail_together_are_recorded_one_by_one(
-    stack: Stack, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+def steps_sent(stack: Stack, lead_id: str) -> int:
+    profile = stack.store().get_profile(lead_id)
+    assert profile is not None
+    return int(profile["nurture"]["sequences"]["welcome"].get("steps_sent", 0))
+
+
+@pytest.mark.parametrize("together", ["before", "after"])
+def test_sent_steps_whose_records_fail_together_are_recorded_one_by_one_and_counted_once(
+    stack: Stack, lambda_context: Any, monkeypatch: pytest.MonkeyPatch, together: str
 ) -> None:
-    records_together_fail(monkeypatch, alone_too=False)
-    lead_ids, done = send_two(stack, lambda_context, "alone")
+    fail = partial(records_fail, monkeypatch, together, alone_too=False)
+    lead_ids, done = send_two(stack, lambda_context, f"alone.{together}", fail)
     assert (done.outcomes, done.unrecorded) == (dict.fromkeys(lead_ids, "sent"), {})
-    for lead_id in lead_ids:
-        profile = stack.store().get_profile(lead_id)
-        assert profile is not None
-        assert profile["nurture"]["sequences"]["welcome"]["steps_sent"] == 1
+    assert [steps_sent(stack, lead_id) for lead_id in lead_ids] == [1, 1]
+    assert stack.store().count("nurture_sent") == 2
 
 
 def test_a_sent_step_whose_record_cannot_be_written_is_sent_not_failed_and_logged_as_unrecorded(
     stack: Stack, lambda_context: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    records_together_fail(monkeypatch, alone_too=True)
+    fail = partial(records_fail, monkeypatch, "before", alone_too=True)
     with caplog.at_level("ERROR"):
-        lead_ids, done = send_two(stack, lambda_context, "unrecorded")
+        lead_ids, done = send_two(stack, lambda_context, "unrecorded", fail)
     assert (done.outcomes, list(done.unrecorded), done.failures) == (dict.fromkeys(lead_ids, "sent"), lead_ids, {})
     logged = [r for r in caplog.records if r.getMessage().startswith("nurture step sent but not recorded")]
     assert [r.lead_id for r in logged] == lead_ids  # type: ignore[attr-defined]
+    assert [steps_sent(stack, lead_id) for lead_id in lead_ids] == [0, 0]
+    assert stack.store().count("nurture_sent") == 0
 
 
 def test_a_send_of_unknown_outcome_keeps_its_claim_so_the_step_is_not_sent_again_before_it_runs_out(

@@ -219,19 +219,27 @@ def _record(
     done: SentSteps,
 ) -> None:
     """Record the sent steps together, from the claims as written (no second read); if that write fails, each
-    alone (a record is idempotent: one written before is not written again), and keep what still fails."""
+    alone (a record is idempotent: one written before is not written again), and keep what still fails.
+
+    One lead failing alone as well says DynamoDB is failing: the rest are not tried (each try could take
+    botocore's own retries and timeouts, past the run's end), they are kept as unrecorded at once.
+    """
     try:
         apply_changes(records, services, known)
         return
     except Exception as exc:  # the emails went out: try each record before giving up on any
         logger.warning("nurture records not written together; each alone", extra={"error": error_code(exc)})
+    failed: Exception | None = None
     for lead_id, record in records.items():
-        try:
-            apply_change(lead_id, record, services)
-        except Exception as exc:
-            done.unrecorded[lead_id] = exc
-            logger.error("nurture step sent but not recorded; it goes again once its claim runs out",
-                         extra={"lead_id": lead_id, "error": error_code(exc)})  # fmt: skip
+        if failed is None:
+            try:
+                apply_change(lead_id, record, services)
+                continue
+            except Exception as exc:
+                failed = exc
+        done.unrecorded[lead_id] = failed
+        logger.error("nurture step sent but not recorded; it goes again once its claim runs out",
+                     extra={"lead_id": lead_id, "error": error_code(failed)})  # fmt: skip
 
 
 def _send_all(
@@ -530,7 +538,7 @@ def _tally(done: dict[str, int], batch: list[str], future: Future[SentSteps]) ->
     """Count a finished batch into the run's figures, and log what it could not send."""
     try:
         sent = future.result()
-    except Exception as exc:  # the batch's claims or records were not written: its steps stay due, or run out
+    except Exception as exc:  # the batch's claims were not written: its steps stay due, or their claims run out
         logger.error("nurture steps not sent; they stay due", extra={"lead_ids": batch, "error": error_code(exc)})
         done["failed"] += len(batch)
         return
