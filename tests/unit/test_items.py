@@ -98,3 +98,10 @@ def test_kinds_derived_from_the_plain_ones_are_typed_as_their_values() -> None:
 def test_a_number_dynamodb_cannot_hold_is_refused() -> None:
     with pytest.raises(ArithmeticError):
         item_of({"n": 10**40 + 1})
+
+
+def test_a_large_whole_number_read_back_is_written_again_as_it_was_stored() -> None:
+    stored = item_of({"n": 3.4028234663852886e38})  # a float's largest 32-bit value: stored as 3.4028234663852886E+38
+    read_back = plain_of(stored)
+    assert read_back["n"] == 340282346638528860000000000000000000000  # whole: an int of 39 digits
+    assert item_of(read_back) == stored

@@ -51,10 +51,26 @@ def _typed(value: Any) -> dict[str, Any]:
 def _number(value: int | Decimal) -> str:
     from boto3.dynamodb.types import DYNAMODB_CONTEXT
 
+    if type(value) is int and not -(10**38) < value < 10**38:
+        value = _without_trailing_zeros(value)
     number = str(DYNAMODB_CONTEXT.create_decimal(value))  # refuses what DynamoDB cannot hold, as boto3 does
     if number in ("Infinity", "-Infinity", "NaN", "sNaN"):
         raise TypeError("Infinity and NaN not supported")
     return number
+
+
+def _without_trailing_zeros(value: int) -> Decimal:
+    """A whole number of more than 38 digits, exactly, with its trailing zeros as an exponent: 3.4028234663852886E+38.
+
+    DynamoDB holds 38 significant digits. A large float stored as 3.4028234663852886E+38 is whole, so
+    `plain_of` reads it back as an int of 39 digits; written again digit by digit, it would be refused
+    (decimal.Rounded), and every later write of its item with it.
+    """
+    sign, digits, _ = Decimal(value).as_tuple()  # an int's exponent is 0
+    exponent = 0
+    while len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    return Decimal((sign, digits, exponent))
 
 
 def plain_of(item: dict[str, Any]) -> dict[str, Any]:
