@@ -51,6 +51,17 @@ def sweep(stack: Stack, lambda_context: Any, at: str) -> dict[str, int]:
     return answer
 
 
+def send_due_step(lead_id: str, services: Any, config: Any, mail: Any, links: Any, now: datetime) -> str:
+    """One lead's due step through `send_due_steps`, as the nurture queue's consumer sends one alone: its outcome,
+    or the error its send failed with (given back), raised."""
+    from leadflow.nurture.send import send_due_steps
+
+    done = send_due_steps([lead_id], services, config, mail, links, now)
+    if lead_id in done.failures:
+        raise done.failures[lead_id]
+    return done.outcomes[lead_id]
+
+
 def emails_to(moto_endpoint: str, address: str) -> list[Any]:
     return [m for m in sent_emails(moto_endpoint) if m["To"] == address]
 
@@ -238,7 +249,7 @@ def test_the_sample_nurture_send_batch_is_handled(stack: Stack, lambda_context: 
 def refused_at_nine(stack: Stack, lead_id: str, mail: Any) -> dict[str, Any]:
     """Send the lead's due step at Tuesday 09:00 UTC through `mail`, which refuses it: the lead as stored after."""
     from leadflow.links import LinkSigner
-    from leadflow.nurture.send import SignedLinks, send_due_step
+    from leadflow.nurture.send import SignedLinks
     from leadflow.settings import client_config, link_key
 
     now = datetime(2026, 11, 24, 9, tzinfo=UTC)
@@ -269,7 +280,7 @@ def test_a_claim_outlasts_the_sending_however_fast_the_ticks_come(stack: Stack, 
     """On `leadflow local --clock 1200x`, 40 minutes of ticks pass in 2 seconds: a step still being sent
     at the first tick is not sent again by a sweep at the later one, because the claim is held on the wall clock."""
     from leadflow.links import LinkSigner
-    from leadflow.nurture.send import SignedLinks, send_due_step
+    from leadflow.nurture.send import SignedLinks
     from leadflow.settings import client_config, link_key
 
     lead_id = nurture_lead(stack, lambda_context, "slow.send@gmail.com")

@@ -633,7 +633,7 @@ def _transactions(writes: Sequence[Transaction]) -> Iterator[tuple[list[int], li
         keyed = [(_counter_key(item), item) for item in written.items]
         added = [item for key, item in keyed if key is None]
         counted = [(key, item) for key, item in keyed if key is not None]
-        new_counters = {_by_day(key) for key, _ in counted} - counters.keys()
+        new_counters = {key for key, _ in counted} - counters.keys()
         if places and len(items) + len(counters) + len(added) + len(new_counters) > MAX_TRANSACTION_ITEMS:
             yield places, items + _on_one_shard(counters)
             places, items, counters = [], [], {}
@@ -641,18 +641,11 @@ def _transactions(writes: Sequence[Transaction]) -> Iterator[tuple[list[int], li
         items.extend(added)
         for key, item in counted:
             amount = int(item["Update"]["ExpressionAttributeValues"][":n"]["N"])
-            if (summed := counters.get(_by_day(key))) is not None:
+            if (summed := counters.get(key)) is not None:
                 amount += int(summed["Update"]["ExpressionAttributeValues"][":n"]["N"])
-            counters[_by_day(key)] = {
-                "Update": {**item["Update"], "ExpressionAttributeValues": {":n": {"N": str(amount)}}}
-            }
+            counters[key] = {"Update": {**item["Update"], "ExpressionAttributeValues": {":n": {"N": str(amount)}}}}
     if places:
         yield places, items + _on_one_shard(counters)
-
-
-def _by_day(key: tuple[str, str]) -> tuple[str, str]:
-    """A counter shard's key (pk, "<day>#<shard>") as the counter and its day: (pk, "<day>")."""
-    return key[0], key[1][: key[1].rindex("#")]
 
 
 def _on_one_shard(counters: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
@@ -665,10 +658,12 @@ def _on_one_shard(counters: dict[tuple[str, str], dict[str, Any]]) -> list[dict[
 
 
 def _counter_key(item: dict[str, Any]) -> tuple[str, str] | None:
+    """The counter and day a transaction item adds to, (pk, "<day>"), whatever its shard; None: no counter."""
     update = item.get("Update")
     if update is None or not update["Key"]["pk"]["S"].startswith("COUNTER#"):
         return None
-    return update["Key"]["pk"]["S"], update["Key"]["sk"]["S"]
+    sort_key = update["Key"]["sk"]["S"]  # "<day>#<shard>"
+    return update["Key"]["pk"]["S"], sort_key[: sort_key.rindex("#")]
 
 
 def _profile(item: dict[str, Any]) -> LeadProfile:

@@ -77,6 +77,12 @@ def unsubscribe_url(signer: LinkSigner, base_url: str, lead_id: str, now: dateti
     return f"{base_url.rstrip('/')}/u/{token}"
 
 
+def mailto_subject(token: str) -> str:
+    """The subject the mailto of List-Unsubscribe asks for, percent-encoded for the URL: `unsubscribe <token>`
+    (leadflow.nurture.unsubscribe_mail reads the token back)."""
+    return f"{UNSUBSCRIBE}%20{token}"
+
+
 def click_url(
     signer: LinkSigner,
     base_url: str,

@@ -44,11 +44,10 @@ from leadflow.config import ClientConfig, EmailTemplates
 from leadflow.lead.change import CounterDelta, LeadChange, LeadServices, StoredLead, apply_change, apply_changes
 from leadflow.lead.profile import LeadProfile, utc_stamp
 from leadflow.links import LinkSigner
-from leadflow.nurture.email_links import click_url, unsubscribe_url
+from leadflow.nurture.email_links import click_url, mailto_subject, unsubscribe_url
 from leadflow.nurture.sequences import NextStep, NurtureState, plan_nurture, record_sent, schedule_nurture, wall_clock
 from leadflow.nurture.suppression import is_suppressed, suppress_lead
 from leadflow.nurture.templates import EmailTemplate, Outgoing, Rendered
-from leadflow.nurture.unsubscribe_mail import mailto_subject
 from leadflow.route.notice import OutcomeUnknown, Undeliverable
 
 logger = logging.getLogger(__name__)
@@ -105,26 +104,6 @@ def step_template(config: ClientConfig, step: NextStep) -> EmailTemplate:
     return EmailTemplate(f"sequence {step.sequence}, step {step.step + 1}", source.subject, source.html, source.text)
 
 
-def send_due_step(
-    lead_id: str,
-    services: LeadServices,
-    config: ClientConfig,
-    mail: MailPort,
-    links: LinkPort,
-    now: datetime,
-) -> StepOutcome:
-    """Claim, send and record the lead's due step (see the module doc); what happened.
-
-    `now` is the tick: what is due, and when it counts as sent. The claim is a lease on the wall
-    clock (`wall_clock`), so it outlasts the sending however fast the ticks come. A send that
-    failed is given back, then raised.
-    """
-    done = send_due_steps([lead_id], services, config, mail, links, now)
-    if lead_id in done.failures:
-        raise done.failures[lead_id]
-    return done.outcomes[lead_id]
-
-
 @dataclass
 class SentSteps:
     """What became of each lead's due step: its outcome, or the error its send failed with (given back)."""
@@ -144,11 +123,13 @@ def send_due_steps(
     now: datetime,
     pacer: Pacer | None = None,
 ) -> SentSteps:
-    """`send_due_step` for many leads: their claims written together, then the sends, then the records together.
+    """Claim, send and record each lead's due step (see the module doc): the claims written together, then the
+    sends, then the records together.
 
-    Each lead is claimed, sent and recorded as `send_due_step` does; `apply_changes` only saves
-    requests (one read and one write for the claims of all of them, the same for the records),
-    and a lead whose write conflicts is claimed or recorded alone. The emails go to the mailer
+    `now` is the tick: what is due, and when it counts as sent. A claim is a lease on the wall
+    clock (`wall_clock`), so it outlasts the sending however fast the ticks come. `apply_changes`
+    only saves requests (one read and one write for the claims of all the leads, the same for the
+    records), and a lead whose write conflicts is claimed or recorded alone. The emails go to the mailer
     together (`MailPort.send_bulk`), at most a second's worth of `pacer`'s rate at a time. A
     failed send is given back and kept in `failures`; it holds back no other lead.
     """
@@ -515,22 +496,22 @@ def sweep_nurture(
         done["fanned_out"] = len(ids)
         return done
     batches = [ids[start : start + SWEEP_BATCH] for start in range(0, len(ids), SWEEP_BATCH)]
-    with ThreadPoolExecutor(max(in_flight, 1), thread_name_prefix="nurture-sweep") as pool:
+    in_flight = max(in_flight, 1)
+    with ThreadPoolExecutor(in_flight, thread_name_prefix="nurture-sweep") as pool:
         running: dict[Future[SentSteps], list[str]] = {}
         for number, batch in enumerate(batches):
             if len(running) >= in_flight:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     _tally(done, running.pop(future), future)
-            if give_up_at is not None and time.monotonic() + batch_seconds * max(in_flight, 1) > give_up_at:
+            if give_up_at is not None and time.monotonic() + batch_seconds * in_flight > give_up_at:
                 rest = [lead_id for later in batches[number:] for lead_id in later]
                 fan_out(rest)
                 done["fanned_out"] = len(rest)
                 break
             running[pool.submit(send_batch, batch)] = batch
-        for future in list(running):
-            future.exception()  # wait for it
-            _tally(done, running.pop(future), future)
+        for future, batch in running.items():  # _tally waits for each (future.result())
+            _tally(done, batch, future)
     return done
 
 

@@ -24,14 +24,13 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_string, policy
-from email.message import EmailMessage
-from email.utils import format_datetime
 from itertools import islice
 from typing import Any, Literal
 
 from leadflow.links import LinkRefused, LinkSigner
-from leadflow.nurture.email_links import UNSUBSCRIBE
+
+# Imported where used, not here: the SES events consumer imports this module for every bounce and complaint,
+# and only an unsubscribe email needs the email package's parser or email_links' pages (about 29 ms of cold start).
 
 # A link token's shape (leadflow.links): base64url payload, a dot, base64url MAC (32 bytes: 43 characters). The
 # lookbehind starts a match only where a run of such characters starts: a long run is tried once, not at each place.
@@ -40,11 +39,6 @@ MOST_CANDIDATES = 20  # token-shaped strings checked per email
 MOST_CHARS = 64_000  # of each place a token is looked for (a subject, a body): a long email cannot make the check long
 
 Outcome = Literal["unsubscribed", "refused", "ignored"]
-
-
-def mailto_subject(token: str) -> str:
-    """The subject the mailto asks for, percent-encoded for the URL: `unsubscribe <token>`."""
-    return f"{UNSUBSCRIBE}%20{token}"
 
 
 @dataclass(frozen=True)
@@ -64,6 +58,8 @@ def is_sns_notification(body: Mapping[str, Any]) -> bool:
 
 def read_unsubscribe_mail(envelope: Mapping[str, Any], signer: LinkSigner, now: datetime) -> MailedUnsubscribe:
     """The lead an email to the unsubscribe mailbox unsubscribes, from SNS's envelope of SES's notification."""
+    from leadflow.nurture.email_links import UNSUBSCRIBE
+
     try:
         notification = json.loads(envelope["Message"])
     except ValueError:
@@ -94,6 +90,8 @@ def read_unsubscribe_mail(envelope: Mapping[str, Any], signer: LinkSigner, now: 
 
 def _decoded(content: str) -> list[str]:
     """The email's Subject and its text and HTML bodies, decoded (RFC 2047 words, quoted-printable, base64)."""
+    from email import message_from_string, policy
+
     email = message_from_string(content[: 4 * MOST_CHARS], policy=policy.default)
     return [str(email.get("Subject", "")), *_bodies(email)]
 
@@ -119,6 +117,9 @@ def received_notification(
     For the local stack (`leadflow local unsubscribe-by-email`) and tests: SES's fields as it
     fills them for an email that passed its scans, and the email itself in `content` (UTF-8).
     """
+    from email.message import EmailMessage
+    from email.utils import format_datetime
+
     stamp = now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     email = EmailMessage()
     email["From"], email["To"], email["Subject"] = sender, recipient, subject
