@@ -22,6 +22,7 @@ from leadflow.aws.roster import RosterTable
 from leadflow.lead.change import LeadServices, MessageSender
 from leadflow.nurture.sequences import nurture_keeper
 from leadflow.observability import MetricUnit, metrics
+from leadflow.report.figures import team_minutes
 from leadflow.settings import UNSUBSCRIBE_MAILBOX_VARIABLE, client_config, link_key, required_env
 
 if TYPE_CHECKING:
@@ -58,7 +59,9 @@ def lead_services() -> LeadServices:
         queues["nurture"] = FifoQueue(required_env("NURTURE_QUEUE_URL"))
     config = client_config()
     bus = EventBus(required_env("EVENT_BUS_NAME"))
-    return LeadServices(config.name, leads_table(), bus, queues, keep=nurture_keeper(config))
+    return LeadServices(
+        config.name, leads_table(), bus, queues, keep=nurture_keeper(config), working_minutes=team_minutes(config)
+    )
 
 
 @cache

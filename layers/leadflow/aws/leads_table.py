@@ -8,6 +8,7 @@ One table per client stack, single-table layout:
 | timeline entry    | LEAD#<lead_id>       | TIMELINE#<at>#<version>.<n>.<id> | once                  |
 | change marker     | MARKER#<marker>      | MARKER                       | once (idempotency)        |
 | counter shard     | COUNTER#<name>       | <yyyy-mm-dd>#<shard>         | by 1 in COUNTER_SHARDS    |
+| report shard      | REPORT#<dimension>   | <yyyy-mm-dd>#<shard>         | by 1 in COUNTER_SHARDS    |
 | account link      | ACCOUNT#<domain>     | LEAD#<lead_id>               | with an owned lead of a company domain |
 | work link         | TEAM#<team>          | OWNER#<rep>#<lead_id>, QUEUE#<due>#<lead_id> | with an open lead |
 | nurture due       | LEAD#<lead_id>       | NURTURE                      | when its next email's time moves |
@@ -20,6 +21,11 @@ with `TransactionConflict`, which `leadflow.aws.retry` retries with jittered bac
 transaction that writes many leads' changes at once (`write_many`) adds all their counts to
 one shard drawn for it: had it added each to the lead's own, it would hold every shard of the
 day, and any two such transactions at once (two nurture batches) would meet.
+
+The report's figures (leadflow.report.figures) are kept the same way, one item per dimension,
+day (the leads' capture day) and shard, holding one number per figure and value of the
+dimension (`<figure>|<value>`, like `won|google`): a report of 90 days by source reads 90 days'
+shards of `REPORT#source`, however many leads they counted.
 
 Profiles carry `gsi1pk = LEADS#<yyyy-mm>#<shard>` and `gsi1sk = <created_at>#<lead_id>`, so
 leads are listed month by month with Queries (one per shard, merged newest first), never a
@@ -54,7 +60,7 @@ import heapq
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -63,8 +69,17 @@ from leadflow.aws.client import LazyClient
 from leadflow.aws.items import item_of, plain_of
 from leadflow.aws.retry import cancellation_reasons, with_backoff
 from leadflow.aws.roster import ledger_update
-from leadflow.lead.change import WAITING_STAGES, AlreadyApplied, Conflict, LeadChange, OutboxItem, StoredLead
+from leadflow.lead.change import (
+    WAITING_STAGES,
+    AlreadyApplied,
+    Conflict,
+    CounterDelta,
+    LeadChange,
+    OutboxItem,
+    StoredLead,
+)
 from leadflow.lead.profile import LeadProfile, TimelineEntry
+from leadflow.report.figures import FigureDelta
 from leadflow.route.assignment import AccountLead
 
 PROFILE = "PROFILE"
@@ -73,6 +88,7 @@ MAX_BATCH_GET = 100  # keys per BatchGetItem request
 MAX_UNPROCESSED_ROUNDS = 8  # BatchGetItem rounds for the keys DynamoDB left unprocessed
 MAX_TRANSACTION_ITEMS = 100  # items per TransactWriteItems request
 COUNTER_SHARDS = 10
+COUNTER_PREFIX, REPORT_PREFIX = "COUNTER#", "REPORT#"
 MAX_LIST_MONTHS = 36
 LEADS_BY_CREATED_INDEX = "by_created"  # leadflow.definition declares it
 LEADS_BY_DUE_INDEX = "by_due"  # leadflow.definition declares it
@@ -90,7 +106,34 @@ def lead_pk(lead_id: str) -> str:
 
 def counter_key(name: str, day: str, shard: int) -> dict[str, Any]:
     """One shard of one day of a counter (summed on read by `count`)."""
-    return {"pk": {"S": f"COUNTER#{name}"}, "sk": {"S": f"{day}#{shard:02d}"}}
+    return {"pk": {"S": f"{COUNTER_PREFIX}{name}"}, "sk": {"S": f"{day}#{shard:02d}"}}
+
+
+def report_key(dimension: str, day: str, shard: int) -> dict[str, Any]:
+    """One shard of one day of a report dimension (its figures by value, summed on read by `report_items`)."""
+    return {"pk": {"S": f"{REPORT_PREFIX}{dimension}"}, "sk": {"S": f"{day}#{shard:02d}"}}
+
+
+def figure_attribute(figure: str, value: str) -> str:
+    """The attribute a figure's count for one value of a dimension is kept in (a figure never holds a "|")."""
+    return f"{figure}|{value}"
+
+
+def additions(table: str, key: dict[str, Any], amounts: dict[str, int]) -> dict[str, Any]:
+    """The Update that adds `amounts` (attribute -> amount) to a counter or report item."""
+    return {
+        "TableName": table,
+        "Key": key,
+        "UpdateExpression": "ADD " + ", ".join(f"#c{n} :c{n}" for n in range(len(amounts))),
+        "ExpressionAttributeNames": {f"#c{n}": name for n, name in enumerate(amounts)},
+        "ExpressionAttributeValues": {f":c{n}": {"N": str(amount)} for n, amount in enumerate(amounts.values())},
+    }
+
+
+def added(update: dict[str, Any]) -> dict[str, int]:
+    """What an `additions` Update adds: attribute -> amount."""
+    names, values = update["ExpressionAttributeNames"], update["ExpressionAttributeValues"]
+    return {names[f"#c{n}"]: int(values[f":c{n}"]["N"]) for n in range(len(names))}
 
 
 def listing_partition(month: str, shard: int) -> str:
@@ -289,6 +332,44 @@ class LeadsTable(LazyClient):
         ):
             total += int(item.get("count", 0))
         return total
+
+    def report_items(self, dimension: str, first_day: str, last_day: str) -> list[dict[str, Any]]:
+        """A report dimension's items of the days `first_day` to `last_day` (yyyy-mm-dd), every shard: one Query, paged.
+
+        What it reads grows with the days (and the dimension's values counted on them), never
+        with the number of leads. Each item: its `sk` ("<day>#<shard>") and `<figure>|<value>`
+        numbers (see leadflow.report.figures).
+        """
+        return self._query_all(
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"{REPORT_PREFIX}{dimension}"},
+                ":first": {"S": f"{first_day}#"},
+                ":last": {"S": f"{last_day}#~"},
+            },
+        )
+
+    def report_scan(self) -> Iterator[tuple[list[dict[str, Any]], int]]:
+        """Every lead's profile and every report item, a page at a time, with how many items each page scanned.
+
+        A Scan of the whole table: for `leadflow report verify`, an admin's recount, never for a report.
+        """
+        scan: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "sk = :profile OR begins_with(pk, :report)",
+            "ExpressionAttributeValues": {":profile": {"S": PROFILE}, ":report": {"S": REPORT_PREFIX}},
+        }
+        while True:
+            answer = self._retrying(lambda: self.client.scan(**scan))
+            yield [plain_of(item) for item in answer.get("Items", [])], int(answer.get("ScannedCount", 0))
+            if "LastEvaluatedKey" not in answer:
+                return
+            scan["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def item_count(self) -> int:
+        """The table's item count as DynamoDB last measured it (it updates about every six hours on AWS)."""
+        answer = self._retrying(lambda: self.client.describe_table(TableName=self.table_name))
+        return int(answer["Table"].get("ItemCount", 0))
 
     def get_lead(self, lead_id: str) -> Lead | None:
         items = self._query_all(
@@ -501,14 +582,10 @@ def change_transaction(
     else:
         items.append({"Update": _changed_attributes(table, held, profile_item, read.version)})
     shard = counter_shard(lead_id)
-    for counter in change.counters:
-        items.append({"Update": {
-            "TableName": table,
-            "Key": counter_key(counter.name, counter.day, shard),
-            "UpdateExpression": "ADD #count :n",
-            "ExpressionAttributeNames": {"#count": "count"},
-            "ExpressionAttributeValues": {":n": {"N": str(counter.amount)}},
-        }})  # fmt: skip
+    items += [
+        {"Update": additions(table, {"pk": {"S": pk}, "sk": {"S": sk}}, amounts)}
+        for (pk, sk), amounts in counted(change.counters, change.figures, shard).items()
+    ]
     if profile.get("account_domain"):  # the company's link to this lead, naming its owner while it has one
         link = {
             "pk": f"ACCOUNT#{profile['account_domain']}",
@@ -529,6 +606,24 @@ def change_transaction(
     items += _nurture_due(table, read.profile if read else None, profile)
     items += [ledger_update(table, entry) for entry in change.ledger]  # last: a Conflict is read from the end
     return Transaction(items, profile_at, version, profile_item)
+
+
+def counted(
+    counters: Iterable[CounterDelta], figures: Iterable[FigureDelta], shard: int
+) -> dict[tuple[str, str], dict[str, int]]:
+    """What counters and report figures add to their items on `shard`: by key (pk, sk), attribute -> amount."""
+    counted: dict[tuple[str, str], dict[str, int]] = {}
+
+    def add(key: dict[str, Any], attribute: str, amount: int) -> None:
+        amounts = counted.setdefault((key["pk"]["S"], key["sk"]["S"]), {})
+        amounts[attribute] = amounts.get(attribute, 0) + amount
+
+    for counter in counters:
+        add(counter_key(counter.name, counter.day, shard), "count", counter.amount)
+    for delta in figures:
+        for dimension, value in delta.values:
+            add(report_key(dimension, delta.day, shard), figure_attribute(delta.figure, value), delta.amount)
+    return counted
 
 
 def _changed_attributes(table: str, held: dict[str, Any], item: dict[str, Any], version: int) -> dict[str, Any]:
@@ -620,47 +715,48 @@ def _stored(item: dict[str, Any]) -> StoredLead:
 def _transactions(writes: Sequence[Transaction]) -> Iterator[tuple[list[int], list[dict[str, Any]]]]:
     """Changes' transactions grouped into ones of at most 100 items: each group's places in `writes` and its items.
 
-    DynamoDB refuses two operations on one item in a transaction, so the counter updates of a
-    group are summed into one per counter and day, on one shard drawn for the group. A group then
-    holds one counter item of the day, not every shard, and two groups written at once meet on a
-    counter one time in COUNTER_SHARDS. The shard is drawn, not taken from the group's leads: a
-    sweep's batches come from the due index shard by shard, so their leads share one.
+    DynamoDB refuses two operations on one item in a transaction, so the counter and report
+    updates of a group are summed into one per item and day, on one shard drawn for the group. A
+    group then holds one counter item of the day, not every shard, and two groups written at once
+    meet on a counter one time in COUNTER_SHARDS. The shard is drawn, not taken from the group's
+    leads: a sweep's batches come from the due index shard by shard, so their leads share one.
     """
     places: list[int] = []
     items: list[dict[str, Any]] = []
-    counters: dict[tuple[str, str], dict[str, Any]] = {}  # by counter (pk) and day: the summed update
+    counters: dict[tuple[str, str], dict[str, int]] = {}  # by counter or report item (pk) and day: what it adds
+    table = ""
     for place, written in enumerate(writes):
         keyed = [(_counter_key(item), item) for item in written.items]
-        added = [item for key, item in keyed if key is None]
+        plain = [item for key, item in keyed if key is None]
         counted = [(key, item) for key, item in keyed if key is not None]
         new_counters = {key for key, _ in counted} - counters.keys()
-        if places and len(items) + len(counters) + len(added) + len(new_counters) > MAX_TRANSACTION_ITEMS:
-            yield places, items + _on_one_shard(counters)
+        if places and len(items) + len(counters) + len(plain) + len(new_counters) > MAX_TRANSACTION_ITEMS:
+            yield places, items + _on_one_shard(table, counters)
             places, items, counters = [], [], {}
         places.append(place)
-        items.extend(added)
+        items.extend(plain)
         for key, item in counted:
-            amount = int(item["Update"]["ExpressionAttributeValues"][":n"]["N"])
-            if (summed := counters.get(key)) is not None:
-                amount += int(summed["Update"]["ExpressionAttributeValues"][":n"]["N"])
-            counters[key] = {"Update": {**item["Update"], "ExpressionAttributeValues": {":n": {"N": str(amount)}}}}
+            table = item["Update"]["TableName"]
+            amounts = counters.setdefault(key, {})
+            for attribute, amount in added(item["Update"]).items():
+                amounts[attribute] = amounts.get(attribute, 0) + amount
     if places:
-        yield places, items + _on_one_shard(counters)
+        yield places, items + _on_one_shard(table, counters)
 
 
-def _on_one_shard(counters: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
-    """A group's summed counter updates, every one on the same shard of its day, drawn for the group."""
+def _on_one_shard(table: str, counters: dict[tuple[str, str], dict[str, int]]) -> list[dict[str, Any]]:
+    """A group's summed counter and report updates, every one on the same shard of its day, drawn for the group."""
     shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreads writes, guards nothing
     return [
-        {"Update": {**update["Update"], "Key": counter_key(pk.removeprefix("COUNTER#"), day, shard)}}
-        for (pk, day), update in counters.items()
+        {"Update": additions(table, {"pk": {"S": pk}, "sk": {"S": f"{day}#{shard:02d}"}}, amounts)}
+        for (pk, day), amounts in counters.items()
     ]
 
 
 def _counter_key(item: dict[str, Any]) -> tuple[str, str] | None:
-    """The counter and day a transaction item adds to, (pk, "<day>"), whatever its shard; None: no counter."""
+    """The counter or report item and day a transaction item adds to, (pk, "<day>"), whatever its shard; else None."""
     update = item.get("Update")
-    if update is None or not update["Key"]["pk"]["S"].startswith("COUNTER#"):
+    if update is None or not update["Key"]["pk"]["S"].startswith((COUNTER_PREFIX, REPORT_PREFIX)):
         return None
     sort_key = update["Key"]["sk"]["S"]  # "<day>#<shard>"
     return update["Key"]["pk"]["S"], sort_key[: sort_key.rindex("#")]

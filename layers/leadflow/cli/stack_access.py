@@ -27,6 +27,7 @@ from leadflow.definition import StackDefinition, build_definition
 from leadflow.lead.change import LeadServices
 from leadflow.lead.ids import LeadIds
 from leadflow.nurture.sequences import nurture_keeper
+from leadflow.report.figures import team_minutes
 
 T = TypeVar("T")
 
@@ -75,6 +76,7 @@ class StackAccess:
             bus=EventBus(self.definition.event_bus("events").name, self.aws_client("events")),
             queues={"routing": FifoQueue(url, sqs)},
             keep=nurture_keeper(self.config),  # a lead rejected back to nurture, or lost, enters its sequences
+            working_minutes=team_minutes(self.config),
         )
 
     @cached_property

@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from leadflow.lead.events import DomainEvent, lead_stage_changed
 from leadflow.lead.lifecycle import check_transition
 from leadflow.lead.profile import LeadProfile, TimelineEntry
+from leadflow.report.figures import FigureDelta, MinutesBetween, new_figures, note_speed_to_owner
 
 # The stages a lead waits in a team's queue in: sales-ready for sales, nurture for a qualification team.
 WAITING_STAGES = frozenset({"sales_ready", "nurture"})
@@ -89,6 +90,7 @@ class LeadChange:
     events: list[DomainEvent] = field(default_factory=list)
     handoffs: list[Handoff] = field(default_factory=list)
     counters: list[CounterDelta] = field(default_factory=list)
+    figures: list[FigureDelta] = field(default_factory=list)  # the report's, counted by the applier (`count_figures`)
     ledger: list[LedgerEntry | RepRelease] = field(default_factory=list)  # the reps the change moves
     marker: str | None = None  # an idempotency key: a change with a marker is written once
     # The step that planned it brought the lead's nurture schedule up to its `updated_at` itself (a nurture
@@ -167,6 +169,9 @@ class LeadServices:
     # What every change must keep in step before it is written, whichever step planned it (the lead's nurture
     # schedule: leadflow.nurture.sequences.NurtureKeeper). None: nothing (a client without nurture, a test).
     keep: Callable[[LeadChange], None] | None = None
+    # The working minutes between two moments for a team (its calendar), for the report's speed-to-owner.
+    # None: not counted (a test).
+    working_minutes: MinutesBetween | None = None
 
 
 Outcome = Literal["changed", "unchanged", "duplicate"]
@@ -191,8 +196,8 @@ def apply_change(lead_id: str, plan: Planner, services: LeadServices) -> Applied
         stored = services.store.read(lead_id)
         before = stored.profile if stored else None
         change = plan(dict(before) if before else None)  # type: ignore[arg-type]
-        if change is not None and services.keep is not None:
-            services.keep(change)
+        if change is not None:
+            _kept(before, change, services)
         if change is None:
             if stored is not None:
                 publish(stored.profile["lead_id"], stored.version, list(stored.outbox), services)
@@ -215,6 +220,15 @@ def apply_change(lead_id: str, plan: Planner, services: LeadServices) -> Applied
         publish(lead_id, version, outbox, services)
         return Applied("changed", change, before, None if outbox else StoredLead(change.profile, version))
     raise Conflict(lead_id)
+
+
+def _kept(before: LeadProfile | None, change: LeadChange, services: LeadServices) -> None:
+    """What every change keeps in step, whichever step planned it: the nurture schedule, the report's figures."""
+    if services.keep is not None:
+        services.keep(change)
+    if services.working_minutes is not None:
+        note_speed_to_owner(before, change.profile, services.working_minutes)
+    change.figures = new_figures(before, change.profile, change.timeline)  # type: ignore[arg-type]
 
 
 @runtime_checkable
@@ -257,8 +271,8 @@ def apply_changes(
             alone.append(lead_id)
             continue
         change = plan(dict(stored.profile))  # type: ignore[arg-type]
-        if change is not None and services.keep is not None:
-            services.keep(change)
+        if change is not None:
+            _kept(stored.profile, change, services)
         if change is None:
             applied[lead_id] = Applied("unchanged", None, stored.profile, stored)
         elif change.marker is not None or change.ledger or change.events or change.handoffs:

@@ -91,6 +91,7 @@ class LeadProfile(TypedDict, total=False):
     owner: str  # the owner's rep id
     owner_name: str
     assigned_at: str
+    minutes_to_owner: float  # from captured to its first owner, in the owner's team's working minutes
     account_domain: str  # the company's email domain (corporate addresses only): account matching finds its owner
     sla: SlaTimer
     sla_next_at: str  # when the SLA sweep next looks at it (the reminder, then the deadline); absent: never
@@ -105,6 +106,9 @@ class LeadProfile(TypedDict, total=False):
     # Its nurture (leadflow.nurture.sequences.NurtureState): sequences, recent sends, a suppression.
     nurture: dict[str, Any]
     nurture_next_at: str  # when its next nurture email may go out (the nurture sweep's due index); absent: none
+    # What the report has counted for it (leadflow.report.figures): figure -> the owner it was counted with,
+    # and the scoring rules that had fired when it was won or lost.
+    report: dict[str, Any]
 
 
 # One thing that happened to a lead, kept as its own item: an inquiry, or a stage change.

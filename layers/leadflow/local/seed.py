@@ -17,11 +17,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from leadflow.aws.leads_table import PROFILE, change_transaction, counter_key, counter_shard
+from leadflow.aws.items import plain_of
+from leadflow.aws.leads_table import (
+    COUNTER_PREFIX,
+    PROFILE,
+    REPORT_PREFIX,
+    added,
+    change_transaction,
+    counted,
+    counter_shard,
+)
 from leadflow.config import ClientConfig
+from leadflow.lead.change import CounterDelta
 from leadflow.lead.ids import LeadIds
 from leadflow.local.state import SCHEMA, item_key
 from leadflow.qualify.changes import plan_inquiry
+from leadflow.report.figures import new_figures, recount
 
 TITLES = ("VP Operations", "Student", "CEO", "Analyst", "Head of Logistics", "Fleet Manager", "Founder")
 TYPES = ("contact", "contact", "contact", "demo_request", "price_list")
@@ -50,24 +61,23 @@ def synthetic_message(config: ClientConfig, ids: LeadIds, n: int, now: datetime)
 
 
 def seed_items(config: ClientConfig, ids: LeadIds, table: str, count: int, first: int = 0) -> Iterator[dict[str, Any]]:
-    """The DynamoDB items (wire format) of `count` synthetic leads, counters last."""
+    """The DynamoDB items (wire format) of `count` synthetic leads, counter and report items last."""
     now = datetime.now(UTC)
-    counters: Counter[tuple[str, str]] = Counter()
+    sums: dict[tuple[str, str], Counter[str]] = {}
     for n in range(first, first + count):
         change = plan_inquiry(None, synthetic_message(config, ids, n, now), config.qualify, now)
         change.events.clear()  # seeded leads have nothing left to publish
         change.handoffs.clear()
+        change.figures = new_figures(None, change.profile, change.timeline)  # type: ignore[arg-type]
         items = change_transaction(table, change, None, []).items
         for entry in items:
             if "Put" in entry:
                 yield entry["Put"]["Item"]
             else:
                 update = entry["Update"]
-                counters[update["Key"]["pk"]["S"], update["Key"]["sk"]["S"]] += int(
-                    update["ExpressionAttributeValues"][":n"]["N"]
-                )
-    for (pk, sk), total in sorted(counters.items()):
-        yield {"pk": {"S": pk}, "sk": {"S": sk}, "count": {"N": str(total)}}
+                sums.setdefault((update["Key"]["pk"]["S"], update["Key"]["sk"]["S"]), Counter()).update(added(update))
+    for (pk, sk), amounts in sorted(sums.items()):
+        yield {"pk": {"S": pk}, "sk": {"S": sk}, **{name: {"N": str(total)} for name, total in amounts.items()}}
 
 
 def seed_state_file(
@@ -81,13 +91,14 @@ def seed_state_file(
 
     state_file.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(state_file)
-    added: Counter[str] = Counter()  # counter item key -> new leads
+    sums: dict[str, Counter[str]] = {}  # counter or report item key -> what the new leads add to it
+    new_leads = 0
     try:
         db.executescript(SCHEMA)
         with db:
             known: dict[str, bool] = {}  # lead id -> its profile was in the file before this run
             for item in seed_items(config, ids, table, count, first):
-                if item["pk"]["S"].startswith("COUNTER#"):
+                if item["pk"]["S"].startswith((COUNTER_PREFIX, REPORT_PREFIX)):
                     continue  # counted below, from the profiles that were really added
                 lead_id = item["lead_id"]["S"] if "lead_id" in item else item["pk"]["S"].removeprefix("LEAD#")
                 if lead_id not in known:
@@ -103,11 +114,14 @@ def seed_state_file(
                     (table, item_key({"pk": item["pk"], "sk": item["sk"]}), json.dumps(item)),
                 )
                 if item["sk"]["S"] == PROFILE:
-                    created_at = item["created_at"]["S"]
-                    added[item_key(counter_key("leads", created_at[:10], counter_shard(lead_id)))] += 1
-            for key, new_leads in added.items():
-                _add_to_counter(db, table, key, new_leads)
-        return sum(added.values())
+                    new_leads += 1
+                    profile = plain_of(item)
+                    lead = [CounterDelta("leads", profile["created_at"][:10])]
+                    for (pk, sk), amounts in counted(lead, recount(profile), counter_shard(lead_id)).items():  # type: ignore[arg-type]
+                        sums.setdefault(item_key({"pk": {"S": pk}, "sk": {"S": sk}}), Counter()).update(amounts)
+            for key, amounts in sums.items():
+                _add_to_counter(db, table, key, amounts)
+        return new_leads
     finally:
         db.close()
 
@@ -135,8 +149,9 @@ def load_items_into_moto(table_name: str, items: Iterable[dict[str, Any]], regio
     return written
 
 
-def _add_to_counter(db: sqlite3.Connection, table: str, key: str, amount: int) -> None:
+def _add_to_counter(db: sqlite3.Connection, table: str, key: str, amounts: Counter[str]) -> None:
     found = db.execute("SELECT attributes FROM items WHERE table_name = ? AND item_key = ?", (table, key)).fetchone()
-    item = json.loads(found[0]) if found else {**json.loads(key), "count": {"N": "0"}}
-    item["count"] = {"N": str(int(item["count"]["N"]) + amount)}
+    item = json.loads(found[0]) if found else json.loads(key)
+    for name, amount in amounts.items():
+        item[name] = {"N": str(int((item.get(name) or {"N": "0"})["N"]) + amount)}
     db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", (table, key, json.dumps(item)))
