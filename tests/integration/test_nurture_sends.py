@@ -11,15 +11,17 @@ import copy
 import json
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from leadflow import settings, wiring
 from leadflow.config import SendWindowSettings, config_snapshot
+from leadflow.lead.profile import utc_stamp
 from leadflow.nurture.suppression import suppress_lead
 from leadflow.nurture.templates import Outgoing
 from leadflow.wiring import lead_services
@@ -28,8 +30,24 @@ from tests.integration.test_intake_handler import captured_record
 from tests.support import load_event, sent_emails
 
 # The demo's window: 09:00-17:00 on weekdays, Europe/Berlin unless the lead's country or phone says otherwise.
-TUESDAY_10_BERLIN = "2026-11-24T09:00:00Z"
-TUESDAY_03_BERLIN = "2026-11-24T02:00:00Z"
+# The sweeps run on the coming Tuesday (never today): the leads are captured now, and their first step is due at
+# once, so a tick must come after the real moment they were captured.
+TUESDAY = (lambda today: today + timedelta(days=(1 - today.weekday()) % 7 or 7))(datetime.now(UTC).date())
+
+
+def berlin(days: int, clock: str) -> datetime:
+    """`days` after the coming Tuesday at `clock` (HH:MM) in Berlin, as a moment in UTC."""
+    local = datetime.combine(TUESDAY + timedelta(days=days), time.fromisoformat(clock), ZoneInfo("Europe/Berlin"))
+    return local.astimezone(UTC)
+
+
+def tick(days: int, clock: str) -> str:
+    """That moment as the scheduler's tick names it."""
+    return berlin(days, clock).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+TUESDAY_10_BERLIN = tick(0, "10:00")
+TUESDAY_03_BERLIN = tick(0, "03:00")
 
 
 def nurture_lead(stack: Stack, lambda_context: Any, email: str, n: int = 0, **fields: Any) -> str:
@@ -87,12 +105,12 @@ def test_the_first_step_goes_out_in_the_window_once_and_the_second_after_its_del
 ) -> None:
     lead_id = nurture_lead(stack, lambda_context, "ada.nurture@gmail.com", first_name="Ada")
     assert sweep(stack, lambda_context, TUESDAY_10_BERLIN)["sent"] == 1
-    assert sweep(stack, lambda_context, "2026-11-24T09:05:00Z")["due"] == 0  # sent: not due again
+    assert sweep(stack, lambda_context, tick(0, "10:05"))["due"] == 0  # sent: not due again
     [first] = emails_to(moto_endpoint, "ada.nurture@gmail.com")
     assert first["Subject"] == "Thanks for your interest, Ada"
 
-    assert sweep(stack, lambda_context, "2026-11-26T09:00:00Z")["sent"] == 0  # 2 days later: step 2 waits 3
-    assert sweep(stack, lambda_context, "2026-11-27T09:05:00Z")["sent"] == 1
+    assert sweep(stack, lambda_context, tick(2, "10:00"))["sent"] == 0  # 2 days later: step 2 waits 3
+    assert sweep(stack, lambda_context, tick(3, "10:05"))["sent"] == 1
     subjects = [m["Subject"] for m in emails_to(moto_endpoint, "ada.nurture@gmail.com")]
     assert subjects == ["Thanks for your interest, Ada", "A case study for you"]
     profile = stack.store().get_profile(lead_id)
@@ -107,8 +125,8 @@ def test_a_step_due_at_night_waits_for_the_window_and_is_not_skipped(
     assert sweep(stack, lambda_context, TUESDAY_03_BERLIN)["sent"] == 0
     profile = stack.store().get_profile(lead_id)
     assert profile is not None
-    assert profile["nurture_next_at"] == "2026-11-24T08:00:00.000+00:00"
-    assert sweep(stack, lambda_context, "2026-11-24T08:00:00Z")["sent"] == 1
+    assert profile["nurture_next_at"] == utc_stamp(berlin(0, "09:00"))
+    assert sweep(stack, lambda_context, tick(0, "09:00"))["sent"] == 1
     assert len(emails_to(moto_endpoint, "night.owl@gmail.com")) == 1
 
 
@@ -146,7 +164,7 @@ def test_a_name_with_cr_lf_written_into_the_table_adds_no_header(
 
 def test_a_suppressed_address_gets_no_step(stack: Stack, lambda_context: Any, moto_endpoint: str) -> None:
     lead_id = nurture_lead(stack, lambda_context, "gone@gmail.com")
-    suppress_lead(lead_id, "unsubscribed", lead_services(), datetime(2026, 11, 24, 8, tzinfo=UTC))
+    suppress_lead(lead_id, "unsubscribed", lead_services(), berlin(0, "09:00"))
     profile = stack.store().get_profile(lead_id)
     assert profile is not None
     assert "nurture_next_at" not in profile
@@ -175,7 +193,7 @@ def test_an_address_ses_can_never_take_is_suppressed_not_retried_at_every_sweep(
     assert profile is not None
     assert profile["nurture"]["suppressed"]["reason"] == "undeliverable"
     assert "nurture_next_at" not in profile  # out of the due index: no sweep reads it again
-    assert sweep(stack, lambda_context, "2026-11-24T09:05:00Z")["due"] == 0
+    assert sweep(stack, lambda_context, tick(0, "10:05"))["due"] == 0
     assert stack.store().count("undeliverable") == 1
     assert emails_to(moto_endpoint, "josé.nurture@gmail.com") == []
 
@@ -252,7 +270,7 @@ def refused_at_nine(stack: Stack, lead_id: str, mail: Any) -> dict[str, Any]:
     from leadflow.nurture.send import SignedLinks
     from leadflow.settings import client_config, link_key
 
-    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    now = berlin(0, "10:00")
     links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
     with pytest.raises(RuntimeError):
         send_due_step(lead_id, lead_services(), client_config(), mail, links, now)
@@ -271,7 +289,7 @@ def test_a_step_ses_keeps_refusing_stays_due_and_goes_out_at_the_next_sweep(
     lead_id = nurture_lead(stack, lambda_context, "throttled@gmail.com")
     profile = refused_at_nine(stack, lead_id, Refusing())
     assert "sending" not in profile["nurture"]  # the claim was given back
-    assert profile["nurture_next_at"] <= "2026-11-24T09:00:00.000+00:00"  # due at once, not after the claim ran out
+    assert profile["nurture_next_at"] <= utc_stamp(berlin(0, "10:00"))  # due at once, not after the claim ran out
     assert sweep(stack, lambda_context, TUESDAY_10_BERLIN)["sent"] == 1
     assert len(emails_to(moto_endpoint, "throttled@gmail.com")) == 1
 
@@ -284,7 +302,7 @@ def test_a_claim_outlasts_the_sending_however_fast_the_ticks_come(stack: Stack, 
     from leadflow.settings import client_config, link_key
 
     lead_id = nurture_lead(stack, lambda_context, "slow.send@gmail.com")
-    first, later = datetime(2026, 11, 24, 9, tzinfo=UTC), datetime(2026, 11, 24, 9, 40, tzinfo=UTC)
+    first, later = berlin(0, "10:00"), berlin(0, "10:40")
     sent: list[str] = []
     outcomes: list[str] = []
 
@@ -316,7 +334,7 @@ def test_a_batchs_emails_go_to_the_mailer_together_and_each_is_recorded(stack: S
             bulk_sends.append([email.to for email in emails])
             return [f"message-{n}" for n in range(len(emails))]
 
-    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    now = berlin(0, "10:00")
     links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
     done = send_due_steps(lead_ids, lead_services(), client_config(), Bulk(), links, now)
     assert done.failures == {}
@@ -344,7 +362,7 @@ def test_a_batch_goes_to_the_mailer_a_seconds_worth_of_the_send_rate_at_a_time(
             bulk_sends.append(len(emails))
             return ["message-id"] * len(emails)
 
-    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    now = berlin(0, "10:00")
     links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
     pacer = Pacer(2, clock=lambda: 0.0, sleep=waited.append)  # two a second; its clock stands still
     done = send_due_steps(lead_ids, lead_services(), client_config(), Bulk(), links, now, pacer=pacer)
@@ -363,7 +381,7 @@ def test_a_sweeps_batches_in_flight_together_send_each_step_once_and_record_it(
 
     monkeypatch.setattr(nurture_send, "SWEEP_BATCH", 2)  # six leads: three batches, all in flight at once
     lead_ids = [nurture_lead(stack, lambda_context, f"overlap.{n}@gmail.com", n=n) for n in range(6)]
-    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    now = berlin(0, "10:00")
     links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
     mailer, config = wiring.mailer(), client_config()
     done = sweep_nurture(lead_ids, lambda batch: send_due_steps(batch, lead_services(), config, mailer, links, now),
@@ -397,7 +415,7 @@ def test_a_claim_that_cannot_be_given_back_holds_back_no_record_of_the_batchs_se
         raise RuntimeError("DynamoDB unavailable")
 
     monkeypatch.setattr(nurture_send, "apply_change", give_back_fails)  # only the give-back applies one lead alone
-    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    now = berlin(0, "10:00")
     links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
     done = send_due_steps([sent_id, refused_id], lead_services(), client_config(), RefusingOne(), links, now)
     assert done.outcomes == {sent_id: "sent"}
@@ -439,7 +457,7 @@ def send_two(stack: Stack, lambda_context: Any, prefix: str, fail: Callable[[], 
 
     lead_ids = [nurture_lead(stack, lambda_context, f"{prefix}.{n}@gmail.com", n=n) for n in range(2)]
     fail()
-    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    now = berlin(0, "10:00")
     links = SignedLinks(LinkSigner(link_key()), "https://leads.example", None, now)
     return lead_ids, send_due_steps(lead_ids, lead_services(), client_config(), wiring.mailer(), links, now)
 
@@ -488,7 +506,7 @@ def test_a_send_of_unknown_outcome_keeps_its_claim_so_the_step_is_not_sent_again
         def send_bulk(self, emails: Sequence[Outgoing]) -> list[str | Exception]:
             return [OutcomeUnknown("SES's answer could not be read")] * len(emails)
 
-    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    now = berlin(0, "10:00")
     links = SignedLinks(LinkSigner(link_key()), "https://leads.example", "leads@demo.example", now)
     done = send_due_steps([lead_id], lead_services(), client_config(), NoAnswer(), links, now)
     assert isinstance(done.failures[lead_id], OutcomeUnknown)
