@@ -600,6 +600,8 @@ def follow_up_routes(function: str, authorizer: str) -> tuple[RouteSpec, ...]:
         ("GET", "/teams/{team}/queue"),
         ("GET", "/reps"),
         ("PATCH", "/reps/{rep_id}"),
+        ("GET", "/reports/funnel"),
+        ("GET", "/reports/rules"),
     )
     return (
         RouteSpec("GET", "/openapi.json", function),

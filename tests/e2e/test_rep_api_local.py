@@ -93,6 +93,8 @@ def test_every_route_answers_each_caller_as_the_access_rules_say(stack: RunningS
         ("GET", "/teams/sales/queue"): (*signed_out,   404,      200,    200,     404,      200,   200),
         ("GET", "/reps"): (*signed_out,                403,      403,    403,     200,      200,   200),
         ("PATCH", f"/reps/{owner_id}"): (*signed_out,  403,      403,    403,     404,      200,   200),
+        ("GET", "/reports/funnel"): (*signed_out,      403,      403,    403,     200,      200,   200),
+        ("GET", "/reports/rules"): (*signed_out,       403,      403,    403,     200,      200,   200),
         ("GET", "/openapi.json"): (200,) * len(CALLERS),  # public: the API's description, no lead in it
     }  # fmt: skip
     bodies = {"/me/away": {"until": None}, "/follow-up": {"action": "note", "note": "Left a voicemail"},

@@ -194,7 +194,7 @@ def test_every_route_that_names_the_user_pool_needs_its_id_token_and_no_oauth_sc
     authorizer_id, _ = the_only(demo_template, "AWS::ApiGateway::Authorizer")
     deployed = methods(demo_template)
     signed_in = [route for route in demo_definition.routes if route.authorizer == USER_POOL]
-    assert len(signed_in) == 9
+    assert len(signed_in) == 11
     for route in signed_in:
         method = deployed[route.method, route.path]
         assert method["AuthorizationType"] == "COGNITO_USER_POOLS", route

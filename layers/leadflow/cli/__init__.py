@@ -13,6 +13,7 @@ from leadflow.cli.lead_commands import leads_app
 from leadflow.cli.local_commands import local_app
 from leadflow.cli.outbox_command import outbox
 from leadflow.cli.rep_commands import reps_app
+from leadflow.cli.report_commands import report_app
 from leadflow.cli.rescore import rescore
 from leadflow.cli.stack_access import DEFAULT_CLIENT, DEFAULT_CLIENTS_DIR, ClientOption, ClientsDir, console, errors
 from leadflow.cli.user_commands import token, users_app
@@ -24,6 +25,7 @@ client_app = typer.Typer(help="Client config files (clients/NAME.toml).", no_arg
 app.add_typer(local_app, name="local")
 app.add_typer(leads_app, name="leads")
 app.add_typer(reps_app, name="reps")
+app.add_typer(report_app, name="report")
 app.add_typer(users_app, name="users")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(client_app, name="client")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -338,6 +338,100 @@ def change_rep(rep_id: str, body: RepChanges) -> RepView:
     return rep_view(_update_rep(rep, body.model_dump(exclude_unset=True), field="away_until"))
 
 
+# --- reports ------------------------------------------------------------------------------------
+
+MAX_REPORT_DAYS = 366
+GroupBy = Literal["source", "medium", "campaign", "inquiry_type", "owner"]
+FORMATS = {"application/json": "json", "text/csv": "csv", "text/html": "html"}
+
+
+@app.get(
+    "/reports/funnel",
+    security=SECURITY,
+    summary="The funnel of the leads captured from one day to another, by source, medium, campaign, inquiry type or "
+    "owner: stages, conversion, revenue, speed-to-lead and the accept deadline. JSON; CSV with Accept: text/csv",
+)
+def report_funnel(
+    first: Annotated[
+        date | None,
+        Query(alias="from", description="The first capture day, like 2026-10-01 (UTC); default: 29 days before `to`"),
+    ] = None,
+    last: Annotated[date | None, Query(alias="to", description="The last capture day; default: today (UTC)")] = None,
+    group_by: Annotated[GroupBy, Query(description="What each row is")] = "source",
+) -> Response[Any]:
+    from leadflow.report.funnel import as_csv, as_json, funnel
+
+    _reader()
+    first_day, last_day = _report_days(first, last)
+    report = funnel(leads_table().report_items(group_by, first_day, last_day), group_by, first_day, last_day)
+    names = {rep.rep_id: rep.name for rep in roster().list_reps()} if group_by == "owner" else {}
+    if _wanted(app.current_event.headers) == "csv":
+        name = f"leadflow-funnel-{group_by}-{first_day}-{last_day}.csv"
+        return Response(200, "text/csv; charset=utf-8", as_csv(report, names),
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    return Response(200, content_types.APPLICATION_JSON, as_json(report, names))
+
+
+@app.get(
+    "/reports/rules",
+    security=SECURITY,
+    summary="Which scoring rules predict revenue: the win rate of the closed leads each rule fired for, beside the "
+    "base rate of all closed leads, with the counts behind them (leads captured from one day to another)",
+)
+def report_rules(
+    first: Annotated[
+        date | None, Query(alias="from", description="The first capture day (UTC); default: 29 days before `to`")
+    ] = None,
+    last: Annotated[date | None, Query(alias="to", description="The last capture day; default: today (UTC)")] = None,
+) -> Response[dict[str, Any]]:
+    from leadflow.report.funnel import funnel, rule_table
+
+    _reader()
+    first_day, last_day = _report_days(first, last)
+    table = leads_table()
+    total = funnel(table.report_items("source", first_day, last_day), "source", first_day, last_day).total
+    rules = rule_table(table.report_items("rule", first_day, last_day), total)
+    return Response(200, content_types.APPLICATION_JSON, {"from": first_day, "to": last_day, **rules})
+
+
+def _reader() -> Caller:
+    who = caller()
+    if who.actor.role == "rep":
+        raise Forbidden("reports are for managers and ops: ask your manager for the figures")
+    return who
+
+
+def _report_days(first: date | None, last: date | None) -> tuple[str, str]:
+    """The report's first and last capture day (yyyy-mm-dd); FollowUpError (400) naming the parameter at fault."""
+    last = last or datetime.now(UTC).date()
+    first = first or last - timedelta(days=29)
+    if first > last:
+        raise FollowUpError("from", f"{first} is after to ({last}): give the earlier day as from")
+    if (last - first).days + 1 > MAX_REPORT_DAYS:
+        raise FollowUpError("to", f"a report spans at most {MAX_REPORT_DAYS} days: ask for a year at a time")
+    return first.isoformat(), last.isoformat()
+
+
+def _wanted(headers: dict[str, str] | None) -> str:
+    """The answer's format from the Accept header: the supported type of the highest q (JSON when none is)."""
+    accept = next((value for key, value in (headers or {}).items() if key.lower() == "accept"), "") or ""
+    best, best_q = "json", 0.0
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        chosen = FORMATS.get(media.strip().lower())
+        if chosen is not None and q > best_q:
+            best, best_q = chosen, q
+    return best
+
+
 # --- answers to what went wrong -----------------------------------------------------------------
 
 
@@ -434,7 +528,7 @@ def openapi_json() -> str:
         app.get_openapi_json_schema(
             title=TITLE,
             version=VERSION,
-            description="Reps, managers and ops: leads, queues, claims, follow-up and availability. "
+            description="Reps, managers and ops: leads, queues, claims, follow-up, availability and reports. "
             "Every operation needs an ID token of the stack's user pool in the Authorization header.",
             security_schemes=SECURITY_SCHEMES,
         )

@@ -1,0 +1,133 @@
+"""`leadflow report ...`: the funnel in the terminal, and a recount of every figure from the leads.
+
+`report funnel` reads what the API's GET /reports/funnel reads (the report items of the days
+asked for), straight from the stack's table with the operator's credentials. `report verify`
+scans the whole table (an admin tool: the report itself never scans), recounts every figure
+from the leads' profiles and lists where the report items differ; it exits 1 when any does.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leadflow.cli.lead_commands import as_text
+from leadflow.cli.stack_access import (
+    DEFAULT_CLIENT,
+    DEFAULT_CLIENTS_DIR,
+    DEFAULT_ENDPOINT,
+    ClientOption,
+    ClientsDir,
+    EndpointOption,
+    LocalFlag,
+    console,
+    errors,
+    open_stack,
+)
+from leadflow.report.figures import DIMENSIONS
+
+report_app = typer.Typer(help="Reports: the funnel, and a recount of its figures from the leads.", no_args_is_help=True)
+
+MOST_SHOWN = 50  # differences listed by `verify` (all are counted)
+DayOption = Annotated[str | None, typer.Option(help="A capture day, YYYY-MM-DD (UTC).")]
+
+
+@report_app.command("funnel")
+def report_funnel(
+    first: Annotated[str | None, typer.Option("--from", help="The first capture day, YYYY-MM-DD (UTC).")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="The last capture day; default: today (UTC).")] = None,
+    group_by: Annotated[str, typer.Option(help=f"What each row is: {', '.join(DIMENSIONS)}.")] = "source",
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (as the API's Accept: text/csv).")] = False,
+    client: ClientOption = DEFAULT_CLIENT,
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    use_local: LocalFlag = False,
+    endpoint: EndpointOption = DEFAULT_ENDPOINT,
+) -> None:
+    """The funnel of the leads captured from one day to another (default: the last 30 days), by source or more."""
+    from leadflow.report import funnel as funnel_module
+
+    if group_by not in DIMENSIONS:
+        errors.print(f"--group-by {group_by!r}: give one of {', '.join(DIMENSIONS)}", markup=False)
+        raise typer.Exit(2)
+    last_day = _day(last, "--to") or datetime.now(UTC).date()
+    first_day = _day(first, "--from") or last_day - timedelta(days=29)
+    if first_day > last_day:
+        errors.print(f"--from {first_day} is after --to {last_day}: give the earlier day as --from", markup=False)
+        raise typer.Exit(2)
+    stack = open_stack(client, clients_dir, use_local, endpoint)
+    span = (first_day.isoformat(), last_day.isoformat())
+    items = stack.call(lambda: stack.store.report_items(group_by, *span), "read the report")
+    report = funnel_module.funnel(items, group_by, *span)
+    if as_csv:
+        print(funnel_module.as_csv(report), end="")
+        return
+    table = Table(group_by, "captured", "MQL", "sales-ready", "assigned", "accepted", "won", "lost", "revenue",
+                  title=f"Leads captured {span[0]} to {span[1]}")  # fmt: skip
+    for row in [*report.rows, report.total]:
+        revenue = ", ".join(f"{amount} {currency}" for currency, amount in row.revenue().items())
+        counts = [row.get(name) for name in ("captured", "marketing_qualified", "sales_ready", "assigned",
+                                             "accepted", "won", "lost")]  # fmt: skip
+        table.add_row(as_text(row.value), *(f"{n:,}" for n in counts), as_text(revenue))
+    console.print(table)
+    console.print(f"{report.items_read:,} report items read.")
+
+
+@report_app.command("verify")
+def report_verify(
+    client: ClientOption = DEFAULT_CLIENT,
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    use_local: LocalFlag = False,
+    endpoint: EndpointOption = DEFAULT_ENDPOINT,
+) -> None:
+    """Recount every report figure from the leads (a Scan of the table) and list where the report differs."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from leadflow.report.verify import Recount
+
+    stack = open_stack(client, clients_dir, use_local, endpoint)
+    total = stack.call(stack.store.item_count, "read the table's item count")
+    tally = Recount.empty()
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )  # fmt: skip
+    with progress:
+        task = progress.add_task("Scanning the table's items", total=total or None)
+        try:
+            for items, scanned in stack.store.report_scan():
+                tally.add(items)
+                progress.advance(task, scanned)
+        except (BotoCoreError, ClientError) as exc:
+            progress.stop()
+            stack.fail(exc, f"scan the table (stopped after {tally.leads:,} leads; running it again is safe)")
+    found = tally.differences()
+    if not found:
+        console.print(f"Every figure of {tally.leads:,} leads matches the report ({len(tally.counted):,} figures).")
+        return
+    table = Table("dimension", "day", "figure", "value", "report", "leads")
+    for difference in found[:MOST_SHOWN]:
+        table.add_row(*(as_text(v) for v in (difference.dimension, difference.day, difference.figure,
+                                             difference.value, difference.counted, difference.recounted)))  # fmt: skip
+    console.print(table)
+    more = f" (the first {MOST_SHOWN} shown)" if len(found) > MOST_SHOWN else ""
+    errors.print(
+        f"{len(found):,} figures differ from what {tally.leads:,} leads add up to{more}. Leads stored before the "
+        "report counted them show as missing; any other difference is a figure lost or counted twice: report it.",
+        markup=False,
+    )
+    raise typer.Exit(1)
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.print(f"{option} {text!r}: write a day as YYYY-MM-DD, like 2026-10-01", markup=False)
+        raise typer.Exit(2) from None
