@@ -50,7 +50,16 @@ LAMBDA_PLATFORM = (
 # Tools around the domain inside the leadflow package, which never run in Lambda: the CLI, the local
 # runtime, the benches, the deploy definition (read by infra/ and local/) and the website snippet (CLI).
 DEV_ONLY_ENTRIES = frozenset(
-    {"cli", "local", "bench.py", "bench_routing.py", "bench_nurture.py", "definition.py", "snippet.py"}
+    {
+        "cli",
+        "local",
+        "bench.py",
+        "bench_routing.py",
+        "bench_nurture.py",
+        "bench_report.py",
+        "definition.py",
+        "snippet.py",
+    }
 )
 NEVER_SHIPPED = frozenset({"__pycache__"})
 

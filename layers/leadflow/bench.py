@@ -17,7 +17,9 @@ LEADFLOW_BENCH_BURST, default 1,000 inquiries):
   second against the storage floor, the SLA sweep's reads per due lead at STORED leads, and
   speed-to-lead on `leadflow local` against the same handlers called back to back;
 - nurture's figures (leadflow.bench_nurture): the sweep's reads per due step with 100,000 leads
-  in nurture, and the function time per due step sent against the bare floor.
+  in nurture, and the function time per due step sent against the bare floor;
+- the report's figures (leadflow.bench_report): items a 90-day funnel reads at 10,000 and at
+  STORED leads (goal: ratio <= 1.05), and its answer time on `leadflow local` with STORED leads.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from leadflow import bench_nurture
+from leadflow import bench_nurture, bench_report
 from leadflow.bench_routing import path_to_owner, routing_throughput, speed_to_lead_local, sweep_reads
 from leadflow.bench_routing import report as report_routing
 from leadflow.config import config_snapshot, load_client_config
@@ -130,7 +132,9 @@ def main() -> None:
         routed = routing_throughput(definition, config, f"http://127.0.0.1:{port}")
         chain = path_to_owner(definition, create_resources(definition, boto3.Session(region_name="us-east-1")))
         scale = stored_throughput(definition, config)
-        sweep = sweep_reads(config, scale.pop("table"))  # the table with STORED leads in it
+        stored_table = scale.pop("table")  # the table with STORED leads in it
+        sweep = sweep_reads(config, stored_table)
+        report_reads = bench_report.report_reads(definition, config, stored_table, STORED)
         nurture_reads = bench_nurture.sweep_reads(definition, config)
         nurture_sends = bench_nurture.send_time(definition, config, resources, snapshot)
     finally:
@@ -141,6 +145,7 @@ def main() -> None:
     report_burst(burst_drain())
     report_routing(chain, routed, sweep, speed_to_lead_local(), STORED)
     bench_nurture.report(nurture_reads, nurture_sends)
+    bench_report.report(report_reads, bench_report.answer_time_local(STORED))
 
 
 def cold_start(capture_dir: Path, env: dict[str, str]) -> dict[str, float]:
@@ -498,16 +503,20 @@ def burst_drain() -> dict[str, float]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def start_local(scratch: Path) -> tuple[subprocess.Popen[str], int, int, Any]:
-    """`leadflow local` for the demo client in a subprocess, on free ports, data in scratch; started."""
+def start_local(scratch: Path, seed: int = 0) -> tuple[subprocess.Popen[str], int, int, Any]:
+    """`leadflow local` for the demo client in a subprocess, on free ports, data in scratch (`seed` leads); started."""
     api_port, moto_port = _free_port(), _free_port()
     clients = scratch / "clients"
     clients.mkdir()
     (clients / "demo.toml").write_text(
         (REPO_ROOT / "clients" / "demo.toml").read_text().replace(":3000", f":{api_port}")
     )
-    log = (scratch / "local.log").open("w")
     leadflow = str(Path(sys.executable).with_name("leadflow"))
+    if seed:
+        print(f"\nseeding {seed:,} leads into a local stack's state (leadflow seed)...", flush=True)
+        subprocess.run([leadflow, "seed", "--leads", str(seed), "--clients-dir", str(clients), "--state-dir",
+                        str(scratch / "state")], check=True, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
+    log = (scratch / "local.log").open("w")
     process = subprocess.Popen(
         [leadflow, "local", "--api-port", str(api_port), "--moto-port", str(moto_port), "--clients-dir", str(clients),
          "--state-dir", str(scratch / "state")],
