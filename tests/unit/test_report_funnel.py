@@ -113,3 +113,27 @@ def test_verify_names_each_figure_the_report_items_hold_more_or_less_of_than_the
         ("owner", "won", "ann", 2, 1),
     ]
     assert tally.leads == 1
+
+
+def test_the_page_prints_what_a_website_sent_as_text_never_as_markup() -> None:
+    from leadflow.report.page import funnel_page
+
+    hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    items = [{"sk": "2026-10-01#00", f"captured|{hostile}": 2, f"won|{hostile}": 1, f"revenue:EUR|{hostile}": 900}]
+
+    page = funnel_page(funnel(items, "campaign", "2026-10-01", "2026-10-01"))
+
+    assert "<script" not in page
+    assert "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "9.00 EUR" in page
+
+
+def test_an_empty_report_is_a_page_that_says_so_with_no_bars() -> None:
+    from leadflow.report.page import funnel_page
+
+    page = funnel_page(funnel([], "source", "2026-10-01", "2026-10-31"))
+
+    assert "No lead captured in these days has been won yet." in page
+    assert 'width="0"' in page  # every stage's bar is empty
+    assert "None rejected or lost." in page
