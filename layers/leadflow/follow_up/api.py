@@ -349,7 +349,8 @@ FORMATS = {"application/json": "json", "text/csv": "csv", "text/html": "html"}
     "/reports/funnel",
     security=SECURITY,
     summary="The funnel of the leads captured from one day to another, by source, medium, campaign, inquiry type or "
-    "owner: stages, conversion, revenue, speed-to-lead and the accept deadline. JSON; CSV with Accept: text/csv",
+    "owner: stages, conversion, revenue, speed-to-lead and the accept deadline. JSON; CSV with Accept: text/csv; "
+    "a page with charts with Accept: text/html",
 )
 def report_funnel(
     first: Annotated[
@@ -365,7 +366,17 @@ def report_funnel(
     first_day, last_day = _report_days(first, last)
     report = funnel(leads_table().report_items(group_by, first_day, last_day), group_by, first_day, last_day)
     names = {rep.rep_id: rep.name for rep in roster().list_reps()} if group_by == "owner" else {}
-    if _wanted(app.current_event.headers) == "csv":
+    wanted = _wanted(app.current_event.headers)
+    if wanted == "html":
+        from leadflow.report.funnel import rule_table
+        from leadflow.report.page import PAGE_HEADERS, funnel_page
+
+        rules = rule_table(leads_table().report_items("rule", first_day, last_day), report.total)
+        page = funnel_page(
+            report, names, rules, title=f"{client_config().display_name or client_config().name}: lead funnel"
+        )
+        return Response(200, PAGE_HEADERS["Content-Type"], page, headers=PAGE_HEADERS)
+    if wanted == "csv":
         name = f"leadflow-funnel-{group_by}-{first_day}-{last_day}.csv"
         return Response(200, "text/csv; charset=utf-8", as_csv(report, names),
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
