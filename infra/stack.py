@@ -7,6 +7,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.api import LeadsApi
+from infra.constructs.dashboard import OperationsDashboard
 from infra.constructs.email import Emails
 from infra.constructs.event_rules import EventRules
 from infra.constructs.events import EventBuses
@@ -116,6 +117,8 @@ class LeadsStack(Stack):
             functions=functions,
             api=api,
         )
+        if config.monitoring.dashboard:
+            OperationsDashboard(self, "Dashboard", definition=definition, queues=queues, functions=functions, api=api)
 
         CfnOutput(self, "ApiUrl", value=api.url, description="The API's base URL: websites post to <ApiUrl>leads")
         CfnOutput(self, "TableName", value=tables.table(LEADS_TABLE).table_name, description="Where the leads are")

@@ -23,6 +23,8 @@ from leadflow.wiring import lead_services, leads_table
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 ANSWER_RESERVE_S = 3.0  # time kept to finish the record under way and report the batch
+# What qualification decided for a stored inquiry's lead, when it moved it (the client's dashboard shows them).
+QUALIFIED_METRICS = {"sales_ready": "QualifiedSalesReady", "nurture": "QualifiedNurture", "junk": "QualifiedJunk"}
 ENGAGEMENT_OUTCOMES = {
     "changed": ("EngagementRecorded", "engagement recorded and lead qualified"),
     "duplicate": ("EngagementDuplicate", "engagement recorded before (a redelivery); published what it had left"),
@@ -43,6 +45,9 @@ def record_handler(record: SQSRecord) -> None:
     ids = {"lead_id": message["lead_id"], "inquiry_id": message["inquiry_id"]}
     if applied.outcome == "changed":
         metrics.add_metric(name="InquiryStored", unit=MetricUnit.Count, value=1)
+        for entry in applied.change.timeline if applied.change else ():
+            if entry["type"] == "stage_changed" and entry.get("to") in QUALIFIED_METRICS:
+                metrics.add_metric(name=QUALIFIED_METRICS[entry["to"]], unit=MetricUnit.Count, value=1)
         logger.info("inquiry stored and lead qualified", extra=ids)
     else:
         metrics.add_metric(name="InquiryDuplicate", unit=MetricUnit.Count, value=1)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from leadflow.observability import MetricUnit, logger, metrics
-from leadflow.route.sla import sweep
+from leadflow.route.sla import SLA_STEPS, sweep
 from leadflow.settings import client_config
 from leadflow.wiring import lead_services, leads_table, roster
 
@@ -27,6 +27,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     leads_table().give_up_at = give_up_at
     swept = sweep(lead_services(), client_config(), roster(), leads_table(), now, give_up_at)
     metrics.add_metric(name="SlaLeadsDue", unit=MetricUnit.Count, value=swept["due"])  # every tick: 0 is a figure
+    for step in SLA_STEPS.values():
+        if swept[step]:
+            metrics.add_metric(name=f"Sla{step.capitalize()}", unit=MetricUnit.Count, value=swept[step])
     if swept["left"]:
         metrics.add_metric(name="SlaSweepCutShort", unit=MetricUnit.Count, value=1)
     if swept["failed"]:  # the function's error alarm would not see them: they are caught lead by lead

@@ -123,7 +123,7 @@ class Monitoring(Construct):
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         )
         capture = definition.function("capture")
-        namespace = _plain(capture.environment["POWERTOOLS_METRICS_NAMESPACE"])
+        namespace = plain_value(capture.environment["POWERTOOLS_METRICS_NAMESPACE"])
         self._alarm(
             "capture-unavailable",
             description="Capture could not put inquiries on the intake queue and answered 503: the websites "
@@ -131,7 +131,7 @@ class Monitoring(Construct):
             metric=cloudwatch.Metric(
                 namespace=namespace,
                 metric_name=CAPTURE_UNAVAILABLE,
-                dimensions_map=metric_dimensions(_plain_environment(capture.environment)),
+                dimensions_map=metric_dimensions(plain_environment(capture.environment)),
                 period=FIVE_MINUTES,
                 statistic=cloudwatch.Stats.SUM,
             ),
@@ -168,13 +168,13 @@ class Monitoring(Construct):
     def _inbox_alarms(self, definition: StackDefinition) -> None:
         """Bounces at 5% or complaints at 0.1% of a day's emails to leads: the rates at which SES reviews an account."""
         sender, events_fn = definition.function("nurture_send"), definition.function("ses_events")
-        namespace = _plain(sender.environment["POWERTOOLS_METRICS_NAMESPACE"])
+        namespace = plain_value(sender.environment["POWERTOOLS_METRICS_NAMESPACE"])
 
         def count(name: str, function: FunctionSpec) -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace=namespace,
                 metric_name=name,
-                dimensions_map=metric_dimensions(_plain_environment(function.environment)),
+                dimensions_map=metric_dimensions(plain_environment(function.environment)),
                 period=INBOX_WINDOW,
                 statistic=cloudwatch.Stats.SUM,
             )
@@ -242,11 +242,11 @@ class Monitoring(Construct):
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
 
 
-def _plain(value: EnvValue) -> str:
+def plain_value(value: EnvValue) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a plain environment value, not {value!r}")
     return value
 
 
-def _plain_environment(environment: dict[str, EnvValue]) -> dict[str, str]:
+def plain_environment(environment: dict[str, EnvValue]) -> dict[str, str]:
     return {name: value for name, value in environment.items() if isinstance(value, str)}

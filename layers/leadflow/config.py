@@ -595,6 +595,9 @@ class WebsiteSettings(_Strict):
 class Monitoring(_Strict):
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     log_retention_days: int = Field(default=30)
+    # The client's CloudWatch dashboard (leads, queues, functions, the API): 3 USD a month; an account's first
+    # three dashboards are free. false: none.
+    dashboard: bool = True
 
     @model_validator(mode="after")
     def _retention_is_offered(self) -> Monitoring:

@@ -34,3 +34,21 @@ def test_capture_unavailable_is_reported_with_the_dimensions_its_alarm_reads(
     assert reported == metric_dimensions({k: v for k, v in environment.items() if isinstance(v, str)})
     assert reported == {"client": "demo", "stage": "prod", "service": "leadflow"}
     assert [metric["Name"] for metric in directive["Metrics"]] == ["CaptureUnavailable"]
+
+
+def test_intake_reports_what_qualification_decided_as_the_dashboard_graphs_it(
+    stack: Stack, lambda_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.integration.test_intake_handler import captured_record
+
+    asked = [{"email": "vp@alpha.example", "inquiry_type": "demo_request"},
+             {"email": "asker@gmail.com", "inquiry_type": "contact"},
+             {"email": "someone@mailinator.com", "inquiry_type": "contact"}]  # fmt: skip
+    records = [captured_record(stack, body, n=n) for n, body in enumerate(asked)]
+    capsys.readouterr()
+
+    assert stack.handler("intake")({"Records": records}, lambda_context) == {"batchItemFailures": []}
+
+    [record] = emf_records(capsys.readouterr().out)
+    assert (record["QualifiedSalesReady"], record["QualifiedNurture"], record["QualifiedJunk"]) == ([1.0], [1.0], [1.0])
+    assert record["client"] == "demo"

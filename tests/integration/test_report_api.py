@@ -120,13 +120,15 @@ def drive(stack: Stack, context: Any) -> dict[str, Any]:
     assert late is not None
     add_rep(stack, "max")  # free for the late lead once ada lets its deadline pass
     ticks = [a_minute_after(late["sla"]["remind_at"]), a_minute_after(late["sla"]["due_at"])]
-    for at in ticks:
-        tick(stack, context, at)
+    assert tick(stack, context, ticks[0])["reminded"] == 1
+    swept = tick(stack, context, ticks[1])
+    assert (swept["breached"], swept["reassigned"]) == (1, 1)
     reassigned = stack.store().get_profile(lead_ids["late"])
     assert reassigned is not None
     assert reassigned["owner"] == "max"
     ticks.append(a_minute_after(reassigned["sla"]["due_at"]))
-    tick(stack, context, ticks[-1])
+    swept = tick(stack, context, ticks[-1])
+    assert (swept["breached"], swept["escalated"]) == (1, 1)
     return {"intake": intake, "routing": routing, "lead_ids": lead_ids, "ticks": ticks}
 
 

@@ -166,6 +166,16 @@ def run_sla(lead_id: str, services: LeadServices, config: ClientConfig, roster: 
     return apply_change(lead_id, plan, services)
 
 
+# What a sweep did to the leads it found due, counted by the timeline entry each step leaves (the SLA handler's
+# metrics, which the client's dashboard shows).
+SLA_STEPS = {
+    "sla_reminder": "reminded",
+    "sla_breached": "breached",
+    "reassigned": "reassigned",
+    "escalated": "escalated",
+}
+
+
 def sweep(
     services: LeadServices,
     config: ClientConfig,
@@ -175,7 +185,7 @@ def sweep(
     give_up_at: float | None = None,
 ) -> dict[str, int]:
     """Every lead due at `now`, one by one, until `give_up_at` (time.monotonic()); what it did, counted."""
-    done = {"due": 0, "changed": 0, "unchanged": 0, "failed": 0, "left": 0}
+    done = {"due": 0, "changed": 0, "unchanged": 0, "failed": 0, "left": 0, **dict.fromkeys(SLA_STEPS.values(), 0)}
     for lead_id in due.due_lead_ids(utc_stamp(now)):
         if give_up_at is not None and time.monotonic() > give_up_at:
             done["left"] = 1  # at least one: the next tick takes them
@@ -188,4 +198,7 @@ def sweep(
             done["failed"] += 1
             continue
         done["changed" if applied.outcome == "changed" else "unchanged"] += 1
+        for entry in applied.change.timeline if applied.change else ():
+            if entry["type"] in SLA_STEPS:
+                done[SLA_STEPS[entry["type"]]] += 1
     return done
