@@ -1,23 +1,32 @@
 """The report page in Chromium, at a desktop's width and a phone's: charts drawn inline, nothing loaded from outside.
 
 A lead is captured with a campaign of its own, routed, and won through the rep API on the
-local stack; the funnel by campaign is then opened as a signed-in ops user would. Screenshots
+stack of its own; the funnel by campaign is then opened as a signed-in ops user would. Screenshots
 are saved as test artefacts beside the other browser tests'.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import requests
 
-from tests.e2e.conftest import ARTIFACTS, RunningStack
+from tests.e2e.conftest import ARTIFACTS, RunningStack, start_local_stack, stop_local_stack
 from tests.e2e.test_route_local import add_rep, at_work_now
 
 pytestmark = pytest.mark.browser
 PASSWORD = "Correct-horse-1"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A stack of its own: the sales rep added here would take the sales-ready leads other tests expect to wait."""
+    running = start_local_stack(tmp_path_factory.mktemp("report"))
+    yield running
+    stop_local_stack(running)
 
 
 def won_lead(stack: RunningStack, id_token: str, campaign: str) -> None:
@@ -38,21 +47,21 @@ def won_lead(stack: RunningStack, id_token: str, campaign: str) -> None:
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
 def test_the_report_page_draws_its_charts_inline_and_fits_the_screen(
-    local_stack: RunningStack, device: str, request: pytest.FixtureRequest
+    stack: RunningStack, device: str, request: pytest.FixtureRequest
 ) -> None:
     page = request.getfixturevalue(device)
     ops = f"ops.{uuid.uuid4().hex[:6]}@demo.example"
-    assert local_stack.cli("users", "add", ops, "--group", "ops", "--password", PASSWORD).returncode == 0
-    id_token = local_stack.cli("token", ops, "--password", PASSWORD).stdout.strip()
-    add_rep(local_stack, f"sally.{uuid.uuid4().hex[:6]}@demo.example", "Sally Sales", *at_work_now(), team="sales")
+    assert stack.cli("users", "add", ops, "--group", "ops", "--password", PASSWORD).returncode == 0
+    id_token = stack.cli("token", ops, "--password", PASSWORD).stdout.strip()
+    add_rep(stack, f"sally.{uuid.uuid4().hex[:6]}@demo.example", "Sally Sales", *at_work_now(), team="sales")
     campaign = f"winter-{uuid.uuid4().hex[:6]}"
-    won_lead(local_stack, id_token, campaign)
+    won_lead(stack, id_token, campaign)
     asked: list[str] = []
     page.on("request", lambda sent: asked.append(sent.url))
     page.set_extra_http_headers({"Authorization": id_token})
     today = datetime.now(UTC).date().isoformat()
 
-    answer = page.goto(f"{local_stack.api}/reports/funnel?from={today}&to={today}&group_by=campaign")
+    answer = page.goto(f"{stack.api}/reports/funnel?from={today}&to={today}&group_by=campaign")
 
     assert answer is not None
     assert answer.status == 200
@@ -61,7 +70,7 @@ def test_the_report_page_draws_its_charts_inline_and_fits_the_screen(
     assert page.locator("script").count() == 0
     assert page.locator("tr", has_text=campaign).locator("td").nth(9).inner_text() == "1"  # won
     assert "12,500.00 EUR" in (page.locator("svg", has_text=campaign).text_content() or "")
-    assert [url for url in asked if not url.startswith(f"{local_stack.api}/reports/funnel")] == []
+    assert [url for url in asked if not url.startswith(f"{stack.api}/reports/funnel")] == []
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0  # wide tables scroll inside their box; the page itself never does
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
