@@ -17,13 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from leadflow.cli import app
 from leadflow.nurture.suppression import suppress_lead
 from leadflow.wiring import lead_services
 from tests.integration.conftest import Stack
-from tests.integration.test_follow_up_api import call, claims
+from tests.integration.test_follow_up_api import OPS, call, claims
 from tests.integration.test_intake_handler import captured_record
 from tests.integration.test_route_handler import add_rep
 from tests.integration.test_sla_sweep import tick
@@ -183,10 +184,22 @@ def test_every_figure_of_the_funnel_is_what_counting_by_hand_gives_and_a_redeliv
     for speed, leads in (("to_owner", 5), ("to_accept", 3), ("to_contact", 3)):
         assert total["speed_working_minutes"][speed]["leads"] == leads, speed
 
-    owners = {row["value"]: row for row in funnel(stack, lambda_context, "owner")[1]["rows"]}
+    today = datetime.now(UTC).date().isoformat()
+    query = {"from": today, "to": today, "group_by": "owner"}
+    owners = {
+        row["value"]: row for row in call(stack, lambda_context, "GET", "/reports/funnel", OPS, query=query)[1]["rows"]
+    }
     assert owners["ada"]["name"] == "Ada"
     assert (owners["ada"]["stages"]["won"], owners["max"]["stages"]["assigned"]) == (2, 0)  # late counted with ada
     assert owners["(none)"]["stages"]["captured"] == 8  # captured before anyone owned them
+    # The late lead's deadline: ada missed it (breached, reassigned); max let the second pass (escalated).
+    assert (owners["ada"]["sla"]["breached"], owners["ada"]["sla"]["reassigned"]) == (1, 1)
+    assert (owners["max"]["sla"]["breached"], owners["max"]["sla"]["escalated"]) == (0, 1)
+    sales = {row["value"] for row in funnel(stack, lambda_context, "owner")[1]["rows"]}
+    assert sales == {"ada", "max"}  # their team's reps; "(none)" is nobody's team
+    other_manager = claims("leitung@demo.example", "manager")  # the dach team's: neither ada nor max is theirs
+    status, theirs = call(stack, lambda_context, "GET", "/reports/funnel", other_manager, query=query)
+    assert (status, theirs["rows"], theirs["total"]["stages"]["captured"]) == (200, [], 0)
 
     status, answer = funnel(stack, lambda_context, accept="text/csv")
     assert status == 200
@@ -197,7 +210,6 @@ def test_every_figure_of_the_funnel_is_what_counting_by_hand_gives_and_a_redeliv
     ]  # fmt: skip
     assert table[-1]["revenue_EUR"] == "1000.00"
 
-    today = datetime.now(UTC).date().isoformat()
     status, rules = call(stack, lambda_context, "GET", "/reports/rules", MANAGER, query={"from": today, "to": today})
     assert status == 200
     assert (rules["base"]["won"], rules["base"]["lost"], rules["base"]["win_rate"]) == (2, 1, 0.6667)
@@ -231,3 +243,35 @@ def test_a_rep_may_not_read_reports_and_a_bad_range_names_the_parameter(stack: S
     assert (
         call(stack, lambda_context, "GET", "/reports/funnel", MANAGER, query=too_long)[1]["errors"][0]["field"] == "to"
     )
+
+
+def test_a_lead_whose_campaign_finds_its_report_item_full_is_stored_and_counted_under_other(
+    stack: Stack, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadflow.aws import leads_table
+    from leadflow.report.verify import Recount
+    from tests.support import SAMPLE_IDS
+
+    monkeypatch.setattr(leads_table, "MOST_VALUES", 1)  # an item takes one campaign: the second is a flood's
+    emails = [f"flood{n}@example.org" for n in range(200)]
+    shard = leads_table.counter_shard(SAMPLE_IDS.lead_id(emails[0]))
+    same_shard = [e for e in emails if leads_table.counter_shard(SAMPLE_IDS.lead_id(e)) == shard][:2]
+    bodies = [{"email": email, "inquiry_type": "contact", "utm_source": "google", "utm_campaign": campaign}
+              for email, campaign in zip(same_shard, ("spring", "x" * 500), strict=True)]  # fmt: skip
+    for n, body in enumerate(bodies):
+        record = captured_record(stack, body, n=n)
+        assert stack.handler("intake")({"Records": [record]}, lambda_context) == {"batchItemFailures": []}
+
+    campaigns = {
+        row["value"]: row["stages"]["captured"] for row in funnel(stack, lambda_context, "campaign")[1]["rows"]
+    }
+    sources = {row["value"]: row["stages"]["captured"] for row in funnel(stack, lambda_context, "source")[1]["rows"]}
+    assert campaigns == {"spring": 1, "(other)": 1}
+    assert sources == {"google": 2}  # the source's item had room: only the campaign is other
+    flooded = stack.store().get_profile(SAMPLE_IDS.lead_id(same_shard[1]))
+    assert flooded is not None
+    assert flooded["report"]["values"]["campaign"] == "(other)"
+    tally = Recount.empty()
+    for items, _ in stack.store().report_scan():
+        tally.add(items)
+    assert tally.differences() == []

@@ -19,6 +19,7 @@ def lead(**more: Any) -> LeadProfile:
         "stage": "new",
         "created_at": CAPTURED,
         "first_touch": {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "spring", "inquiry_type": "demo"},
+        "report": {"counted": {"captured": ""}},  # counted since its capture
     }
     return {**profile, **more}  # type: ignore[return-value]
 
@@ -149,3 +150,35 @@ def test_the_minutes_to_the_first_owner_are_working_minutes_of_the_owners_team()
     assert after["minutes_to_owner"] == 42.0
     assert "minutes_to_owner" not in reassigned  # the second owner is not the lead's first
     assert [(team, start.hour, end.hour) for team, start, end in asked] == [("sales", 9, 10)]
+
+
+def test_a_missed_deadline_is_counted_against_the_rep_who_missed_it_not_the_one_it_goes_to() -> None:
+    owned, _ = step(lead(), {"stage": "assigned", "owner": "ann"}, [moved("assigned")])
+    breach = [{"type": "sla_breached", "at": CAPTURED}, {"type": "reassigned", "at": CAPTURED}]
+
+    _, deltas = step(owned, {"owner": "bob"}, breach)
+
+    assert {delta.figure: dict(delta.values)["owner"] for delta in deltas} == {
+        "sla_breached": "ann",
+        "sla_reassigned": "ann",
+    }
+
+
+def test_a_lead_stored_before_the_report_counted_is_not_counted_from_the_middle_of_its_life() -> None:
+    legacy = lead(stage="opportunity", owner="ann")
+    legacy.pop("report")
+
+    after, deltas = step(legacy, {"stage": "won", "won": {"amount": "10", "currency": "EUR"}}, [moved("won")])
+
+    assert deltas == []
+    assert "report" not in after
+
+
+def test_a_long_value_is_cut_to_60_bytes_never_inside_a_character() -> None:
+    profile = lead(first_touch={"utm_campaign": "é" * 200 + "  tail", "utm_source": " spaced   out "})
+    profile.pop("report")
+
+    values = dict(new_figures(None, profile, [])[0].values)
+
+    assert values["campaign"] == "é" * 30  # 2 bytes each
+    assert values["source"] == "spaced out"

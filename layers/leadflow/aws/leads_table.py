@@ -79,7 +79,7 @@ from leadflow.lead.change import (
     StoredLead,
 )
 from leadflow.lead.profile import LeadProfile, TimelineEntry
-from leadflow.report.figures import FigureDelta
+from leadflow.report.figures import OTHER, SENT_DIMENSIONS, FigureDelta, as_other
 from leadflow.route.assignment import AccountLead
 
 PROFILE = "PROFILE"
@@ -89,6 +89,8 @@ MAX_UNPROCESSED_ROUNDS = 8  # BatchGetItem rounds for the keys DynamoDB left unp
 MAX_TRANSACTION_ITEMS = 100  # items per TransactWriteItems request
 COUNTER_SHARDS = 10
 COUNTER_PREFIX, REPORT_PREFIX = "COUNTER#", "REPORT#"
+VALUES = "values"  # a report item's set of the values it counts (of the dimensions a website sends)
+MOST_VALUES = 100  # of them per item: 100 values x every figure x 60-byte values stays far below 400 KB
 MAX_LIST_MONTHS = 36
 LEADS_BY_CREATED_INDEX = "by_created"  # leadflow.definition declares it
 LEADS_BY_DUE_INDEX = "by_due"  # leadflow.definition declares it
@@ -131,9 +133,45 @@ def additions(table: str, key: dict[str, Any], amounts: dict[str, int]) -> dict[
 
 
 def added(update: dict[str, Any]) -> dict[str, int]:
-    """What an `additions` Update adds: attribute -> amount."""
+    """What an `additions` Update adds: attribute -> amount (a report item's set of values aside)."""
     names, values = update["ExpressionAttributeNames"], update["ExpressionAttributeValues"]
-    return {names[f"#c{n}"]: int(values[f":c{n}"]["N"]) for n in range(len(names))}
+    return {name: int(values[f":c{placeholder[2:]}"]["N"]) for placeholder, name in names.items()
+            if placeholder.startswith("#c")}  # fmt: skip
+
+
+def added_values(update: dict[str, Any]) -> set[str]:
+    """The values a report item's Update adds to its set of values (empty for a counter)."""
+    return set(update["ExpressionAttributeValues"].get(":values", {}).get("SS", []))
+
+
+def sent_values(figures: Iterable[FigureDelta]) -> dict[tuple[str, str], set[str]]:
+    """The values of the dimensions a website sends, that figures count under: by (dimension, day)."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for delta in figures:
+        for dimension, value in delta.values:
+            if dimension in SENT_DIMENSIONS and value != OTHER:
+                found.setdefault((dimension, delta.day), set()).add(value)
+    return found
+
+
+def report_update(table: str, key: dict[str, Any], amounts: dict[str, int], values: set[str]) -> dict[str, Any]:
+    """The Update of one report item: its figures added, and `values` added to its set of values, only while
+    each is in the set already or the set holds fewer than MOST_VALUES (an item never outgrows DynamoDB's 400 KB).
+    """
+    update = additions(table, key, amounts)
+    if not values:
+        return update
+    ordered = sorted(values)
+    update["UpdateExpression"] += ", #values :values"
+    update["ExpressionAttributeNames"]["#values"] = VALUES
+    update["ExpressionAttributeValues"] |= {
+        ":values": {"SS": ordered},
+        ":room": {"N": str(MOST_VALUES - len(ordered))},
+        **{f":v{n}": {"S": value} for n, value in enumerate(ordered)},
+    }
+    known = " AND ".join(f"contains(#values, :v{n})" for n in range(len(ordered)))
+    update["ConditionExpression"] = f"attribute_not_exists(#values) OR ({known}) OR size(#values) <= :room"
+    return update
 
 
 def listing_partition(month: str, shard: int) -> str:
@@ -244,28 +282,39 @@ class LeadsTable(LazyClient):
         return found
 
     def write(self, change: LeadChange, read: StoredLead | None, outbox: list[OutboxItem]) -> int:
+        """Write the change if the lead is still as read (see LeadStore).
+
+        A report item whose set of values is full (MOST_VALUES) refuses a lead with a new value:
+        the change is written again at once with the lead's value in that dimension as OTHER,
+        on its profile too, so that a flood of made-up campaign names never stops a lead.
+        """
         from botocore.exceptions import ClientError
 
         lead_id = change.profile["lead_id"]
-        written = change_transaction(self.table_name, change, read, outbox, self._held_at(read))
-        items, profile_at, version = written.items, written.profile_at, written.version
-        try:
-            self._retrying(lambda: self.client.transact_write_items(TransactItems=items))
-        except ClientError as exc:
-            self._forget(lead_id)
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = cancellation_reasons(exc)
-            if change.marker is not None and reasons[:1] == ["ConditionalCheckFailed"]:
-                raise AlreadyApplied(change.marker) from exc
-            guarded = (
-                [profile_at, *range(len(reasons) - len(change.ledger), len(reasons))] if change.ledger else [profile_at]
-            )
-            if any(len(reasons) > at and reasons[at] == "ConditionalCheckFailed" for at in guarded):
-                raise Conflict(lead_id) from exc  # the lead, or a rep it was to go to, moved on
-            raise
-        self._hold(lead_id, version, written.profile_item)
-        return version
+        for _ in range(2):  # the second with the full dimensions' values as OTHER, which no item refuses
+            written = change_transaction(self.table_name, change, read, outbox, self._held_at(read))
+            items, profile_at, version = written.items, written.profile_at, written.version
+            try:
+                self._retrying(lambda: self.client.transact_write_items(TransactItems=items))  # noqa: B023 - at once
+            except ClientError as exc:
+                self._forget(lead_id)
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = cancellation_reasons(exc)
+                if change.marker is not None and reasons[:1] == ["ConditionalCheckFailed"]:
+                    raise AlreadyApplied(change.marker) from exc
+                ledger = range(len(reasons) - len(change.ledger), len(reasons)) if change.ledger else range(0)
+                if any(len(reasons) > at and reasons[at] == "ConditionalCheckFailed" for at in [profile_at, *ledger]):
+                    raise Conflict(lead_id) from exc  # the lead, or a rep it was to go to, moved on
+                full = [dimension for at, dimension in written.reports.items()
+                        if len(reasons) > at and reasons[at] == "ConditionalCheckFailed"]  # fmt: skip
+                if not full:
+                    raise
+                change.figures = as_other(change.profile, change.figures, full)
+                continue
+            self._hold(lead_id, version, written.profile_item)
+            return version
+        raise AssertionError("unreachable: the second write names no value a report item can refuse")
 
     def write_many(self, writes: Sequence[tuple[LeadChange, StoredLead]]) -> list[int]:
         """Write changes of many leads, each at the version read, in as few transactions as fit; the ones not written.
@@ -357,6 +406,7 @@ class LeadsTable(LazyClient):
         scan: dict[str, Any] = {
             "TableName": self.table_name,
             "FilterExpression": "sk = :profile OR begins_with(pk, :report)",
+            "ConsistentRead": True,
             "ExpressionAttributeValues": {":profile": {"S": PROFILE}, ":report": {"S": REPORT_PREFIX}},
         }
         while True:
@@ -530,6 +580,7 @@ class Transaction:
     profile_at: int
     version: int
     profile_item: dict[str, Any]  # the whole profile item, as the table holds it once written
+    reports: dict[int, str] = field(default_factory=dict)  # the report items' places among the items: dimension
 
 
 def change_transaction(
@@ -582,10 +633,16 @@ def change_transaction(
     else:
         items.append({"Update": _changed_attributes(table, held, profile_item, read.version)})
     shard = counter_shard(lead_id)
-    items += [
-        {"Update": additions(table, {"pk": {"S": pk}, "sk": {"S": sk}}, amounts)}
-        for (pk, sk), amounts in counted(change.counters, change.figures, shard).items()
-    ]
+    values = sent_values(change.figures)
+    reports: dict[int, str] = {}  # where each report item's update is among the items: its dimension
+    for (pk, sk), amounts in counted(change.counters, change.figures, shard).items():
+        counter = {"pk": {"S": pk}, "sk": {"S": sk}}
+        if pk.startswith(REPORT_PREFIX):
+            dimension, day = pk.removeprefix(REPORT_PREFIX), sk.rsplit("#", 1)[0]
+            reports[len(items)] = dimension
+            items.append({"Update": report_update(table, counter, amounts, values.get((dimension, day), set()))})
+        else:
+            items.append({"Update": additions(table, counter, amounts)})
     if profile.get("account_domain"):  # the company's link to this lead, naming its owner while it has one
         link = {
             "pk": f"ACCOUNT#{profile['account_domain']}",
@@ -605,7 +662,7 @@ def change_transaction(
         items.append({"Put": {"TableName": table, "Item": item_of(after)}})
     items += _nurture_due(table, read.profile if read else None, profile)
     items += [ledger_update(table, entry) for entry in change.ledger]  # last: a Conflict is read from the end
-    return Transaction(items, profile_at, version, profile_item)
+    return Transaction(items, profile_at, version, profile_item, reports)
 
 
 def counted(
@@ -715,15 +772,15 @@ def _stored(item: dict[str, Any]) -> StoredLead:
 def _transactions(writes: Sequence[Transaction]) -> Iterator[tuple[list[int], list[dict[str, Any]]]]:
     """Changes' transactions grouped into ones of at most 100 items: each group's places in `writes` and its items.
 
-    DynamoDB refuses two operations on one item in a transaction, so the counter and report
-    updates of a group are summed into one per item and day, on one shard drawn for the group. A
+    DynamoDB refuses two operations on one item in a transaction, so the counter updates of a
+    group are summed into one per counter and day, on one shard drawn for the group. A
     group then holds one counter item of the day, not every shard, and two groups written at once
     meet on a counter one time in COUNTER_SHARDS. The shard is drawn, not taken from the group's
     leads: a sweep's batches come from the due index shard by shard, so their leads share one.
     """
     places: list[int] = []
     items: list[dict[str, Any]] = []
-    counters: dict[tuple[str, str], dict[str, int]] = {}  # by counter or report item (pk) and day: what it adds
+    counters: dict[tuple[str, str], dict[str, int]] = {}  # by counter (pk) and day: what it adds
     table = ""
     for place, written in enumerate(writes):
         keyed = [(_counter_key(item), item) for item in written.items]
@@ -745,7 +802,7 @@ def _transactions(writes: Sequence[Transaction]) -> Iterator[tuple[list[int], li
 
 
 def _on_one_shard(table: str, counters: dict[tuple[str, str], dict[str, int]]) -> list[dict[str, Any]]:
-    """A group's summed counter and report updates, every one on the same shard of its day, drawn for the group."""
+    """A group's summed counter updates, every one on the same shard of its day, drawn for the group."""
     shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreads writes, guards nothing
     return [
         {"Update": additions(table, {"pk": {"S": pk}, "sk": {"S": f"{day}#{shard:02d}"}}, amounts)}
@@ -754,9 +811,12 @@ def _on_one_shard(table: str, counters: dict[tuple[str, str], dict[str, int]]) -
 
 
 def _counter_key(item: dict[str, Any]) -> tuple[str, str] | None:
-    """The counter or report item and day a transaction item adds to, (pk, "<day>"), whatever its shard; else None."""
+    """The counter and day a transaction item adds to, (pk, "<day>"), whatever its shard; else None.
+
+    Report items are never summed: a change with report figures is written alone (see `apply_changes`).
+    """
     update = item.get("Update")
-    if update is None or not update["Key"]["pk"]["S"].startswith((COUNTER_PREFIX, REPORT_PREFIX)):
+    if update is None or not update["Key"]["pk"]["S"].startswith(COUNTER_PREFIX):
         return None
     sort_key = update["Key"]["sk"]["S"]  # "<day>#<shard>"
     return update["Key"]["pk"]["S"], sort_key[: sort_key.rindex("#")]

@@ -106,6 +106,11 @@ def report_verify(
             progress.stop()
             stack.fail(exc, f"scan the table (stopped after {tally.leads:,} leads; running it again is safe)")
     found = tally.differences()
+    if tally.uncounted:
+        console.print(
+            f"{tally.uncounted:,} of {tally.leads:,} leads were stored before the report counted: they are in no "
+            "figure (the report starts with the leads captured since)."
+        )
     if not found:
         console.print(f"Every figure of {tally.leads:,} leads matches the report ({len(tally.counted):,} figures).")
         return
@@ -116,8 +121,9 @@ def report_verify(
     console.print(table)
     more = f" (the first {MOST_SHOWN} shown)" if len(found) > MOST_SHOWN else ""
     errors.print(
-        f"{len(found):,} figures differ from what {tally.leads:,} leads add up to{more}. Leads stored before the "
-        "report counted them show as missing; any other difference is a figure lost or counted twice: report it.",
+        f"{len(found):,} figures differ from what {tally.leads:,} leads add up to{more}: each is a figure lost or "
+        "counted twice. Run it again on a quiet stack (leads changing during the scan differ for a moment); if "
+        "the difference stays, report it with this list.",
         markup=False,
     )
     raise typer.Exit(1)

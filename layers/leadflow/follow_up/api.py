@@ -289,7 +289,8 @@ def get_lead(lead_id: str) -> dict[str, Any]:
     lead = leads_table().get_lead(_checked_lead_id(lead_id))
     if lead is None or not who.actor.may_see(lead.profile):
         raise NotYourLead(lead_id)
-    return {"lead": dict(lead.profile), "decision": lead.profile.get("routing"), "timeline": lead.timeline}
+    shown = {key: value for key, value in lead.profile.items() if key != "report"}  # the report's bookkeeping
+    return {"lead": shown, "decision": lead.profile.get("routing"), "timeline": lead.timeline}
 
 
 @app.post("/leads/<lead_id>/claim", security=SECURITY, summary="Take a lead from your team's queue (409: too late)")
@@ -343,6 +344,7 @@ def change_rep(rep_id: str, body: RepChanges) -> RepView:
 MAX_REPORT_DAYS = 366
 GroupBy = Literal["source", "medium", "campaign", "inquiry_type", "owner"]
 FORMATS = {"application/json": "json", "text/csv": "csv", "text/html": "html"}
+VARY = {"Vary": "Accept"}  # one URL, three answers: a cache keeps them apart
 
 
 @app.get(
@@ -350,7 +352,8 @@ FORMATS = {"application/json": "json", "text/csv": "csv", "text/html": "html"}
     security=SECURITY,
     summary="The funnel of the leads captured from one day to another, by source, medium, campaign, inquiry type or "
     "owner: stages, conversion, revenue, speed-to-lead and the accept deadline. JSON; CSV with Accept: text/csv; "
-    "a page with charts with Accept: text/html",
+    "a page with charts with Accept: text/html. A manager sees every source, campaign and inquiry type, and the "
+    "owners of their own teams",
 )
 def report_funnel(
     first: Annotated[
@@ -360,12 +363,18 @@ def report_funnel(
     last: Annotated[date | None, Query(alias="to", description="The last capture day; default: today (UTC)")] = None,
     group_by: Annotated[GroupBy, Query(description="What each row is")] = "source",
 ) -> Response[Any]:
-    from leadflow.report.funnel import as_csv, as_json, funnel
+    from leadflow.report.funnel import as_csv, as_json, funnel, only_values
 
-    _reader()
+    who = _reader()
     first_day, last_day = _report_days(first, last)
     report = funnel(leads_table().report_items(group_by, first_day, last_day), group_by, first_day, last_day)
-    names = {rep.rep_id: rep.name for rep in roster().list_reps()} if group_by == "owner" else {}
+    names: dict[str, str] = {}
+    if group_by == "owner":
+        reps = roster().list_reps()
+        if who.actor.role == "manager":  # their teams' reps only, as GET /reps lists them
+            reps = [rep for rep in reps if set(rep.teams) & set(who.actor.teams)]
+            report = only_values(report, [rep.rep_id for rep in reps])
+        names = {rep.rep_id: rep.name for rep in reps}
     wanted = _wanted(app.current_event.headers)
     if wanted == "html":
         from leadflow.report.funnel import rule_table
@@ -375,12 +384,12 @@ def report_funnel(
         page = funnel_page(
             report, names, rules, title=f"{client_config().display_name or client_config().name}: lead funnel"
         )
-        return Response(200, PAGE_HEADERS["Content-Type"], page, headers=PAGE_HEADERS)
+        return Response(200, PAGE_HEADERS["Content-Type"], page, headers={**PAGE_HEADERS, **VARY})
     if wanted == "csv":
         name = f"leadflow-funnel-{group_by}-{first_day}-{last_day}.csv"
         return Response(200, "text/csv; charset=utf-8", as_csv(report, names),
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
-    return Response(200, content_types.APPLICATION_JSON, as_json(report, names))
+                        headers={"Content-Disposition": f'attachment; filename="{name}"', **VARY})  # fmt: skip
+    return Response(200, content_types.APPLICATION_JSON, as_json(report, names), headers=VARY)
 
 
 @app.get(
@@ -414,12 +423,14 @@ def _reader() -> Caller:
 
 def _report_days(first: date | None, last: date | None) -> tuple[str, str]:
     """The report's first and last capture day (yyyy-mm-dd); FollowUpError (400) naming the parameter at fault."""
+    asked_last = last
     last = last or datetime.now(UTC).date()
     first = first or last - timedelta(days=29)
     if first > last:
         raise FollowUpError("from", f"{first} is after to ({last}): give the earlier day as from")
     if (last - first).days + 1 > MAX_REPORT_DAYS:
-        raise FollowUpError("to", f"a report spans at most {MAX_REPORT_DAYS} days: ask for a year at a time")
+        span = f"a report spans at most {MAX_REPORT_DAYS} days: ask for a year at a time"
+        raise FollowUpError("to" if asked_last else "from", span)
     return first.isoformat(), last.isoformat()
 
 

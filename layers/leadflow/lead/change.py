@@ -248,8 +248,8 @@ def apply_changes(
     """`apply_change` for many leads at once, by lead id: one read and one write for them all when nothing conflicts.
 
     The leads are read together and planned one by one, as `apply_change` plans. The changes that
-    are plain (no marker, no rep's ledger, nothing to publish, from a lead with nothing left to
-    publish) are written together, each at the version read. Every other lead, and every lead of
+    are plain (no marker, no rep's ledger, nothing to publish, no report figure, from a lead with
+    nothing left to publish) are written together, each at the version read. Every other lead, and every lead of
     a transaction that found one of its leads moved on, goes through `apply_change` alone: read
     again, planned again, exactly as if it had been called for it. So a batch never changes what
     is written, only how many requests it takes. A lead in `known` (as an earlier `Applied.after`
@@ -275,7 +275,7 @@ def apply_changes(
             _kept(stored.profile, change, services)
         if change is None:
             applied[lead_id] = Applied("unchanged", None, stored.profile, stored)
-        elif change.marker is not None or change.ledger or change.events or change.handoffs:
+        elif change.marker is not None or change.ledger or change.events or change.handoffs or change.figures:
             alone.append(lead_id)
         else:
             plain.append((lead_id, change, stored))

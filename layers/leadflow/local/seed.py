@@ -22,10 +22,14 @@ from leadflow.aws.leads_table import (
     COUNTER_PREFIX,
     PROFILE,
     REPORT_PREFIX,
+    VALUES,
     added,
+    added_values,
     change_transaction,
     counted,
     counter_shard,
+    report_key,
+    sent_values,
 )
 from leadflow.config import ClientConfig
 from leadflow.lead.change import CounterDelta
@@ -64,6 +68,7 @@ def seed_items(config: ClientConfig, ids: LeadIds, table: str, count: int, first
     """The DynamoDB items (wire format) of `count` synthetic leads, counter and report items last."""
     now = datetime.now(UTC)
     sums: dict[tuple[str, str], Counter[str]] = {}
+    sets: dict[tuple[str, str], set[str]] = {}  # report items' sets of values
     for n in range(first, first + count):
         change = plan_inquiry(None, synthetic_message(config, ids, n, now), config.qualify, now)
         change.events.clear()  # seeded leads have nothing left to publish
@@ -75,9 +80,16 @@ def seed_items(config: ClientConfig, ids: LeadIds, table: str, count: int, first
                 yield entry["Put"]["Item"]
             else:
                 update = entry["Update"]
-                sums.setdefault((update["Key"]["pk"]["S"], update["Key"]["sk"]["S"]), Counter()).update(added(update))
+                key = (update["Key"]["pk"]["S"], update["Key"]["sk"]["S"])
+                sums.setdefault(key, Counter()).update(added(update))
+                if values := added_values(update):
+                    sets.setdefault(key, set()).update(values)
     for (pk, sk), amounts in sorted(sums.items()):
-        yield {"pk": {"S": pk}, "sk": {"S": sk}, **{name: {"N": str(total)} for name, total in amounts.items()}}
+        item: dict[str, Any] = {"pk": {"S": pk}, "sk": {"S": sk}}
+        item |= {name: {"N": str(total)} for name, total in amounts.items()}
+        if (pk, sk) in sets:
+            item[VALUES] = {"SS": sorted(sets[pk, sk])}
+        yield item
 
 
 def seed_state_file(
@@ -92,6 +104,7 @@ def seed_state_file(
     state_file.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(state_file)
     sums: dict[str, Counter[str]] = {}  # counter or report item key -> what the new leads add to it
+    sets: dict[str, set[str]] = {}  # report item key -> the values the new leads add to its set
     new_leads = 0
     try:
         db.executescript(SCHEMA)
@@ -117,10 +130,13 @@ def seed_state_file(
                     new_leads += 1
                     profile = plain_of(item)
                     lead = [CounterDelta("leads", profile["created_at"][:10])]
-                    for (pk, sk), amounts in counted(lead, recount(profile), counter_shard(lead_id)).items():  # type: ignore[arg-type]
+                    figures, shard = recount(profile), counter_shard(lead_id)  # type: ignore[arg-type]
+                    for (pk, sk), amounts in counted(lead, figures, shard).items():
                         sums.setdefault(item_key({"pk": {"S": pk}, "sk": {"S": sk}}), Counter()).update(amounts)
-            for key, amounts in sums.items():
-                _add_to_counter(db, table, key, amounts)
+                    for (dimension, day), values in sent_values(figures).items():
+                        sets.setdefault(item_key(report_key(dimension, day, shard)), set()).update(values)
+            for counter, amounts in sums.items():
+                _add_to_counter(db, table, counter, amounts, sets.get(counter, set()))
         return new_leads
     finally:
         db.close()
@@ -149,9 +165,11 @@ def load_items_into_moto(table_name: str, items: Iterable[dict[str, Any]], regio
     return written
 
 
-def _add_to_counter(db: sqlite3.Connection, table: str, key: str, amounts: Counter[str]) -> None:
+def _add_to_counter(db: sqlite3.Connection, table: str, key: str, amounts: Counter[str], values: set[str]) -> None:
     found = db.execute("SELECT attributes FROM items WHERE table_name = ? AND item_key = ?", (table, key)).fetchone()
     item = json.loads(found[0]) if found else json.loads(key)
     for name, amount in amounts.items():
         item[name] = {"N": str(int((item.get(name) or {"N": "0"})["N"]) + amount)}
+    if values:
+        item[VALUES] = {"SS": sorted(values | set((item.get(VALUES) or {}).get("SS", [])))}
     db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?)", (table, key, json.dumps(item)))

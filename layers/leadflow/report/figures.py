@@ -45,7 +45,11 @@ DIMENSIONS = ("source", "medium", "campaign", "inquiry_type", "owner")
 RULE_DIMENSION = "rule"  # won and lost leads only, once per scoring rule that fired for them
 NONE = "(none)"  # the value of a dimension a lead has nothing for
 DIRECT = "(direct)"  # the source of a lead with neither a utm_source nor a referrer
-MAX_VALUE = 100  # characters of a dimension's value kept (the rest of a long campaign name is cut)
+MAX_VALUE_BYTES = 60  # UTF-8 bytes of a dimension's value kept (the rest of a long campaign name is cut)
+# The dimensions whose values a website sends (anything at all): each report item takes at most MOST_VALUES of them
+# (see leadflow.aws.leads_table); a lead whose value finds its item full is counted under OTHER instead.
+SENT_DIMENSIONS = ("source", "medium", "campaign", "inquiry_type")
+OTHER = "(other)"
 
 # The stages a lead is counted in the first time it reaches them, in funnel order.
 FUNNEL_STAGES = (
@@ -55,6 +59,7 @@ FUNNEL_STAGES = (
 SUPPRESSIONS = ("unsubscribed", "bounced", "complained", "undeliverable")
 SLA_ENTRIES = {"sla_reminder": "sla_reminded", "sla_breached": "sla_breached",
                "reassigned": "sla_reassigned", "escalated": "sla_escalated"}  # fmt: skip
+DEADLINE_FIGURES = frozenset(SLA_ENTRIES.values())
 # Speed-to-lead buckets, by their upper bound in working minutes (a working day is often 480).
 BUCKETS = (1, 5, 15, 30, 60, 120, 240, 480, 960, 2400)
 OVER = "more"  # the bucket past the last bound
@@ -79,17 +84,40 @@ def bucket_of(minutes: float) -> str:
     return OVER
 
 
-def dimension_values(profile: LeadProfile, owner: str | None) -> tuple[tuple[str, str], ...]:
-    """The lead's value in each dimension, with `owner` as the owner a figure is counted with."""
+def sent_values(profile: LeadProfile) -> dict[str, str]:
+    """The lead's value in each dimension its website sent, as its first inquiry brought them."""
     touch = profile.get("first_touch") or {}
     source = touch.get("utm_source") or _host(touch.get("referrer") or "") or DIRECT
-    values = (source, touch.get("utm_medium"), touch.get("utm_campaign"), touch.get("inquiry_type"), owner)
-    return tuple((name, _value(value)) for name, value in zip(DIMENSIONS, values, strict=True))
+    values = (source, touch.get("utm_medium"), touch.get("utm_campaign"), touch.get("inquiry_type"))
+    return {name: _value(value) for name, value in zip(SENT_DIMENSIONS, values, strict=True)}
+
+
+def dimension_values(profile: LeadProfile, owner: str | None) -> tuple[tuple[str, str], ...]:
+    """The lead's value in each dimension, with `owner` as the owner a figure is counted with.
+
+    The sent ones as its record kept them when it was first counted (OTHER where an item was
+    full), so that every figure of the lead, and a recount, lands where its capture did.
+    """
+    kept = ((profile.get("report") or {}).get("values")) or sent_values(profile)
+    return (*((name, kept.get(name, NONE)) for name in SENT_DIMENSIONS), ("owner", _value(owner)))
 
 
 def _value(value: object) -> str:
-    text = " ".join(str(value or "").split())[:MAX_VALUE]
-    return text or NONE
+    text = " ".join(str(value or "").split())
+    cut = text.encode()[:MAX_VALUE_BYTES].decode(errors="ignore")  # never half a character
+    return cut or NONE
+
+
+def as_other(profile: LeadProfile, figures: list[FigureDelta], full: Iterable[str]) -> list[FigureDelta]:
+    """The figures of a lead's first count again, its values in the `full` dimensions as OTHER (on the profile too)."""
+    full = set(full)
+    record = profile.get("report") or {}
+    record["values"] = {name: OTHER if name in full else value for name, value in (record.get("values") or {}).items()}
+    return [
+        FigureDelta(delta.figure, delta.day,
+                    tuple((name, OTHER if name in full else value) for name, value in delta.values), delta.amount)
+        for delta in figures
+    ]  # fmt: skip
 
 
 def _host(url: str) -> str:
@@ -127,10 +155,18 @@ def new_figures(before: LeadProfile | None, after: LeadProfile, entries: Iterabl
 
     A figure is counted with the lead's owner after the change, or before it when the change
     took the owner away (a rejection, an escalation back to the queue): the rep who rejected.
+    A deadline's figures are the owner's whose deadline it was, before the change: a breach
+    that hands the lead to the next rep is the first rep's breach.
+
+    A lead stored before the report counted (a profile with no record) is left uncounted, not
+    counted from the middle of its life; `leadflow report verify` names how many there are.
     """
+    if before is not None and "report" not in before:
+        return []
     record = dict((before or {}).get("report") or {})
     counted: dict[str, str] = dict(record.get("counted") or {})
     owner = after.get("owner") or (before or {}).get("owner") or ""
+    owner_before = (before or {}).get("owner") or ""
     fresh: list[str] = []
     for figure in reached(before, after, entries):
         speed = figure.split(":", 1)[0]
@@ -139,7 +175,7 @@ def new_figures(before: LeadProfile | None, after: LeadProfile, entries: Iterabl
         if figure == "sla_met" and ("sla_breached" in counted or "sla_breached" in fresh):
             continue
         fresh.append(figure)
-        counted[figure] = owner
+        counted[figure] = owner_before if figure in DEADLINE_FIGURES else owner
         if figure in ("rejected", "lost"):
             closed = (after.get("rejected") if figure == "rejected" else after.get("lost")) or {}
             reason = _value(closed.get("reason"))
@@ -148,6 +184,7 @@ def new_figures(before: LeadProfile | None, after: LeadProfile, entries: Iterabl
     if not fresh:
         return []
     record["counted"] = counted
+    record.setdefault("values", sent_values(after))
     if ("won" in fresh or "lost" in fresh) and "rules" not in record:
         record["rules"] = fired_rules(after)
     after["report"] = record

@@ -120,6 +120,17 @@ def funnel(items: Iterable[Mapping[str, Any]], group_by: str, first_day: str, la
     return Funnel(group_by, first_day, last_day, total, ordered, read)
 
 
+def only_values(report: Funnel, values: Iterable[str]) -> Funnel:
+    """The report with only the rows of `values`, its total theirs alone (a manager's own reps, say)."""
+    kept = set(values)
+    rows = [row for row in report.rows if row.value in kept]
+    total = Row(ALL)
+    for row in rows:
+        for figure, amount in row.counts.items():
+            total.add(figure, amount)
+    return Funnel(report.group_by, report.first_day, report.last_day, total, rows, report.items_read)
+
+
 def row_json(row: Row) -> dict[str, Any]:
     return {
         "value": row.value,

@@ -3,7 +3,8 @@
 Each lead's profile keeps what the report counted for it (leadflow.report.figures); adding up
 `recount(profile)` over every lead must give exactly what the report items hold, shard by
 shard summed, for every dimension, day, figure and value. A difference means a figure was
-lost or counted twice (or leads were stored before the report counted them).
+lost or counted twice. Leads stored before the report counted have no record: they are in no
+figure, and are only counted here.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from leadflow.aws.leads_table import PROFILE, REPORT_PREFIX
 from leadflow.report.figures import recount
-
-REPORT_PREFIX = "REPORT#"  # leadflow.aws.leads_table's report items
-PROFILE = "PROFILE"
 
 Key = tuple[str, str, str]  # dimension, day, "<figure>|<value>"
 
@@ -38,6 +37,7 @@ class Recount:
     counted: Counter[Key]
     recounted: Counter[Key]
     leads: int = 0
+    uncounted: int = 0  # leads stored before the report counted: they have no record, and are in no figure
 
     @classmethod
     def empty(cls) -> Recount:
@@ -53,6 +53,8 @@ class Recount:
                         self.counted[dimension, day, name] += int(amount)
             elif sk == PROFILE:
                 self.leads += 1
+                if "report" not in item:
+                    self.uncounted += 1
                 for delta in recount(item):  # type: ignore[arg-type]
                     for dimension, value in delta.values:
                         self.recounted[dimension, delta.day, f"{delta.figure}|{value}"] += delta.amount
