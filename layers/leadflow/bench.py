@@ -319,14 +319,21 @@ def _print_counts(title: str, counted: Counter[str], per: int, goal: str) -> Non
 
 
 def write_units_per_new_lead(config: Any, definition: Any) -> float:
-    """Write capacity units a new lead costs on DynamoDB: its transaction (2 per KB per item) and the outbox clear."""
+    """Write capacity units a new lead costs on DynamoDB: its transaction (2 per KB per item) and the outbox clear.
+
+    The counter and report items an update adds to are counted at their key's size, one unit
+    each: DynamoDB charges an update by the whole item, so a report item that holds many values
+    costs more (see the README's report row).
+    """
     from leadflow.aws.leads_table import OutboxItem, change_transaction
     from leadflow.local.seed import synthetic_message
     from leadflow.qualify.changes import plan_inquiry
+    from leadflow.report.figures import new_figures
 
     now, total, leads = datetime.now(UTC), 0, 50
     for n in range(leads):
         change = plan_inquiry(None, synthetic_message(config, BENCH_IDS, n, now), config.qualify, now)
+        change.figures = new_figures(None, change.profile, change.timeline)  # type: ignore[arg-type]
         written = change_transaction("t", change, None, OutboxItem.of(change))
         for entry in written.items:
             item = (entry.get("Put") or {}).get("Item") or entry["Update"]["Key"]
