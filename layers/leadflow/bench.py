@@ -29,6 +29,7 @@ import dataclasses
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -452,7 +453,6 @@ def _record(message: dict[str, Any]) -> dict[str, Any]:
 
 def burst_drain() -> dict[str, float]:
     """BURST inquiries (two a person) at concurrency 20 to `leadflow local`: from the last 2xx to the last lead."""
-    import shutil
     import signal
     from concurrent.futures import ThreadPoolExecutor
 
@@ -536,6 +536,14 @@ def start_local(scratch: Path, seed: int = 0) -> tuple[subprocess.Popen[str], in
             raise SystemExit(f"leadflow local did not start: {(scratch / 'local.log').read_text()}")
         time.sleep(0.2)
     return process, api_port, moto_port, log
+
+
+def stop_local(process: subprocess.Popen[str], log: Any, scratch: Path) -> None:
+    """Stop a `start_local` stack and remove its data."""
+    process.terminate()
+    process.wait(timeout=60)
+    log.close()
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _free_port() -> int:

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import statistics
 import subprocess
 import sys
@@ -67,7 +66,7 @@ def answer_time_local(leads: int) -> dict[str, float]:
     """Median seconds of GET /reports/funnel (90 days) and GET /me on `leadflow local` holding `leads` leads."""
     import requests
 
-    from leadflow.bench import start_local
+    from leadflow.bench import start_local, stop_local
 
     scratch = Path(tempfile.mkdtemp(prefix="leadflow-bench-report-"))
     leadflow = str(Path(sys.executable).with_name("leadflow"))
@@ -108,10 +107,7 @@ def answer_time_local(leads: int) -> dict[str, float]:
                                 params={"from": first, "to": last}).json()["total"]["stages"]["captured"]  # fmt: skip
         return {**{name: statistics.median(runs) for name, runs in times.items()}, "captured": captured}
     finally:
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        stop_local(process, log, scratch)
 
 
 def _dynamodb(port: int) -> Any:

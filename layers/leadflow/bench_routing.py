@@ -18,7 +18,6 @@ import dataclasses
 import io
 import json
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -221,7 +220,7 @@ def speed_to_lead_local(posts: int = 20) -> list[float]:
     import requests
 
     from leadflow.aws.roster import RosterTable
-    from leadflow.bench import start_local
+    from leadflow.bench import start_local, stop_local
 
     scratch = Path(tempfile.mkdtemp(prefix="leadflow-bench-speed-"))
     process, api_port, moto_port, log = start_local(scratch)
@@ -243,10 +242,7 @@ def speed_to_lead_local(posts: int = 20) -> list[float]:
             seconds.append(time.monotonic() - started)
         return seconds
     finally:
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        stop_local(process, log, scratch)
 
 
 def _emails_sent(endpoint: str) -> int:

@@ -26,6 +26,7 @@ from leadflow.cli.stack_access import (
     console,
     errors,
     open_stack,
+    progress_bar,
 )
 from leadflow.follow_up.changes import ACTIONS
 from leadflow.lead.change import Conflict
@@ -361,16 +362,11 @@ def leads_relink(
 ) -> None:
     """Put every open lead in its team's work lists (once, for leads stored before the rep API): safe to run again."""
     from botocore.exceptions import BotoCoreError, ClientError
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     stack = open_stack(client, clients_dir, use_local, endpoint)
     total = stack.call(stack.store.count, "count the leads")
     linked = 0
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )  # fmt: skip
+    progress = progress_bar()
     with progress:
         task = progress.add_task("Linking open leads", total=total or None)
         try:

@@ -26,6 +26,7 @@ from leadflow.cli.stack_access import (
     console,
     errors,
     open_stack,
+    progress_bar,
 )
 from leadflow.report.figures import DIMENSIONS
 
@@ -84,18 +85,13 @@ def report_verify(
 ) -> None:
     """Recount every report figure from the leads (a Scan of the table) and list where the report differs."""
     from botocore.exceptions import BotoCoreError, ClientError
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from leadflow.report.verify import Recount
 
     stack = open_stack(client, clients_dir, use_local, endpoint)
     total = stack.call(stack.store.item_count, "read the table's item count")
     tally = Recount.empty()
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )  # fmt: skip
+    progress = progress_bar()
     with progress:
         task = progress.add_task("Scanning the table's items", total=total or None)
         try:

@@ -9,8 +9,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leadflow.aws.event_bus import EventsNotPublished
 from leadflow.aws.queues import QueueUnavailable
@@ -26,6 +24,7 @@ from leadflow.cli.stack_access import (
     console,
     errors,
     open_stack,
+    progress_bar,
 )
 from leadflow.lead.change import Conflict
 from leadflow.lead.lifecycle import TRANSITIONS, InvalidTransition
@@ -68,13 +67,7 @@ def rescore(
     tally = RescoreTally()
     rescore_one = _planner(stack) if dry_run else _writer(stack)
     now = datetime.now(UTC)
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )
+    progress = progress_bar()
     from botocore.exceptions import BotoCoreError, ClientError
 
     with progress:

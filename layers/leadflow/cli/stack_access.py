@@ -148,3 +148,11 @@ def open_stack(client: str, clients_dir: Path, use_local: bool, endpoint: str) -
         return StackAccess(config, config_file, build_definition(config), session, endpoint)
     session = boto3.Session(region_name=config.aws.region or os.environ.get("AWS_REGION"))
     return StackAccess(config, config_file, build_definition(config), session, None)
+
+
+def progress_bar() -> Any:
+    """The bar a long command shows on stderr: what it does, the bar, done of total, time spent (rich Progress)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=Console(stderr=True))
