@@ -144,9 +144,10 @@ def again(stack: Stack, context: Any, done: dict[str, Any]) -> None:
     assert stack.handler("route")({"Records": done["routing"]}, context) == {"batchItemFailures": []}
     suppress_lead(done["lead_ids"]["asker"], "unsubscribed", lead_services(), datetime.now(UTC))
     for name, steps in FOLLOW_UPS.items():
-        status, _ = call(stack, context, "POST", "/leads/{lead_id}/follow-up", ADA, steps[-1],
-                         lead_id=done["lead_ids"][name])  # fmt: skip
-        assert status in (200, 404, 409)  # the lead is where it asks (200), or past it (409), or ada's no more (404)
+        for body in steps:
+            status, _ = call(stack, context, "POST", "/leads/{lead_id}/follow-up", ADA, body,
+                             lead_id=done["lead_ids"][name])  # fmt: skip
+            assert status in (200, 404, 409)  # where it asks (200), past it (409), or ada's no more (404)
     for at in done["ticks"]:
         tick(stack, context, at)
 
@@ -228,21 +229,35 @@ def test_every_figure_of_the_funnel_is_what_counting_by_hand_gives_and_a_redeliv
     assert "Every figure of 8 leads matches the report" in verified.output
 
 
-def test_a_rep_may_not_read_reports_and_a_bad_range_names_the_parameter(stack: Stack, lambda_context: Any) -> None:
-    assert call(stack, lambda_context, "GET", "/reports/funnel", ADA)[0] == 403
-    status, answer = call(stack, lambda_context, "GET", "/reports/funnel", MANAGER,
-                          query={"from": "2026-10-02", "to": "2026-10-01"})  # fmt: skip
+def test_a_rep_may_not_read_reports(stack: Stack, lambda_context: Any) -> None:
+    add_rep(stack, "ada")  # on the roster: refused for the role, not for being unknown
+    status, answer = call(stack, lambda_context, "GET", "/reports/funnel", ADA)
+
+    assert status == 403
+    assert "managers and ops" in answer["message"]
+
+
+YESTERDAY = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "says"),
+    [
+        ({"from": "2026-10-02", "to": "2026-10-01"}, "from", "is after to"),
+        ({"group_by": "colour"}, "group_by", "source"),
+        ({"from": "yesterday"}, "from", "date"),
+        ({"from": "2024-01-01", "to": YESTERDAY}, "to", "at most 366 days"),
+        ({"from": "2024-01-01"}, "from", "at most 366 days"),  # to defaults to today: from is the one to move
+    ],
+)
+def test_a_bad_report_parameter_is_a_400_naming_it(
+    stack: Stack, lambda_context: Any, query: dict[str, str], field: str, says: str
+) -> None:
+    status, answer = call(stack, lambda_context, "GET", "/reports/funnel", MANAGER, query=query)
+
     assert status == 400
-    assert answer["errors"][0]["field"] == "from"
-    status, answer = call(stack, lambda_context, "GET", "/reports/funnel", MANAGER, query={"group_by": "colour"})
-    assert status == 400
-    assert answer["errors"][0]["field"] == "group_by"
-    status, answer = call(stack, lambda_context, "GET", "/reports/funnel", MANAGER, query={"from": "yesterday"})
-    assert (status, answer["errors"][0]["field"]) == (400, "from")
-    too_long = {"from": "2024-01-01", "to": (datetime.now(UTC).date() - timedelta(days=1)).isoformat()}
-    assert (
-        call(stack, lambda_context, "GET", "/reports/funnel", MANAGER, query=too_long)[1]["errors"][0]["field"] == "to"
-    )
+    assert answer["errors"][0]["field"] == field
+    assert says in answer["errors"][0]["message"]
 
 
 def test_a_lead_whose_campaign_finds_its_report_item_full_is_stored_and_counted_under_other(
@@ -275,3 +290,21 @@ def test_a_lead_whose_campaign_finds_its_report_item_full_is_stored_and_counted_
     for items, _ in stack.store().report_scan():
         tally.add(items)
     assert tally.differences() == []
+
+
+def test_a_figure_counted_today_is_dated_by_the_day_its_lead_was_captured(stack: Stack, lambda_context: Any) -> None:
+    add_rep(stack, "ada")
+    record = captured_record(stack, {"email": "early@alpha.example", "inquiry_type": "demo_request"})
+    message = json.loads(record["body"])
+    captured = datetime.now(UTC) - timedelta(days=3)
+    record["body"] = json.dumps({**message, "received_at": captured.isoformat(timespec="milliseconds")})
+    assert stack.handler("intake")({"Records": [record]}, lambda_context) == {"batchItemFailures": []}
+    deliver(stack, lambda_context, "routing", "routing", "route")  # assigned today, to a lead of three days ago
+
+    def captured_and_assigned(day: str) -> tuple[int, int]:
+        query = {"from": day, "to": day}
+        total = call(stack, lambda_context, "GET", "/reports/funnel", MANAGER, query=query)[1]["total"]["stages"]
+        return total["captured"], total["assigned"]
+
+    assert captured_and_assigned(captured.date().isoformat()) == (1, 1)
+    assert captured_and_assigned(datetime.now(UTC).date().isoformat()) == (0, 0)

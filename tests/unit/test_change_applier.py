@@ -146,3 +146,22 @@ def test_a_redelivered_message_publishes_what_its_first_delivery_could_not(parts
     store.markers.add("m1")
     assert apply_change("ld_a", counting_plan("m1"), services).outcome == "duplicate"
     assert [e["type"] for e in recorder.events] == ["Counted"]
+
+
+def test_a_change_planned_again_counts_only_what_the_writer_before_it_did_not(parts: Any) -> None:
+    store, _, services = parts
+    created = {"lead_id": "ld_a", "created_at": "2026-11-23T09:00:00Z", "stage": "sales_ready"}
+    apply_change("ld_a", lambda _: LeadChange(dict(created)), services)  # type: ignore[arg-type]
+
+    def assign(current: LeadProfile | None) -> LeadChange:
+        change = LeadChange({**(current or {}), "stage": "assigned", "owner": "ann"})  # type: ignore[typeddict-item]
+        if (current or {}).get("stage") != "assigned":
+            change.timeline.append({"type": "stage_changed", "at": "2026-11-23T10:00:00Z", "to": "assigned"})
+        return change
+
+    store.before_write.append(lambda: apply_change("ld_a", assign, services))  # another writer assigns it first
+    applied = apply_change("ld_a", assign, services)
+
+    assert applied.change is not None
+    assert [delta.figure for delta in applied.change.figures] == []  # planned again: assigned was counted before
+    assert store.leads["ld_a"].profile["report"]["counted"] == {"captured": "", "assigned": "ann"}
