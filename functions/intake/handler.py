@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from leadflow.lead.change import Applied
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.qualify.changes import record_engagement, record_inquiry
 from leadflow.settings import client_config
@@ -39,15 +40,14 @@ def record_handler(record: SQSRecord) -> None:
         applied = record_engagement(message, lead_services(), config.qualify, phone_first=config.route.phone_first)
         metric, said = ENGAGEMENT_OUTCOMES[applied.outcome]
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        _count_qualified(applied)
         logger.info(said, extra={"lead_id": message["lead_id"], "engagement_id": message["engagement_id"]})
         return
     applied = record_inquiry(message, lead_services(), config.qualify, phone_first=config.route.phone_first)
     ids = {"lead_id": message["lead_id"], "inquiry_id": message["inquiry_id"]}
     if applied.outcome == "changed":
         metrics.add_metric(name="InquiryStored", unit=MetricUnit.Count, value=1)
-        for entry in applied.change.timeline if applied.change else ():
-            if entry["type"] == "stage_changed" and entry.get("to") in QUALIFIED_METRICS:
-                metrics.add_metric(name=QUALIFIED_METRICS[entry["to"]], unit=MetricUnit.Count, value=1)
+        _count_qualified(applied)
         logger.info("inquiry stored and lead qualified", extra=ids)
     else:
         metrics.add_metric(name="InquiryDuplicate", unit=MetricUnit.Count, value=1)
@@ -60,3 +60,10 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     # Retries stop in time to answer: a record still failing then goes back to the queue alone.
     leads_table().give_up_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_S
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def _count_qualified(applied: Applied) -> None:
+    """What qualification decided, when it moved the lead (an inquiry's or an engagement's)."""
+    for entry in applied.change.timeline if applied.change else ():
+        if entry["type"] == "stage_changed" and entry.get("to") in QUALIFIED_METRICS:
+            metrics.add_metric(name=QUALIFIED_METRICS[entry["to"]], unit=MetricUnit.Count, value=1)

@@ -144,7 +144,7 @@ def added_values(update: dict[str, Any]) -> set[str]:
     return set(update["ExpressionAttributeValues"].get(":values", {}).get("SS", []))
 
 
-def sent_values(figures: Iterable[FigureDelta]) -> dict[tuple[str, str], set[str]]:
+def values_to_hold(figures: Iterable[FigureDelta]) -> dict[tuple[str, str], set[str]]:
     """The values of the dimensions a website sends, that figures count under: by (dimension, day)."""
     found: dict[tuple[str, str], set[str]] = {}
     for delta in figures:
@@ -291,7 +291,8 @@ class LeadsTable(LazyClient):
         from botocore.exceptions import ClientError
 
         lead_id = change.profile["lead_id"]
-        for _ in range(2):  # the second with the full dimensions' values as OTHER, which no item refuses
+        full: set[str] = set()
+        for _ in range(len(SENT_DIMENSIONS) + 1):  # each pass moves one more full dimension to OTHER, at the least
             written = change_transaction(self.table_name, change, read, outbox, self._held_at(read))
             items, profile_at, version = written.items, written.profile_at, written.version
             try:
@@ -306,15 +307,16 @@ class LeadsTable(LazyClient):
                 ledger = range(len(reasons) - len(change.ledger), len(reasons)) if change.ledger else range(0)
                 if any(len(reasons) > at and reasons[at] == "ConditionalCheckFailed" for at in [profile_at, *ledger]):
                     raise Conflict(lead_id) from exc  # the lead, or a rep it was to go to, moved on
-                full = [dimension for at, dimension in written.reports.items()
-                        if len(reasons) > at and reasons[at] == "ConditionalCheckFailed"]  # fmt: skip
-                if not full:
+                refused = {dimension for at, dimension in written.reports.items()
+                           if len(reasons) > at and reasons[at] == "ConditionalCheckFailed"}  # fmt: skip
+                if not refused - full:
                     raise
+                full |= refused
                 change.figures = as_other(change.profile, change.figures, full)
                 continue
             self._hold(lead_id, version, written.profile_item)
             return version
-        raise AssertionError("unreachable: the second write names no value a report item can refuse")
+        raise AssertionError("unreachable: with every sent dimension OTHER, no report item has a condition")
 
     def write_many(self, writes: Sequence[tuple[LeadChange, StoredLead]]) -> list[int]:
         """Write changes of many leads, each at the version read, in as few transactions as fit; the ones not written.
@@ -327,6 +329,8 @@ class LeadsTable(LazyClient):
         """
         from botocore.exceptions import ClientError
 
+        if any(change.figures for change, _ in writes):
+            raise ValueError("a change with report figures is written alone (apply_changes keeps it out)")
         not_written: list[int] = []
         written = [
             change_transaction(self.table_name, change, read, [], self._held_at(read)) for change, read in writes
@@ -633,7 +637,9 @@ def change_transaction(
     else:
         items.append({"Update": _changed_attributes(table, held, profile_item, read.version)})
     shard = counter_shard(lead_id)
-    values = sent_values(change.figures)
+    # A lead's values enter its capture-day items' sets when it is captured; its later figures land on the same
+    # items (its capture day, its shard), which hold its values already: only the capture is checked for room.
+    values = values_to_hold(change.figures) if read is None else {}
     reports: dict[int, str] = {}  # where each report item's update is among the items: its dimension
     for (pk, sk), amounts in counted(change.counters, change.figures, shard).items():
         counter = {"pk": {"S": pk}, "sk": {"S": sk}}

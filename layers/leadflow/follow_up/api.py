@@ -368,6 +368,7 @@ def report_funnel(
     who = _reader()
     first_day, last_day = _report_days(first, last)
     report = funnel(leads_table().report_items(group_by, first_day, last_day), group_by, first_day, last_day)
+    everyone = report.total  # the rule table's base rate: every closed lead, as its rules' rows count them
     names: dict[str, str] = {}
     if group_by == "owner":
         reps = roster().list_reps()
@@ -380,7 +381,7 @@ def report_funnel(
         from leadflow.report.funnel import rule_table
         from leadflow.report.page import PAGE_HEADERS, funnel_page
 
-        rules = rule_table(leads_table().report_items("rule", first_day, last_day), report.total)
+        rules = rule_table(leads_table().report_items("rule", first_day, last_day), everyone)
         page = funnel_page(
             report, names, rules, title=f"{client_config().display_name or client_config().name}: lead funnel"
         )

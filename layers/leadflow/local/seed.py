@@ -29,7 +29,7 @@ from leadflow.aws.leads_table import (
     counted,
     counter_shard,
     report_key,
-    sent_values,
+    values_to_hold,
 )
 from leadflow.config import ClientConfig
 from leadflow.lead.change import CounterDelta
@@ -133,7 +133,7 @@ def seed_state_file(
                     figures, shard = recount(profile), counter_shard(lead_id)  # type: ignore[arg-type]
                     for (pk, sk), amounts in counted(lead, figures, shard).items():
                         sums.setdefault(item_key({"pk": {"S": pk}, "sk": {"S": sk}}), Counter()).update(amounts)
-                    for (dimension, day), values in sent_values(figures).items():
+                    for (dimension, day), values in values_to_hold(figures).items():
                         sets.setdefault(item_key(report_key(dimension, day, shard)), set()).update(values)
             for counter, amounts in sums.items():
                 _add_to_counter(db, table, counter, amounts, sets.get(counter, set()))
