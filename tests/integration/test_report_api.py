@@ -308,3 +308,32 @@ def test_a_figure_counted_today_is_dated_by_the_day_its_lead_was_captured(stack:
 
     assert captured_and_assigned(captured.date().isoformat()) == (1, 1)
     assert captured_and_assigned(datetime.now(UTC).date().isoformat()) == (0, 0)
+
+
+def test_leads_stored_before_the_report_counted_are_counted_by_the_backfill_as_if_all_along(
+    stack: Stack, lambda_context: Any, moto_endpoint: str, tmp_path: Path
+) -> None:
+    drive(stack, lambda_context)
+    by_source = funnel(stack, lambda_context)[1]
+    dynamodb, table = stack.session.client("dynamodb"), stack.definition.table("leads").name
+    for items, _ in stack.store().report_scan():  # as the stack was before it counted: no record, no report item
+        for item in items:
+            key = {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
+            if item["sk"] == "PROFILE":
+                dynamodb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE report")
+            else:
+                dynamodb.delete_item(TableName=table, Key=key)
+    assert funnel(stack, lambda_context)[1]["total"]["stages"]["captured"] == 0
+
+    (tmp_path / "demo.toml").write_text((CLIENTS / "demo.toml").read_text())
+    flags = ["--local", "--endpoint", moto_endpoint, "--clients-dir", str(tmp_path)]
+    backfilled = CliRunner().invoke(app, ["report", "backfill", *flags])
+    again_run = CliRunner().invoke(app, ["report", "backfill", *flags])
+
+    assert backfilled.exit_code == 0, backfilled.output
+    assert "Counted 8 leads" in backfilled.output
+    assert "Counted 0 leads" in again_run.output
+    assert funnel(stack, lambda_context)[1] == by_source  # by source, every figure as counted all along
+    verified = CliRunner().invoke(app, ["report", "verify", *flags])
+    assert verified.exit_code == 0, verified.output
+    assert "stored before the report counted" not in verified.output

@@ -420,6 +420,25 @@ class LeadsTable(LazyClient):
                 return
             scan["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    def uncounted_lead_ids(self) -> Iterator[tuple[list[str], int]]:
+        """The leads stored before the report counted (no record), a page at a time, with the items each page scanned.
+
+        A Scan of the whole table: for `leadflow report backfill`, once per stack.
+        """
+        scan: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "sk = :profile AND attribute_not_exists(#report)",
+            "ProjectionExpression": "lead_id",
+            "ExpressionAttributeNames": {"#report": "report"},
+            "ExpressionAttributeValues": {":profile": {"S": PROFILE}},
+        }
+        while True:
+            answer = self._retrying(lambda: self.client.scan(**scan))
+            yield [item["lead_id"]["S"] for item in answer.get("Items", [])], int(answer.get("ScannedCount", 0))
+            if "LastEvaluatedKey" not in answer:
+                return
+            scan["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     def item_count(self) -> int:
         """The table's item count as DynamoDB last measured it (it updates about every six hours on AWS)."""
         answer = self._retrying(lambda: self.client.describe_table(TableName=self.table_name))
@@ -637,9 +656,11 @@ def change_transaction(
     else:
         items.append({"Update": _changed_attributes(table, held, profile_item, read.version)})
     shard = counter_shard(lead_id)
-    # A lead's values enter its capture-day items' sets when it is captured; its later figures land on the same
-    # items (its capture day, its shard), which hold its values already: only the capture is checked for room.
-    values = values_to_hold(change.figures) if read is None else {}
+    # A lead's values enter its capture-day items' sets when its capture is counted (as it is captured, or by
+    # `leadflow report backfill`); its later figures land on the same items (its capture day, its shard), which
+    # hold its values already: only the change that counts the capture is checked for room.
+    captured = any(delta.figure == "captured" for delta in change.figures)
+    values = values_to_hold(change.figures) if captured else {}
     reports: dict[int, str] = {}  # where each report item's update is among the items: its dimension
     for (pk, sk), amounts in counted(change.counters, change.figures, shard).items():
         counter = {"pk": {"S": pk}, "sk": {"S": sk}}

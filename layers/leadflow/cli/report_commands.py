@@ -1,9 +1,11 @@
-"""`leadflow report ...`: the funnel in the terminal, and a recount of every figure from the leads.
+"""`leadflow report ...`: the funnel in the terminal, a recount of every figure, and a backfill of older leads.
 
 `report funnel` reads what the API's GET /reports/funnel reads (the report items of the days
 asked for), straight from the stack's table with the operator's credentials. `report verify`
 scans the whole table (an admin tool: the report itself never scans), recounts every figure
 from the leads' profiles and lists where the report items differ; it exits 1 when any does.
+`report backfill` counts the leads stored before the stack counted report figures, from their own
+history (leadflow.report.backfill).
 """
 
 from __future__ import annotations
@@ -123,6 +125,34 @@ def report_verify(
         markup=False,
     )
     raise typer.Exit(1)
+
+
+@report_app.command("backfill")
+def report_backfill(
+    client: ClientOption = DEFAULT_CLIENT,
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    use_local: LocalFlag = False,
+    endpoint: EndpointOption = DEFAULT_ENDPOINT,
+) -> None:
+    """Count the leads stored before the report counted, from their own history (a Scan; safe to run again)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from leadflow.report.backfill import backfill_lead
+
+    stack = open_stack(client, clients_dir, use_local, endpoint)
+    total = stack.call(stack.store.item_count, "read the table's item count")
+    counted = 0
+    progress = progress_bar()
+    with progress:
+        task = progress.add_task("Scanning for leads the report has not counted", total=total or None)
+        try:
+            for lead_ids, scanned in stack.store.uncounted_lead_ids():
+                counted += sum(backfill_lead(lead_id, stack.store) for lead_id in lead_ids)
+                progress.advance(task, scanned)
+        except (BotoCoreError, ClientError) as exc:
+            progress.stop()
+            stack.fail(exc, f"count the leads (stopped after {counted:,}; running it again goes on from there)")
+    console.print(f"Counted {counted:,} leads stored before the report counted. `leadflow report verify` checks them.")
 
 
 def _day(text: str | None, option: str) -> date | None:
