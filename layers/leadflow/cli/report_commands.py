@@ -10,8 +10,9 @@ history (leadflow.report.backfill).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
@@ -25,6 +26,7 @@ from leadflow.cli.stack_access import (
     ClientsDir,
     EndpointOption,
     LocalFlag,
+    StackAccess,
     console,
     errors,
     open_stack,
@@ -34,6 +36,7 @@ from leadflow.report.figures import DIMENSIONS
 
 report_app = typer.Typer(help="Reports: the funnel, and a recount of its figures from the leads.", no_args_is_help=True)
 
+T = TypeVar("T")
 MOST_SHOWN = 50  # differences listed by `verify` (all are counted)
 DayOption = Annotated[str | None, typer.Option(help="A capture day, YYYY-MM-DD (UTC).")]
 
@@ -86,23 +89,12 @@ def report_verify(
     endpoint: EndpointOption = DEFAULT_ENDPOINT,
 ) -> None:
     """Recount every report figure from the leads (a Scan of the table) and list where the report differs."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from leadflow.report.verify import Recount
 
     stack = open_stack(client, clients_dir, use_local, endpoint)
-    total = stack.call(stack.store.item_count, "read the table's item count")
     tally = Recount.empty()
-    progress = progress_bar()
-    with progress:
-        task = progress.add_task("Scanning the table's items", total=total or None)
-        try:
-            for items, scanned in stack.store.report_scan():
-                tally.add(items)
-                progress.advance(task, scanned)
-        except (BotoCoreError, ClientError) as exc:
-            progress.stop()
-            stack.fail(exc, f"scan the table (stopped after {tally.leads:,} leads; running it again is safe)")
+    _scan(stack, "Scanning the table's items", stack.store.report_scan(), tally.add,
+          lambda: f"scan the table (stopped after {tally.leads:,} leads; running it again is safe)")  # fmt: skip
     found = tally.differences()
     if tally.uncounted:
         console.print(
@@ -135,24 +127,37 @@ def report_backfill(
     endpoint: EndpointOption = DEFAULT_ENDPOINT,
 ) -> None:
     """Count the leads stored before the report counted, from their own history (a Scan; safe to run again)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from leadflow.report.backfill import backfill_lead
 
     stack = open_stack(client, clients_dir, use_local, endpoint)
+    counted = [0]
+
+    def backfill(lead_ids: list[str]) -> None:
+        counted[0] += sum(backfill_lead(lead_id, stack.store) for lead_id in lead_ids)
+
+    _scan(stack, "Scanning for leads the report has not counted", stack.store.uncounted_lead_ids(), backfill,
+          lambda: f"count the leads (stopped after {counted[0]:,}; running it again goes on from there)")  # fmt: skip
+    console.print(
+        f"Counted {counted[0]:,} leads stored before the report counted. `leadflow report verify` checks them."
+    )
+
+
+def _scan(stack: StackAccess, doing: str, pages: Iterator[tuple[T, int]], handle: Callable[[T], None],
+          stopped: Callable[[], str]) -> None:  # fmt: skip
+    """Hand each page of a Scan to `handle`, a progress bar advancing by the items scanned; a failure says where."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     total = stack.call(stack.store.item_count, "read the table's item count")
-    counted = 0
     progress = progress_bar()
     with progress:
-        task = progress.add_task("Scanning for leads the report has not counted", total=total or None)
+        task = progress.add_task(doing, total=total or None)
         try:
-            for lead_ids, scanned in stack.store.uncounted_lead_ids():
-                counted += sum(backfill_lead(lead_id, stack.store) for lead_id in lead_ids)
+            for page, scanned in pages:
+                handle(page)
                 progress.advance(task, scanned)
         except (BotoCoreError, ClientError) as exc:
             progress.stop()
-            stack.fail(exc, f"count the leads (stopped after {counted:,}; running it again goes on from there)")
-    console.print(f"Counted {counted:,} leads stored before the report counted. `leadflow report verify` checks them.")
+            stack.fail(exc, stopped())
 
 
 def _day(text: str | None, option: str) -> date | None:
