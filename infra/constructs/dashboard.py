@@ -36,6 +36,15 @@ LEADS: dict[str, tuple[str, ...]] = {
     "intake": ("QualifiedSalesReady", "QualifiedNurture", "QualifiedJunk"),
     "route": ("LeadAssigned", "LeadQueued"),
 }
+# The widgets' titles, as an operator reads them (the tests find each widget by its title).
+LEADS_TITLE = "Leads: captured, qualified, routed"
+DEADLINE_TITLE = "Accept deadline: reminded, breached, reassigned, escalated"
+OLDEST_TITLE = "Oldest message waiting (seconds)"
+DEAD_LETTERS_TITLE = "Messages in dead-letter queues (each failed every retry)"
+ERRORS_TITLE = "Function errors"
+FUNCTION_P95_TITLE = "Function duration, 95th percentile (ms)"
+API_PERCENTILES_TITLE = "API latency (ms)"
+ANSWERS_TITLE = "API answers 4xx and 5xx"
 DEADLINE: dict[str, tuple[str, ...]] = {"sla": ("SlaReminded", "SlaBreached", "SlaReassigned", "SlaEscalated")}
 
 
@@ -58,12 +67,12 @@ class OperationsDashboard(Construct):
             default_interval=Duration.hours(24),
         )
         self.dashboard.add_widgets(
-            self._counts("Leads: captured, qualified, routed", LEADS, definition),
-            self._counts("Accept deadline: reminded, breached, reassigned, escalated", DEADLINE, definition),
+            self._counts(LEADS_TITLE, LEADS, definition),
+            self._counts(DEADLINE_TITLE, DEADLINE, definition),
         )
         self.dashboard.add_widgets(
             _graph(
-                "Oldest message waiting (seconds)",
+                OLDEST_TITLE,
                 [
                     queues.queue(spec.key).metric_approximate_age_of_oldest_message(
                         period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label=spec.key
@@ -72,7 +81,7 @@ class OperationsDashboard(Construct):
                 ],
             ),
             _graph(
-                "Messages in dead-letter queues (each failed every retry)",
+                DEAD_LETTERS_TITLE,
                 [
                     queue.metric_approximate_number_of_messages_visible(
                         period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label=key
@@ -84,14 +93,14 @@ class OperationsDashboard(Construct):
         every = functions.all()
         self.dashboard.add_widgets(
             _graph(
-                "Function errors",
+                ERRORS_TITLE,
                 [
                     function.metric_errors(period=PERIOD, statistic=cloudwatch.Stats.SUM, label=key)
                     for key, function in every.items()
                 ],
             ),
             _graph(
-                "Function duration, 95th percentile (ms)",
+                FUNCTION_P95_TITLE,
                 [
                     function.metric_duration(period=PERIOD, statistic=cloudwatch.Stats.p(95), label=key)
                     for key, function in every.items()
@@ -100,14 +109,14 @@ class OperationsDashboard(Construct):
         )
         self.dashboard.add_widgets(
             _graph(
-                "API latency (ms)",
+                API_PERCENTILES_TITLE,
                 [
                     api.stage.metric_latency(period=PERIOD, statistic=cloudwatch.Stats.p(50), label="median"),
                     api.stage.metric_latency(period=PERIOD, statistic=cloudwatch.Stats.p(95), label="95th percentile"),
                 ],
             ),
             _graph(
-                "API answers 4xx and 5xx",
+                ANSWERS_TITLE,
                 [
                     api.stage.metric_client_error(period=PERIOD, statistic=cloudwatch.Stats.SUM, label="4xx"),
                     api.stage.metric_server_error(period=PERIOD, statistic=cloudwatch.Stats.SUM, label="5xx"),

@@ -7,6 +7,16 @@ from typing import Any
 
 import pytest
 
+from infra.constructs.dashboard import (
+    ANSWERS_TITLE,
+    API_PERCENTILES_TITLE,
+    DEAD_LETTERS_TITLE,
+    DEADLINE_TITLE,
+    ERRORS_TITLE,
+    FUNCTION_P95_TITLE,
+    LEADS_TITLE,
+    OLDEST_TITLE,
+)
 from infra.template_surface import resources_of_type
 from leadflow.definition import StackDefinition
 
@@ -32,21 +42,21 @@ def test_the_dashboard_graphs_leads_deadlines_queues_dead_letters_errors_duratio
     widgets = {widget["properties"]["title"]: metrics_of(widget) for widget in body["widgets"]}
 
     assert body["name"] == "leadflow-demo"
-    leads = [metric[1] for metric in widgets["Leads: captured, qualified, routed"]]
+    leads = [metric[1] for metric in widgets[LEADS_TITLE]]
     assert leads == ["InquiryCaptured", "QualifiedSalesReady", "QualifiedNurture", "QualifiedJunk",
                      "LeadAssigned", "LeadQueued"]  # fmt: skip
     assert all(metric[0] == "leadflow" and "client" in metric and "demo" in metric
-               for metric in widgets["Leads: captured, qualified, routed"])  # fmt: skip
-    deadline = widgets["Accept deadline: reminded, breached, reassigned, escalated"]
+               for metric in widgets[LEADS_TITLE])  # fmt: skip
+    deadline = widgets[DEADLINE_TITLE]
     assert [metric[1] for metric in deadline] == ["SlaReminded", "SlaBreached", "SlaReassigned", "SlaEscalated"]
-    assert len(widgets["Oldest message waiting (seconds)"]) == len(demo_definition.queues)
-    assert {metric[-1]["label"] for metric in widgets["Messages in dead-letter queues (each failed every retry)"]} == {
+    assert len(widgets[OLDEST_TITLE]) == len(demo_definition.queues)
+    assert {metric[-1]["label"] for metric in widgets[DEAD_LETTERS_TITLE]} == {
         spec.key for spec in demo_definition.queues if spec.dead_letter_name
     }
-    assert {metric[-1]["label"] for metric in widgets["Function errors"]} == {f.key for f in demo_definition.functions}
-    assert len(widgets["Function duration, 95th percentile (ms)"]) == len(demo_definition.functions)
-    assert [m[-1]["label"] for m in widgets["API latency (ms)"]] == ["median", "95th percentile"]
-    assert [m[-1]["label"] for m in widgets["API answers 4xx and 5xx"]] == ["4xx", "5xx"]
+    assert {metric[-1]["label"] for metric in widgets[ERRORS_TITLE]} == {f.key for f in demo_definition.functions}
+    assert len(widgets[FUNCTION_P95_TITLE]) == len(demo_definition.functions)
+    assert [m[-1]["label"] for m in widgets[API_PERCENTILES_TITLE]] == ["median", "95th percentile"]
+    assert [m[-1]["label"] for m in widgets[ANSWERS_TITLE]] == ["4xx", "5xx"]
 
 
 def test_a_client_that_switches_the_dashboard_off_deploys_none(synthesized) -> None:
