@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadflow.cli import app
+from leadflow.cli.table_scans import report_scan
 from leadflow.nurture.suppression import suppress_lead
 from leadflow.wiring import lead_services
 from tests.integration.conftest import Stack
@@ -287,7 +288,7 @@ def test_a_lead_whose_campaign_finds_its_report_item_full_is_stored_and_counted_
     assert flooded is not None
     assert flooded["report"]["values"]["campaign"] == "(other)"
     tally = Recount.empty()
-    for items, _ in stack.store().report_scan():
+    for items, _ in report_scan(stack.store()):
         tally.add(items)
     assert tally.differences() == []
 
@@ -316,7 +317,7 @@ def test_leads_stored_before_the_report_counted_are_counted_by_the_backfill_as_i
     drive(stack, lambda_context)
     by_source = funnel(stack, lambda_context)[1]
     dynamodb, table = stack.session.client("dynamodb"), stack.definition.table("leads").name
-    for items, _ in stack.store().report_scan():  # as the stack was before it counted: no record, no report item
+    for items, _ in report_scan(stack.store()):  # as the stack was before it counted: no record, no report item
         for item in items:
             key = {"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
             if item["sk"] == "PROFILE":

@@ -402,48 +402,6 @@ class LeadsTable(LazyClient):
             },
         )
 
-    def report_scan(self) -> Iterator[tuple[list[dict[str, Any]], int]]:
-        """Every lead's profile and every report item, a page at a time, with how many items each page scanned.
-
-        A Scan of the whole table: for `leadflow report verify`, an admin's recount, never for a report.
-        """
-        scan: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": "sk = :profile OR begins_with(pk, :report)",
-            "ConsistentRead": True,
-            "ExpressionAttributeValues": {":profile": {"S": PROFILE}, ":report": {"S": REPORT_PREFIX}},
-        }
-        while True:
-            answer = self._retrying(lambda: self.client.scan(**scan))
-            yield [plain_of(item) for item in answer.get("Items", [])], int(answer.get("ScannedCount", 0))
-            if "LastEvaluatedKey" not in answer:
-                return
-            scan["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-    def uncounted_lead_ids(self) -> Iterator[tuple[list[str], int]]:
-        """The leads stored before the report counted (no record), a page at a time, with the items each page scanned.
-
-        A Scan of the whole table: for `leadflow report backfill`, once per stack.
-        """
-        scan: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": "sk = :profile AND attribute_not_exists(#report)",
-            "ProjectionExpression": "lead_id",
-            "ExpressionAttributeNames": {"#report": "report"},
-            "ExpressionAttributeValues": {":profile": {"S": PROFILE}},
-        }
-        while True:
-            answer = self._retrying(lambda: self.client.scan(**scan))
-            yield [item["lead_id"]["S"] for item in answer.get("Items", [])], int(answer.get("ScannedCount", 0))
-            if "LastEvaluatedKey" not in answer:
-                return
-            scan["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-    def item_count(self) -> int:
-        """The table's item count as DynamoDB last measured it (it updates about every six hours on AWS)."""
-        answer = self._retrying(lambda: self.client.describe_table(TableName=self.table_name))
-        return int(answer["Table"].get("ItemCount", 0))
-
     def get_lead(self, lead_id: str) -> Lead | None:
         items = self._query_all(
             KeyConditionExpression="pk = :pk",

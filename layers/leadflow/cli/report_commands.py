@@ -32,6 +32,7 @@ from leadflow.cli.stack_access import (
     open_stack,
     progress_bar,
 )
+from leadflow.cli.table_scans import item_count, report_scan, uncounted_lead_ids
 from leadflow.report.figures import DIMENSIONS
 
 report_app = typer.Typer(help="Reports: the funnel, and a recount of its figures from the leads.", no_args_is_help=True)
@@ -93,7 +94,7 @@ def report_verify(
 
     stack = open_stack(client, clients_dir, use_local, endpoint)
     tally = Recount.empty()
-    _scan(stack, "Scanning the table's items", stack.store.report_scan(), tally.add,
+    _scan(stack, "Scanning the table's items", report_scan(stack.store), tally.add,
           lambda: f"scan the table (stopped after {tally.leads:,} leads; running it again is safe)")  # fmt: skip
     found = tally.differences()
     if tally.uncounted:
@@ -135,7 +136,7 @@ def report_backfill(
     def backfill(lead_ids: list[str]) -> None:
         counted[0] += sum(backfill_lead(lead_id, stack.store) for lead_id in lead_ids)
 
-    _scan(stack, "Scanning for leads the report has not counted", stack.store.uncounted_lead_ids(), backfill,
+    _scan(stack, "Scanning for leads the report has not counted", uncounted_lead_ids(stack.store), backfill,
           lambda: f"count the leads (stopped after {counted[0]:,}; running it again goes on from there)")  # fmt: skip
     console.print(
         f"Counted {counted[0]:,} leads stored before the report counted. `leadflow report verify` checks them."
@@ -147,7 +148,7 @@ def _scan(stack: StackAccess, doing: str, pages: Iterator[tuple[T, int]], handle
     """Hand each page of a Scan to `handle`, a progress bar advancing by the items scanned; a failure says where."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    total = stack.call(stack.store.item_count, "read the table's item count")
+    total = stack.call(lambda: item_count(stack.store), "read the table's item count")
     progress = progress_bar()
     with progress:
         task = progress.add_task(doing, total=total or None)
