@@ -144,13 +144,14 @@ def added_values(update: dict[str, Any]) -> set[str]:
     return set(update["ExpressionAttributeValues"].get(":values", {}).get("SS", []))
 
 
-def values_to_hold(figures: Iterable[FigureDelta]) -> dict[tuple[str, str], set[str]]:
-    """The values of the dimensions a website sends, that figures count under: by (dimension, day)."""
+def values_to_hold(figures: Iterable[FigureDelta], shard: int) -> dict[tuple[str, str], set[str]]:
+    """The values of the dimensions a website sends that figures count under, by report item (pk, sk) on `shard`."""
     found: dict[tuple[str, str], set[str]] = {}
     for delta in figures:
         for dimension, value in delta.values:
             if dimension in SENT_DIMENSIONS and value != OTHER:
-                found.setdefault((dimension, delta.day), set()).add(value)
+                key = report_key(dimension, delta.day, shard)
+                found.setdefault((key["pk"]["S"], key["sk"]["S"]), set()).add(value)
     return found
 
 
@@ -618,16 +619,15 @@ def change_transaction(
     # `leadflow report backfill`); its later figures land on the same items (its capture day, its shard), which
     # hold its values already: only the change that counts the capture is checked for room.
     captured = any(delta.figure == "captured" for delta in change.figures)
-    values = values_to_hold(change.figures) if captured else {}
+    values = values_to_hold(change.figures, shard) if captured else {}
     reports: dict[int, str] = {}  # where each report item's update is among the items: its dimension
     for (pk, sk), amounts in counted(change.counters, change.figures, shard).items():
-        counter = {"pk": {"S": pk}, "sk": {"S": sk}}
+        target = {"pk": {"S": pk}, "sk": {"S": sk}}
         if pk.startswith(REPORT_PREFIX):
-            dimension, day = pk.removeprefix(REPORT_PREFIX), sk.rsplit("#", 1)[0]
-            reports[len(items)] = dimension
-            items.append({"Update": report_update(table, counter, amounts, values.get((dimension, day), set()))})
+            reports[len(items)] = pk.removeprefix(REPORT_PREFIX)
+            items.append({"Update": report_update(table, target, amounts, values.get((pk, sk), set()))})
         else:
-            items.append({"Update": additions(table, counter, amounts)})
+            items.append({"Update": additions(table, target, amounts)})
     if profile.get("account_domain"):  # the company's link to this lead, naming its owner while it has one
         link = {
             "pk": f"ACCOUNT#{profile['account_domain']}",

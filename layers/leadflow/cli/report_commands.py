@@ -11,7 +11,7 @@ history (leadflow.report.backfill).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, TypeVar
 
 import typer
@@ -39,7 +39,6 @@ report_app = typer.Typer(help="Reports: the funnel, and a recount of its figures
 
 T = TypeVar("T")
 MOST_SHOWN = 50  # differences listed by `verify` (all are counted)
-DayOption = Annotated[str | None, typer.Option(help="A capture day, YYYY-MM-DD (UTC).")]
 
 
 @report_app.command("funnel")
@@ -59,13 +58,12 @@ def report_funnel(
     if group_by not in DIMENSIONS:
         errors.print(f"--group-by {group_by!r}: give one of {', '.join(DIMENSIONS)}", markup=False)
         raise typer.Exit(2)
-    last_day = _day(last, "--to") or datetime.now(UTC).date()
-    first_day = _day(first, "--from") or last_day - timedelta(days=29)
-    if first_day > last_day:
-        errors.print(f"--from {first_day} is after --to {last_day}: give the earlier day as --from", markup=False)
-        raise typer.Exit(2)
+    try:
+        span = funnel_module.report_span(_day(first, "--from"), _day(last, "--to"), datetime.now(UTC).date())
+    except funnel_module.SpanError as error:
+        errors.print(f"--{error.field}: {error.problem}", markup=False)
+        raise typer.Exit(2) from None
     stack = open_stack(client, clients_dir, use_local, endpoint)
-    span = (first_day.isoformat(), last_day.isoformat())
     items = stack.call(lambda: stack.store.report_items(group_by, *span), "read the report")
     report = funnel_module.funnel(items, group_by, *span)
     if as_csv:

@@ -341,7 +341,6 @@ def change_rep(rep_id: str, body: RepChanges) -> RepView:
 
 # --- reports ------------------------------------------------------------------------------------
 
-MAX_REPORT_DAYS = 366
 GroupBy = Literal["source", "medium", "campaign", "inquiry_type", "owner"]
 FORMATS = {"application/json": "json", "text/csv": "csv", "text/html": "html"}
 VARY = {"Vary": "Accept"}  # one URL, three answers: a cache keeps them apart
@@ -424,15 +423,12 @@ def _reader() -> Caller:
 
 def _report_days(first: date | None, last: date | None) -> tuple[str, str]:
     """The report's first and last capture day (yyyy-mm-dd); FollowUpError (400) naming the parameter at fault."""
-    asked_last = last
-    last = last or datetime.now(UTC).date()
-    first = first or last - timedelta(days=29)
-    if first > last:
-        raise FollowUpError("from", f"{first} is after to ({last}): give the earlier day as from")
-    if (last - first).days + 1 > MAX_REPORT_DAYS:
-        span = f"a report spans at most {MAX_REPORT_DAYS} days: ask for a year at a time"
-        raise FollowUpError("to" if asked_last else "from", span)
-    return first.isoformat(), last.isoformat()
+    from leadflow.report.funnel import SpanError, report_span
+
+    try:
+        return report_span(first, last, datetime.now(UTC).date())
+    except SpanError as error:
+        raise FollowUpError(error.field, error.problem) from None
 
 
 def _wanted(headers: dict[str, str] | None) -> str:

@@ -27,6 +27,7 @@ from leadflow.lead.events import lead_followed_up
 from leadflow.lead.lifecycle import InvalidTransition
 from leadflow.lead.profile import LeadProfile, utc_stamp
 from leadflow.qualify.changes import ROUTING_QUEUE
+from leadflow.report.figures import cents_of
 from leadflow.route.assignment import claim_ledger
 from leadflow.route.roster import Rep
 
@@ -211,7 +212,7 @@ def plan_follow_up(
     if follow_up.action == "reject":
         change.move(profile["rejected"]["outcome"], f"rejected: {follow_up.reason}", stamp)
     if follow_up.action == "won":
-        cents = int(Decimal(str(follow_up.amount)) * 100)
+        cents = cents_of(follow_up.amount)
         change.counters.append(CounterDelta(f"revenue_cents_{follow_up.currency}", stamp[:10], cents))
     if follow_up.action in CLOSING and profile.get("owner"):
         change.ledger.append(RepRelease(profile["owner"]))

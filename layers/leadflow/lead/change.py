@@ -90,7 +90,7 @@ class LeadChange:
     events: list[DomainEvent] = field(default_factory=list)
     handoffs: list[Handoff] = field(default_factory=list)
     counters: list[CounterDelta] = field(default_factory=list)
-    figures: list[FigureDelta] = field(default_factory=list)  # the report's, counted by the applier (`count_figures`)
+    figures: list[FigureDelta] = field(default_factory=list)  # the report's, counted by the applier (`_kept`)
     ledger: list[LedgerEntry | RepRelease] = field(default_factory=list)  # the reps the change moves
     marker: str | None = None  # an idempotency key: a change with a marker is written once
     # The step that planned it brought the lead's nurture schedule up to its `updated_at` itself (a nurture
@@ -249,8 +249,9 @@ def apply_changes(
 
     The leads are read together and planned one by one, as `apply_change` plans. The changes that
     are plain (no marker, no rep's ledger, nothing to publish, no report figure, from a lead with
-    nothing left to publish) are written together, each at the version read. Every other lead, and every lead of
-    a transaction that found one of its leads moved on, goes through `apply_change` alone: read
+    nothing left to publish) are written together, each at the version read. Every other lead,
+    and every lead of a transaction that found one of its leads moved on, goes through
+    `apply_change` alone: read
     again, planned again, exactly as if it had been called for it. So a batch never changes what
     is written, only how many requests it takes. A lead in `known` (as an earlier `Applied.after`
     left it) is not read again: planned from it and written at its version, which conflicts like

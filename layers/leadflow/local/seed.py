@@ -28,7 +28,6 @@ from leadflow.aws.leads_table import (
     change_transaction,
     counted,
     counter_shard,
-    report_key,
     values_to_hold,
 )
 from leadflow.config import ClientConfig
@@ -133,8 +132,8 @@ def seed_state_file(
                     figures, shard = recount(profile), counter_shard(lead_id)  # type: ignore[arg-type]
                     for (pk, sk), amounts in counted(lead, figures, shard).items():
                         sums.setdefault(item_key({"pk": {"S": pk}, "sk": {"S": sk}}), Counter()).update(amounts)
-                    for (dimension, day), values in values_to_hold(figures).items():
-                        sets.setdefault(item_key(report_key(dimension, day, shard)), set()).update(values)
+                    for (pk, sk), values in values_to_hold(figures, shard).items():
+                        sets.setdefault(item_key({"pk": {"S": pk}, "sk": {"S": sk}}), set()).update(values)
             for counter, amounts in sums.items():
                 _add_to_counter(db, table, counter, amounts, sets.get(counter, set()))
         return new_leads

@@ -204,10 +204,14 @@ def deltas_of(
         deltas.append(FigureDelta(figure, day, values))
         if figure == "won":
             won = profile.get("won") or {}
-            cents = int(Decimal(str(won.get("amount") or 0)) * 100)
             currency = _value(won.get("currency")).upper()
-            deltas.append(FigureDelta(f"revenue:{currency}", day, values, cents))
+            deltas.append(FigureDelta(f"revenue:{currency}", day, values, cents_of(won.get("amount"))))
     return deltas
+
+
+def cents_of(amount: object) -> int:
+    """A won deal's amount (a decimal string, like "1234.50") in cents, exactly."""
+    return int(Decimal(str(amount or 0)) * 100)
 
 
 def recount(profile: LeadProfile) -> list[FigureDelta]:

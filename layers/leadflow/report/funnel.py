@@ -16,6 +16,7 @@ import io
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,30 @@ OUTCOMES = ("junk", "nurture", "rejected", "lost", "unsubscribed", "bounced", "c
 SLA = ("sla_met", "sla_reminded", "sla_breached", "sla_reassigned", "sla_escalated")
 SPEED_NAMES = {"to_owner": "capture to owner", "to_accept": "owner to accepted", "to_contact": "accepted to contact"}
 ALL = "(all)"
+
+
+MAX_DAYS = 366  # a report's longest span of capture days
+DEFAULT_DAYS = 30  # without `from`: the 30 days up to `to`
+
+
+class SpanError(ValueError):
+    """A report's days that cannot be read: the parameter at fault ("from" or "to") and what to do."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def report_span(first: date | None, last: date | None, today: date) -> tuple[str, str]:
+    """The first and last capture day (yyyy-mm-dd) of a report asked for `first` to `last`, each optional."""
+    end = last or today
+    start = first or end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise SpanError("from", f"{start} is after to ({end}): give the earlier day as from")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise SpanError("to" if last else "from", f"a report spans at most {MAX_DAYS} days: ask for a year at a time")
+    return start.isoformat(), end.isoformat()
 
 
 @dataclass
