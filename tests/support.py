@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,16 @@ SAMPLE_LEAD_ID_KEY = "sample-lead-id-key-for-tests-and-events-only"
 SAMPLE_IDS = LeadIds("demo", SAMPLE_LEAD_ID_KEY.encode())
 CLIENTS = ROOT / "clients"
 EVENTS = ROOT / "events"
+
+
+def coming_tuesday() -> date:
+    """The next Tuesday after today (UTC), never today.
+
+    Tests that capture a lead at the real now and then run a fixed clock (a sweep's tick, routing's
+    hour) take their clock from this day, so that the clock always comes after the capture.
+    """
+    today = datetime.now(UTC).date()
+    return today + timedelta(days=(1 - today.weekday()) % 7 or 7)
 
 
 def load_event(name: str) -> dict[str, Any]:

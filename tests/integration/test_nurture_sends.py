@@ -27,12 +27,12 @@ from leadflow.nurture.templates import Outgoing
 from leadflow.wiring import lead_services
 from tests.integration.conftest import Stack
 from tests.integration.test_intake_handler import captured_record
-from tests.support import load_event, sent_emails
+from tests.support import coming_tuesday, load_event, sent_emails
 
 # The demo's window: 09:00-17:00 on weekdays, Europe/Berlin unless the lead's country or phone says otherwise.
 # The sweeps run on the coming Tuesday (never today): the leads are captured now, and their first step is due at
 # once, so a tick must come after the real moment they were captured.
-TUESDAY = (lambda today: today + timedelta(days=(1 - today.weekday()) % 7 or 7))(datetime.now(UTC).date())
+TUESDAY = coming_tuesday()
 
 
 def berlin(days: int, clock: str) -> datetime:

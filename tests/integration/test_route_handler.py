@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
@@ -18,22 +18,23 @@ from leadflow.route.changes import route_lead
 from leadflow.route.roster import Rep
 from tests.integration.conftest import Stack
 from tests.integration.test_intake_handler import captured_record
-from tests.support import load_event
+from tests.support import coming_tuesday, load_event
 
 EVERY_HOUR = {"workdays": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "hours": ("00:00-24:00",)}
 
 
 class TuesdayMorning(datetime):
-    """Routing's clock in these tests: a Tuesday at 10:00 UTC, at work in every calendar here (dach's Berlin too).
+    """Routing's clock in these tests: the coming Tuesday at 10:00 UTC, at work in every calendar here (dach's too).
 
     On the wall clock these tests failed at times: EVERY_HOUR ended at 23:59 while calendars had
     no 24:00, and a team's holidays (dach's Christmas) hold for its reps' own hours too, so a
-    lead routed then waited in its team's queue.
+    lead routed then waited in its team's queue. A fixed date failed once it was past: a lead
+    captured at the real now was then routed before it was captured, and its timeline ran backwards.
     """
 
     @classmethod
     def now(cls, tz: Any = None) -> Any:
-        return datetime(2026, 11, 24, 10, 0, tzinfo=UTC).astimezone(tz)
+        return datetime.combine(coming_tuesday(), time(10), UTC).astimezone(tz)
 
 
 @pytest.fixture(autouse=True)
