@@ -7,6 +7,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.api import LeadsApi
+from infra.constructs.buckets import Buckets
 from infra.constructs.dashboard import OperationsDashboard
 from infra.constructs.email import Emails
 from infra.constructs.event_rules import EventRules
@@ -81,6 +82,7 @@ class LeadsStack(Stack):
         emails = Emails(self, "Emails", specs=definition.emails, owns_identities=definition.stage == DEFAULT_STAGE)
         EventRules(self, "EventRules", definition=definition, event_buses=event_buses, queues=queues)
         InboundMail(self, "InboundMail", specs=definition.inbound_mail, queues=queues)
+        buckets = Buckets(self, "Buckets", specs=definition.buckets)
         layers = SharedLayers(self, "Layers", paths=layer_paths)
         functions = Functions(
             self,
@@ -91,6 +93,7 @@ class LeadsStack(Stack):
             event_buses=event_buses,
             secrets=secrets,
             emails=emails,
+            buckets=buckets,
             layers=layers.layers,
             log_retention=log_retention,
         )
@@ -133,6 +136,12 @@ class LeadsStack(Stack):
             "EventBusName",
             value=event_buses.bus(EVENT_BUS).event_bus_name,
             description="Where each lead's state changes are published as domain events",
+        )
+        CfnOutput(
+            self,
+            "ReportsBucketName",
+            value=buckets.bucket("reports").bucket_name,
+            description="Where the weekly report keeps its CSVs (weekly/<first day>_<last day>/)",
         )
         CfnOutput(
             self,

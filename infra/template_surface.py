@@ -55,6 +55,17 @@ class ScheduleDeployed:
 
 
 @dataclass(frozen=True)
+class CronScheduleDeployed:
+    """An EventBridge Scheduler schedule: a cron expression in a time zone, invoking a function with an input."""
+
+    name: str
+    function: str
+    expression: str  # cron(0 8 ? * MON *)
+    timezone: str
+    input: str  # the JSON the function gets, with Scheduler's placeholders
+
+
+@dataclass(frozen=True)
 class EventRuleDeployed:
     """A rule that copies events from a bus to a queue."""
 
@@ -88,6 +99,8 @@ class DeployedSurface:
     event_bus_names: frozenset[str]
     user_pools: frozenset[UserPoolDeployed]
     receipt_rules: frozenset[ReceiptRuleDeployed] = frozenset()
+    cron_schedules: frozenset[CronScheduleDeployed] = frozenset()
+    bucket_expirations: frozenset[int] = frozenset()  # the days each bucket keeps an object
 
 
 def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
@@ -135,6 +148,22 @@ def deployed_surface(template: Template) -> DeployedSurface:
         event_bus_names=frozenset(bus["Properties"]["Name"] for bus in buses.values()),
         user_pools=frozenset(_user_pools(template, pools)),
         receipt_rules=frozenset(_receipt_rules(template, queues)),
+        cron_schedules=frozenset(
+            CronScheduleDeployed(
+                name=schedule["Properties"]["Name"],
+                function=functions[_get_att_target(schedule["Properties"]["Target"]["Arn"])],
+                expression=schedule["Properties"]["ScheduleExpression"],
+                timezone=schedule["Properties"].get("ScheduleExpressionTimezone", "UTC"),
+                input=schedule["Properties"]["Target"]["Input"],
+            )
+            for schedule in resources_of_type(template, "AWS::Scheduler::Schedule").values()
+        ),
+        bucket_expirations=frozenset(
+            int(rule["ExpirationInDays"])
+            for bucket in resources_of_type(template, "AWS::S3::Bucket").values()
+            for rule in bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+            if "ExpirationInDays" in rule
+        ),
     )
 
 

@@ -7,13 +7,15 @@ that holds exactly the grants its spec declares (plus writing its own logs and t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Tags, Validations
+from aws_cdk import Acknowledgment, CfnElement, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.buckets import Buckets
 from infra.constructs.email import Emails
 from infra.constructs.events import EventBuses
 from infra.constructs.queues import Queues
@@ -61,6 +63,9 @@ TABLE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
 ON_TABLE_INDEXES: frozenset[GrantAccess] = frozenset({"query_indexes"})
 BUS_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {"publish": ("events:PutEvents",)}
 SECRET_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {"read_secret": ("secretsmanager:GetSecretValue",)}
+# Objects of a bucket (`<bucket arn>/*`): the weekly report writes its CSV, and reads nothing back.
+BUCKET_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {"put_object": ("s3:PutObject",)}
+OBJECT_PREFIX = "weekly/"  # the keys a function may write (leadflow.report.weekly.WeeklyReport.archive_key)
 EMAIL_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
     # leadflow.aws.mailer sends through SES v2's SendEmail with Raw (MIME) content, which IAM authorizes
     # as ses:SendRawEmail (SES v1's name for a raw send), on the identity and the configuration set.
@@ -111,12 +116,14 @@ class Functions(Construct):
         event_buses: EventBuses,
         secrets: Secrets,
         emails: Emails,
+        buckets: Buckets,
         layers: list[lambda_.ILayerVersion],
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
         self._secrets = secrets
         self._emails = emails
+        self._buckets = buckets
         # (kind, key) of a value provided later -> the function keys, functions and variable names waiting for it
         self._waiting: dict[tuple[str, str], list[tuple[str, lambda_.Function, str]]] = {}
         self._tables = tables
@@ -229,6 +236,8 @@ class Functions(Construct):
             return self._secrets.value(value.key)
         if value.kind == "email_configuration_set":
             return self._emails.configuration_set_name(value.key)
+        if value.kind == "bucket_name":
+            return self._buckets.bucket(value.key).bucket_name
         raise ValueError(f"no way to deploy an environment value of kind {value.kind!r} (for {value.key!r})")
 
     def _grant(self, role: iam.Role, grant: Grant) -> None:
@@ -244,6 +253,20 @@ class Functions(Construct):
             actions, resources = SECRET_ACTIONS[grant.access], [self._secrets.arn(grant.resource)]
         elif grant.access in BUS_ACTIONS:
             actions, resources = BUS_ACTIONS[grant.access], [self._event_buses.bus(grant.resource).event_bus_arn]
+        elif grant.access in BUCKET_ACTIONS:
+            actions = BUCKET_ACTIONS[grant.access]
+            bucket = self._buckets.bucket(grant.resource)
+            resources = [bucket.arn_for_objects(f"{OBJECT_PREFIX}*")]
+            logical_id = Stack.of(role).resolve(
+                Stack.of(bucket).get_logical_id(cast(CfnElement, bucket.node.default_child))
+            )
+            Validations.of(role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{OBJECT_PREFIX}*]",
+                    reason="The weekly report writes one new object a week, named by its days, under this prefix "
+                    "of the stack's own bucket: its keys are not known when the role is made.",
+                )
+            )
         elif grant.access in EMAIL_ACTIONS:
             actions, resources = EMAIL_ACTIONS[grant.access], self._emails.send_arns(grant.resource)
         else:

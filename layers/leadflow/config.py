@@ -592,6 +592,27 @@ class WebsiteSettings(_Strict):
     submit_label: str = Field(default="Send", min_length=1, max_length=40)
 
 
+class ReportSettings(_Strict):
+    """The weekly report (leadflow.report.weekly): when it goes out, to whom, and how long its CSVs are kept."""
+
+    # Who gets the week's funnel by email, with its CSV attached. None: the CSV is only kept in the stack's bucket.
+    recipients: list[Annotated[str, Field(pattern=_EMAIL)]] = Field(default_factory=list, max_length=50)
+    # When, as EventBridge Scheduler's cron (minutes hours day-of-month month day-of-week year), in `timezone`.
+    weekly: str = "cron(0 8 ? * MON *)"
+    timezone: str = "UTC"
+    # The weekly CSVs in the stack's reports bucket are deleted this many days after they were written.
+    keep_days: int = Field(default=400, ge=7, le=3650)
+
+    @model_validator(mode="after")
+    def _schedule_runs(self) -> ReportSettings:
+        from leadflow.cron import parse
+        from leadflow.route.calendar import zone_named
+
+        parse(self.weekly)
+        zone_named(self.timezone)
+        return self
+
+
 class Monitoring(_Strict):
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     log_retention_days: int = Field(default=30)
@@ -634,6 +655,7 @@ class ClientConfig(_Strict):
     notify: NotifySettings = NotifySettings()
     nurture: NurtureSettings = NurtureSettings()
     website: WebsiteSettings = WebsiteSettings()
+    report: ReportSettings = ReportSettings()
     monitoring: Monitoring = Monitoring()
     protection: ProtectionSettings = ProtectionSettings()
 

@@ -50,7 +50,14 @@ class ResourceRef:
     """An environment value only known once a resource exists (a queue URL, say)."""
 
     kind: Literal[
-        "queue_url", "queue_arn", "table_name", "bus_name", "secret_value", "api_url", "email_configuration_set"
+        "queue_url",
+        "queue_arn",
+        "table_name",
+        "bus_name",
+        "secret_value",
+        "api_url",
+        "email_configuration_set",
+        "bucket_name",
     ]
     key: str
 
@@ -163,6 +170,19 @@ class QueueSpec:
 
 
 @dataclass(frozen=True)
+class BucketSpec:
+    """An S3 bucket of the stack: private, encrypted, TLS only; each object deleted `keep_days` after it was written.
+
+    Named by CloudFormation (bucket names are global: a name of the client's could be taken by anyone);
+    functions get the name in their environment (ResourceRef("bucket_name", key)).
+    """
+
+    key: str
+    keep_days: int
+    description: str
+
+
+@dataclass(frozen=True)
 class EventBusSpec:
     """The stack's EventBridge bus: every lead's state change is published there as a domain event."""
 
@@ -183,6 +203,7 @@ class EventBusSpec:
 #   send_email     the stack's email sender: SES SendEmail from its identity, through its configuration set
 #   send_bulk_email  the same sender: SES SendBulkEmail (nurture's emails, up to fifty a request)
 #   read_secret    a stack secret: GetSecretValue, at cold start (keys that sign what leaves the stack)
+#   put_object     a bucket: PutObject (the weekly report's CSV)
 GrantAccess = Literal[
     "send",
     "consume",
@@ -194,6 +215,7 @@ GrantAccess = Literal[
     "send_email",
     "send_bulk_email",
     "read_secret",
+    "put_object",
 ]
 
 
@@ -268,6 +290,27 @@ class ScheduleSpec:
 
 
 @dataclass(frozen=True)
+class CronScheduleSpec:
+    """A function run at the moments of a cron expression in a time zone, as EventBridge Scheduler runs it.
+
+    EventBridge rules know UTC only; a schedule of EventBridge Scheduler takes the client's time
+    zone and keeps to it across daylight saving time (leadflow.cron). The function gets SCHEDULER_INPUT,
+    each `<aws.scheduler.…>` placeholder replaced by its value: `scheduled_time` is the moment due.
+    """
+
+    key: str
+    name: str  # the schedule's physical name: <name prefix>-<key>
+    function: str
+    cron: str  # as EventBridge Scheduler takes it: cron(0 8 ? * MON *)
+    timezone: str  # an IANA name: the cron's moments are local times there
+    description: str
+
+
+# What EventBridge Scheduler sends a cron schedule's function (leadflow.local.scheduler sends the same).
+SCHEDULER_INPUT = {"scheduled_time": "<aws.scheduler.scheduled-time>", "schedule": "<aws.scheduler.schedule-arn>"}
+
+
+@dataclass(frozen=True)
 class StackDefinition:
     client: str
     stage: str
@@ -285,6 +328,8 @@ class StackDefinition:
     schedules: tuple[ScheduleSpec, ...] = ()
     user_pools: tuple[UserPoolSpec, ...] = ()
     inbound_mail: tuple[InboundMailSpec, ...] = ()
+    buckets: tuple[BucketSpec, ...] = ()
+    cron_schedules: tuple[CronScheduleSpec, ...] = ()
 
     def user_pool(self, key: str) -> UserPoolSpec:
         return next(p for p in self.user_pools if p.key == key)
@@ -306,6 +351,9 @@ class StackDefinition:
 
     def function(self, key: str) -> FunctionSpec:
         return next(f for f in self.functions if f.key == key)
+
+    def bucket(self, key: str) -> BucketSpec:
+        return next(b for b in self.buckets if b.key == key)
 
 
 # Names of the indexes the lead store reads through (see leadflow.aws.leads_table).
@@ -410,6 +458,30 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
         "LEADS_TABLE": ResourceRef("table_name", "leads"),
         "EVENT_BUS_NAME": ResourceRef("bus_name", "events"),
     }
+    reports = BucketSpec(
+        key="reports",
+        keep_days=config.report.keep_days,
+        description="The weekly report's CSVs, each deleted [report] keep_days after it was written",
+    )
+    weekly_report = FunctionSpec(
+        key="report_weekly",
+        description="Weekly: email last week's funnel to the report's recipients, and keep its CSV in the bucket",
+        source_dir=FUNCTIONS_DIR / "report_weekly",
+        memory_mb=512,
+        timeout_s=120,
+        environment={
+            **common_env,
+            "LEADS_TABLE": ResourceRef("table_name", "leads"),
+            "EMAIL_CONFIGURATION_SET": ResourceRef("email_configuration_set", "email"),
+            "REPORTS_BUCKET": ResourceRef("bucket_name", "reports"),
+        },
+        grants=(
+            Grant("leads", "query"),  # the report's items, and the roster's
+            Grant("leads", "apply_changes"),  # a recipient's marker: read, then written once sent
+            Grant("email", "send_email"),
+            Grant("reports", "put_object"),
+        ),
+    )
     capture = FunctionSpec(
         key="capture",
         description="POST /leads: validate an inquiry and make it durable on the intake queue",
@@ -556,6 +628,7 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
             script,
             *nurture.functions,
             *webhooks.functions,
+            weekly_report,
         ),
         routes=(
             RouteSpec("POST", "/leads", "capture"),
@@ -584,6 +657,17 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
                 description="Find leads whose reminder or accept deadline is due (a Query of the due index)",
             ),
             *nurture.schedules,
+        ),
+        buckets=(reports,),
+        cron_schedules=(
+            CronScheduleSpec(
+                key="weekly-report",
+                name=f"{prefix}-weekly-report",
+                function="report_weekly",
+                cron=config.report.weekly,
+                timezone=config.report.timezone,
+                description="The week's funnel by email to [report] recipients; its CSV kept in the reports bucket",
+            ),
         ),
     )
 

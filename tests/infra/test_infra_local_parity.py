@@ -6,11 +6,13 @@ the same user pool locally, and each user pool exists locally with its app clien
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 
 from infra.template_surface import DeployedSurface, deployed_surface
+from leadflow.definition import SCHEDULER_INPUT
 from leadflow.local.runtime import LocalOptions, LocalStack, ServedStack
 from tests.integration.conftest import free_port
 from tests.support import CLIENTS
@@ -74,6 +76,22 @@ def test_every_deployed_schedule_runs_locally_with_the_same_function_and_rate(
 ) -> None:
     assert deployed.schedules, "the demo stack deploys a schedule (the SLA sweep)"
     assert {(s.rule_name, s.function, s.every_minutes) for s in deployed.schedules} == served.schedules
+
+
+def test_every_deployed_cron_schedule_runs_locally_with_the_same_function_expression_zone_and_input(
+    deployed: DeployedSurface, served: ServedStack
+) -> None:
+    assert {(s.name, s.function, s.expression, s.timezone) for s in deployed.cron_schedules} == served.cron_schedules
+    assert ("leadflow-demo-weekly-report", "report_weekly", "cron(0 8 ? * MON *)", "Europe/Berlin") in (
+        served.cron_schedules
+    )
+    assert [json.loads(s.input) for s in deployed.cron_schedules] == [SCHEDULER_INPUT]
+
+
+def test_every_deployed_bucket_keeps_its_objects_as_long_locally(
+    deployed: DeployedSurface, served: ServedStack
+) -> None:
+    assert deployed.bucket_expirations == served.bucket_expirations == {180}
 
 
 def test_every_deployed_event_rule_feeds_the_same_queue_from_the_same_bus_locally(

@@ -424,6 +424,12 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     | {(action, "table leads") for action in APPLY_CHANGES}
     | {(action, "queue ses-events") for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")}
     | {("events:PutEvents", "bus events"), ("secretsmanager:GetSecretValue", "secret link-key")},  # a mailed token
+    # The weekly report: reads the report's items (Query), a recipient's marker (GetItem, PutItem), sends the email,
+    # and writes its CSV under weekly/ of the reports bucket, nothing else of it.
+    "report_weekly": OWN_LOGS_AND_TRACES
+    | {(action, "table leads") for action in (*APPLY_CHANGES, "dynamodb:Query")}
+    | {(action, resource) for action, resource in SENDS_EMAIL if not resource.startswith("secret")}  # no links
+    | {("s3:PutObject", "bucket reports weekly *")},
 }
 
 
@@ -444,6 +450,10 @@ def resource_names(template: Template, definition: StackDefinition) -> dict[str,
         names[configuration_set] = f"configuration set {email.key}"
     for secret in definition.secrets:
         names[logical_id(template, "AWS::SecretsManager::Secret", Name=secret.name)] = f"secret {secret.key}"
+    [bucket] = definition.buckets  # CloudFormation names it: found by its construct's path
+    names[next(i for i in resources_of_type(template.to_json(), "AWS::S3::Bucket") if bucket.key in i)] = (
+        f"bucket {bucket.key}"
+    )
     return names
 
 
@@ -484,8 +494,10 @@ def test_every_role_allows_exactly_the_calls_its_function_makes(
         key: functions[function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
         for function_id, key in function_keys_by_logical_id(demo_template.to_json()).items()
     }
-    # Every role in the template is a function's role (no account-level or helper roles), one per function.
-    assert set(resources_of_type(demo_template.to_json(), "AWS::IAM::Role")) == set(role_of.values())
+    # Every role in the template is a function's role (no account-level or helper roles), one per function, or the
+    # role EventBridge Scheduler invokes the weekly report with.
+    roles = set(resources_of_type(demo_template.to_json(), "AWS::IAM::Role"))
+    assert roles - set(role_of.values()) == {scheduler_role_id(demo_template)}
     assert len(set(role_of.values())) == len(role_of)
     assert set(EXPECTED_PERMISSIONS) == {spec.key for spec in demo_definition.functions}
     for key, role_id in role_of.items():
@@ -501,6 +513,49 @@ def test_every_role_allows_exactly_the_calls_its_function_makes(
             )
         }
         assert granted == EXPECTED_PERMISSIONS[key], key
+
+
+def scheduler_role_id(template: Template) -> str:
+    [schedule] = resources_of_type(template.to_json(), "AWS::Scheduler::Schedule").values()
+    return str(schedule["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0])
+
+
+def test_eventbridge_scheduler_may_invoke_the_weekly_report_function_and_nothing_else(demo_template: Template) -> None:
+    role = demo_template.to_json()["Resources"][scheduler_role_id(demo_template)]
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    [statement] = role_statements(demo_template, scheduler_role_id(demo_template))
+    weekly = function_logical_id(demo_template, "report_weekly")
+    assert (statement["Action"], statement["Resource"]) == ("lambda:InvokeFunction", {"Fn::GetAtt": [weekly, "Arn"]})
+
+
+def test_the_weekly_report_runs_on_the_client_files_cron_in_its_time_zone_with_retries(
+    demo_template: Template,
+) -> None:
+    [schedule] = resources_of_type(demo_template.to_json(), "AWS::Scheduler::Schedule").values()
+    properties = schedule["Properties"]
+    assert (properties["ScheduleExpression"], properties["ScheduleExpressionTimezone"]) == (
+        "cron(0 8 ? * MON *)", "Europe/Berlin",
+    )  # fmt: skip
+    assert properties["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert properties["Target"]["RetryPolicy"] == {"MaximumEventAgeInSeconds": 6 * 3600, "MaximumRetryAttempts": 10}
+    assert json.loads(properties["Target"]["Input"])["scheduled_time"] == "<aws.scheduler.scheduled-time>"
+
+
+def test_the_reports_bucket_is_private_encrypted_tls_only_and_expires_each_csv(demo_template: Template) -> None:
+    [bucket] = resources_of_type(demo_template.to_json(), "AWS::S3::Bucket").values()
+    properties = bucket["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+    }  # fmt: skip
+    [encryption] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    [rule] = properties["LifecycleConfiguration"]["Rules"]
+    assert (rule["ExpirationInDays"], rule["Status"]) == (180, "Enabled")  # the demo's [report] keep_days
+    [policy] = resources_of_type(demo_template.to_json(), "AWS::S3::BucketPolicy").values()
+    [deny] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
 
 
 # --- alarms: what loses or delays a lead, each on this deployment's own figures ---------------
@@ -605,9 +660,10 @@ def test_stack_owns_no_account_level_api_gateway_setting(synthesized) -> None:
     for template in synthesized.templates.values():
         assert resources_of_type(template, "AWS::ApiGateway::Account") == {}
         for role in resources_of_type(template, "AWS::IAM::Role").values():
-            assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-                "Service": "lambda.amazonaws.com"
-            }
+            assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] in (
+                {"Service": "lambda.amazonaws.com"},
+                {"Service": "scheduler.amazonaws.com"},  # the weekly report's schedule
+            )
 
 
 def test_api_gateway_error_answers_carry_cors_headers_and_expose_retry_after(demo_template: Template) -> None:
@@ -664,6 +720,7 @@ def test_every_queue_the_table_the_secrets_and_the_user_pool_with_its_groups_are
         + ["AWS::SecretsManager::Secret"] * len(demo_definition.secrets)
         + ["AWS::Cognito::UserPool"] * len(demo_definition.user_pools)
         + ["AWS::Cognito::UserPoolGroup"] * sum(len(pool.groups) for pool in demo_definition.user_pools)
+        + ["AWS::S3::Bucket"] * len(demo_definition.buckets)  # the weekly CSVs; a new deploy makes a new one
     )
     demo_template.all_resources("AWS::SQS::Queue", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from leadflow.cron import parse
 from leadflow.definition import build_definition
 from leadflow.local.scheduler import (
     MAX_CONCURRENT,
@@ -162,7 +163,10 @@ def test_stop_returns_without_waiting_for_the_next_tick() -> None:
 def test_the_demo_definition_runs_the_sla_sweep_every_minute_and_the_nurture_sweep_every_5(demo_config) -> None:
     definition = build_definition(demo_config)
     invoke, nurture = Recorder(), Recorder()
-    sweep, nurture_sweep = local_schedules(definition, {"sla": invoke, "nurture_sweep": nurture}, {})
+    sweep, nurture_sweep, weekly = local_schedules(
+        definition, {"sla": invoke, "nurture_sweep": nurture, "report_weekly": Recorder()}, {}
+    )
+    assert (weekly.function, weekly.every_minutes, weekly.timezone) == ("report_weekly", None, "Europe/Berlin")
     assert (sweep.rule_name, sweep.function, sweep.every_minutes) == (RULE, "sla", 1)
     assert sweep.invoke is invoke
     assert (nurture_sweep.rule_name, nurture_sweep.function, nurture_sweep.every_minutes) == (
@@ -171,6 +175,25 @@ def test_the_demo_definition_runs_the_sla_sweep_every_minute_and_the_nurture_swe
         5,
     )
     assert nurture_sweep.invoke is nurture
+
+
+def test_a_cron_schedule_fires_at_its_moment_in_its_time_zone_with_eventbridge_schedulers_input() -> None:
+    invoke = Recorder()
+    weekly = LocalSchedule(key="weekly-report", rule_name="leadflow-demo-weekly-report", function="report_weekly",
+                           every_minutes=None, invoke=invoke, cron=parse("cron(0 8 ? * MON *)"),
+                           timezone="Europe/Berlin")  # fmt: skip
+    a_minute_before = datetime(2026, 11, 30, 6, 59, tzinfo=UTC)  # Monday 07:59 in Berlin (UTC+1 in winter)
+    scheduler = Scheduler([weekly], "eu-west-1", Clock(FAST, start=a_minute_before))
+    scheduler.start()
+    try:
+        [event] = invoke.wait_for(1)
+    finally:
+        scheduler.stop()
+    assert event == {
+        "scheduled_time": "2026-11-30T07:00:00Z",
+        "schedule": "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/leadflow-demo-weekly-report",
+    }
+    assert weekly.after(datetime(2026, 11, 30, 7, tzinfo=UTC)) == datetime(2026, 12, 7, 7, tzinfo=UTC)
 
 
 def test_the_clock_refuses_a_speed_that_never_ticks() -> None:

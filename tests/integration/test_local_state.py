@@ -190,3 +190,30 @@ def test_a_stop_before_the_restore_finished_keeps_the_saved_people(tmp_path: Pat
 
     with sqlite3.connect(path) as db:
         assert [row[0] for row in db.execute("SELECT username FROM users")] == ["ada@example.com"]
+
+
+def test_a_stop_saves_the_weekly_csvs_and_a_restart_puts_them_back(tmp_path: Path) -> None:
+    s3 = get_backend("s3")["123456789012"]["aws"]
+    bucket = "leadflow-state-test-reports"
+    s3.create_bucket(bucket, REGION)
+    key = "weekly/2026-11-16_2026-11-22/leadflow-funnel-by-source-2026-11-16-2026-11-22.csv"
+    s3.put_object(bucket, key, b"source,captured\r\ngoogle,4\r\n").set_metadata({"content-type": "text/csv"})
+    path = tmp_path / "demo.sqlite"
+    earlier = LocalState(path, REGION)
+    earlier.open()
+    earlier.restore()
+    earlier.start()
+    earlier.stop()
+    s3.delete_object(bucket, key)
+    s3.delete_bucket(bucket)
+    s3.create_bucket(bucket, REGION)  # made anew, empty, as `leadflow local` makes it at a start
+
+    again = LocalState(path, REGION)
+    again.open()
+    assert again.restore().objects >= 1
+    again.stop()
+
+    restored = s3.get_object(bucket, key)
+    assert (restored.value, restored.metadata["content-type"]) == (b"source,captured\r\ngoogle,4\r\n", "text/csv")
+    s3.delete_object(bucket, key)
+    s3.delete_bucket(bucket)

@@ -131,3 +131,29 @@ def test_any_subject_and_bodies_read_back_as_written(subject: str, text: str, ht
     assert sorted(message.keys()) == sorted(
         ["From", "To", "Subject", "Date", "Message-ID", *ONE_CLICK, "MIME-Version", "Content-Type"]
     )
+
+
+def test_an_attachment_goes_with_the_alternatives_in_a_mixed_message_and_reads_back_byte_for_byte() -> None:
+    from leadflow.aws.mailer import Attachment
+
+    data = "source,captured\r\ngoogle,4\r\n'=cmd,1\r\nZürich,2\r\n".encode() * 40  # longer than a base64 line
+    raw = Mailer("leads@demo.example", "Demo").mime(
+        Email("ada@gmail.com", "Weekly", "Text", "<p>Html</p>"),
+        attachments=[Attachment("funnel-2026-11-16-2026-11-22.csv", "text/csv; charset=utf-8", data)],
+    )
+
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message.get_content_type() == "multipart/mixed"
+    assert message.get_body(preferencelist=("html",)).get_content().strip() == "<p>Html</p>"  # type: ignore[union-attr]
+    [attached] = list(message.iter_attachments())
+    assert attached.get_filename() == "funnel-2026-11-16-2026-11-22.csv"
+    assert attached.get_payload(decode=True) == data
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+
+
+@pytest.mark.parametrize("name", ['a".csv', "../etc/passwd", "report\r\nBcc: x@y.example.csv", "", "rapport é.csv"])
+def test_an_attachment_name_that_could_break_out_of_its_header_or_folder_is_refused(name: str) -> None:
+    from leadflow.aws.mailer import Attachment
+
+    with pytest.raises(ValueError, match="an attachment's name"):
+        Attachment(name, "text/csv", b"x")

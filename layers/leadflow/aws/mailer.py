@@ -28,6 +28,7 @@ this module's writer: leadflow.local.moto_sesv2.)
 
 from __future__ import annotations
 
+import base64
 import binascii
 import contextlib
 import dataclasses
@@ -66,6 +67,31 @@ WRITTEN_HERE = frozenset(
 )  # fmt: skip
 
 
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email: a name of letters, digits, dots, dashes and underscores, and its bytes."""
+
+    filename: str
+    content_type: str  # like text/csv; charset=utf-8
+    data: bytes
+
+    def __post_init__(self) -> None:
+        if not _FILE_NAME.fullmatch(self.filename):
+            raise ValueError(f"{self.filename!r}: an attachment's name is letters, digits, '.', '-' and '_'")
+        if _CONTROL.search(self.content_type) or '"' in self.content_type:
+            raise ValueError(f"{self.content_type!r} is not a content type")
+
+    def part(self, boundary: str) -> bytes:
+        encoded = base64.encodebytes(self.data).replace(b"\n", b"\r\n")  # lines of 76 characters
+        return (
+            f"--{boundary}\r\nContent-Type: {self.content_type}\r\nContent-Transfer-Encoding: base64\r\n"
+            f'Content-Disposition: attachment; filename="{self.filename}"\r\n\r\n'
+        ).encode("ascii") + encoded
+
+
 class Mailer(LazyClient):
     service = "sesv2"
 
@@ -85,17 +111,23 @@ class Mailer(LazyClient):
         self.configuration_set = configuration_set
         self.on_retry = on_retry
 
-    def mime(self, email: Email, headers: Mapping[str, str] | None = None) -> bytes:
+    def mime(
+        self, email: Email, headers: Mapping[str, str] | None = None, attachments: Sequence[Attachment] = ()
+    ) -> bytes:
         """The raw message: the headers, then the text and the HTML as multipart/alternative.
 
         `headers` adds headers of the caller's (List-Unsubscribe); it cannot replace one the mailer
         writes, nor name one twice. A value with a control character is refused (`ValueError`).
+        With `attachments` (the weekly report's CSV), the alternatives and the files go in one
+        multipart/mixed, the files base64-encoded.
         """
         extra = dict(headers or {})
         names = [name.lower() for name in extra]
         if clash := sorted((set(names) & WRITTEN_HERE) | {name for name in names if names.count(name) > 1}):
             raise ValueError(f"headers {', '.join(clash)}: the mailer writes these itself, or they are named twice")
         boundary = f"=_leadflow_{secrets.token_hex(12)}"  # "=_" cannot occur in a quoted-printable body
+        alternatives = f'multipart/alternative; boundary="{boundary}"'
+        mixed = f"=_leadflow_{secrets.token_hex(12)}"
         fields = [
             ("To", mailable(email.to)),
             ("Subject", email.subject),
@@ -103,7 +135,7 @@ class Mailer(LazyClient):
             ("Message-ID", make_msgid(domain=self.sender.domain)),
             *extra.items(),
             ("MIME-Version", "1.0"),
-            ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+            ("Content-Type", f'multipart/mixed; boundary="{mixed}"' if attachments else alternatives),
         ]
         parts = [  # the CRLF before a boundary belongs to the boundary: each body's own last line end is kept
             f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
@@ -112,13 +144,19 @@ class Mailer(LazyClient):
             + b"\r\n"
             for subtype, body in (("plain", email.text), ("html", email.html))
         ]
-        return b"".join(
-            [self._from_line, *(header_line(name, value) for name, value in fields), b"\r\n", *parts,
-             f"--{boundary}--\r\n".encode("ascii")]
-        )  # fmt: skip
+        body = [*parts, f"--{boundary}--\r\n".encode("ascii")]
+        if attachments:
+            body = [f"--{mixed}\r\n".encode("ascii"), header_line("Content-Type", alternatives), b"\r\n", *body]
+            body += [attachment.part(mixed) for attachment in attachments]
+            body.append(f"--{mixed}--\r\n".encode("ascii"))
+        return b"".join([self._from_line, *(header_line(name, value) for name, value in fields), b"\r\n", *body])
 
     def send(
-        self, email: Email, headers: Mapping[str, str] | None = None, tags: Mapping[str, str] | None = None
+        self,
+        email: Email,
+        headers: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> str:
         """Send one email; SES's message id. Throttling is retried with backoff.
 
@@ -128,7 +166,7 @@ class Mailer(LazyClient):
         request: dict[str, Any] = {
             "FromEmailAddress": str(self.sender),
             "Destination": {"ToAddresses": [addressed.to]},
-            "Content": {"Raw": {"Data": self.mime(addressed, headers)}},
+            "Content": {"Raw": {"Data": self.mime(addressed, headers, attachments)}},
         }
         if tags:
             request["EmailTags"] = [{"Name": name, "Value": value} for name, value in tags.items()]

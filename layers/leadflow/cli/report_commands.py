@@ -1,17 +1,19 @@
-"""`leadflow report ...`: the funnel in the terminal, a recount of every figure, and a backfill of older leads.
+"""`leadflow report ...`: the funnel in the terminal, the weekly email, a recount of every figure, a backfill.
 
 `report funnel` reads what the API's GET /reports/funnel reads (the report items of the days
 asked for), straight from the stack's table with the operator's credentials. `report verify`
 scans the whole table (an admin tool: the report itself never scans), recounts every figure
 from the leads' profiles and lists where the report items differ; it exits 1 when any does.
-`report backfill` counts the leads stored before the stack counted report figures, from their own
-history (leadflow.report.backfill).
+`report weekly` shows last week's report as the schedule emails it (`--send` sends it, as the
+schedule does: nobody is emailed twice for one week). `report backfill` counts the leads stored
+before the stack counted report figures, from their own history (leadflow.report.backfill).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -34,6 +36,7 @@ from leadflow.cli.stack_access import (
 )
 from leadflow.cli.table_scans import item_count, report_scan, uncounted_lead_ids
 from leadflow.report.figures import DIMENSIONS
+from leadflow.route.notice import Email
 
 report_app = typer.Typer(help="Reports: the funnel, and a recount of its figures from the leads.", no_args_is_help=True)
 
@@ -139,6 +142,51 @@ def report_backfill(
     console.print(
         f"Counted {counted[0]:,} leads stored before the report counted. `leadflow report verify` checks them."
     )
+
+
+@report_app.command("weekly")
+def report_weekly(
+    week_ending: Annotated[
+        str | None,
+        typer.Option(help="The week's last capture day, YYYY-MM-DD; default: yesterday in [report] timezone."),
+    ] = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="Keep the CSV in the reports bucket and email the recipients who lack it.")
+    ] = False,
+    html: Annotated[Path | None, typer.Option(help="Write the email's HTML to this file, to look at it.")] = None,
+    client: ClientOption = DEFAULT_CLIENT,
+    clients_dir: ClientsDir = DEFAULT_CLIENTS_DIR,
+    use_local: LocalFlag = False,
+    endpoint: EndpointOption = DEFAULT_ENDPOINT,
+) -> None:
+    """The weekly report the schedule sends: shown here; with --send, sent as the schedule would send it."""
+    from leadflow.aws.mailer import Attachment, Mailer
+    from leadflow.aws.report_bucket import ReportBucket
+    from leadflow.report.weekly import Week, email_html, email_text, send_weekly, summary_of, week_before, weekly_report
+
+    stack = open_stack(client, clients_dir, use_local, endpoint)
+    settings = stack.config.report
+    last = _day(week_ending, "--week-ending")
+    week = week_before(datetime.now(UTC), settings.timezone) if last is None else Week(last - timedelta(6), last)
+    report = stack.call(lambda: weekly_report(stack.store, stack.config, week), "read the report")
+    if html is not None:
+        html.write_text(email_html(report), encoding="utf-8")
+        console.print(f"The email's HTML is in {html}.")
+    if not send:
+        print(email_text(report), end="")
+        whom = ", ".join(settings.recipients) or "no one ([report] recipients is empty)"
+        console.print(f"\nNot sent. With --send: the CSV is kept in the reports bucket, and {whom} emailed.")
+        return
+    sender = stack.definition.email("email")
+    mailer = Mailer(sender.from_address, sender.from_name, sender.configuration_set, stack.aws_client("sesv2"))
+
+    def email(message: Email, filename: str, data: bytes) -> str:
+        return mailer.send(message, attachments=[Attachment(filename, "text/csv; charset=utf-8", data)])
+
+    archive = ReportBucket(stack.reports_bucket, stack.aws_client("s3"))
+    answer = stack.call(lambda: send_weekly(report, settings.recipients, email, stack.store, archive),
+                        "send the weekly report")  # fmt: skip
+    console.print(summary_of(answer))
 
 
 def _scan(stack: StackAccess, doing: str, pages: Iterator[tuple[T, int]], handle: Callable[[T], None],

@@ -87,6 +87,22 @@ class StackAccess:
         key = self.call(lambda: secrets.get_secret_value(SecretId=name)["SecretString"], f"read secret {name}")
         return LeadIds(self.config.name, key.encode())
 
+    @cached_property
+    def reports_bucket(self) -> str:
+        """The bucket the weekly report keeps its CSVs in: the stack's ReportsBucketName output (locally, its name)."""
+        from leadflow.local.resources import local_bucket_name
+
+        if self.is_local:
+            return local_bucket_name(self.definition, self.definition.bucket("reports"))
+        cloudformation = self.aws_client("cloudformation")
+        name = self.definition.stack_name
+        [stack] = self.call(lambda: cloudformation.describe_stacks(StackName=name)["Stacks"], f"read stack {name}")
+        outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+        if "ReportsBucketName" not in outputs:
+            errors.print(f"Stack {name} has no reports bucket yet: deploy it again (`make deploy`).", markup=False)
+            raise typer.Exit(1)
+        return str(outputs["ReportsBucketName"])
+
     def lead_id(self, id_or_email: str) -> str:
         """A lead id as given, or the id the client's stack derives from an email."""
         return self.lead_ids.lead_id(normalize_email(id_or_email)) if "@" in id_or_email else id_or_email

@@ -20,6 +20,7 @@ from typing import Any
 
 from leadflow.definition import (
     DEFAULT_BUS,
+    BucketSpec,
     EmailSpec,
     EnvValue,
     EventRuleSpec,
@@ -54,6 +55,7 @@ class LocalResources:
     user_pool_ids: dict[str, str] = field(default_factory=dict)
     user_pool_client_ids: dict[str, str] = field(default_factory=dict)  # the app client people sign in through
     topic_arns: dict[str, str] = field(default_factory=dict)  # by inbound mail key: where its rule publishes
+    bucket_names: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, value: EnvValue) -> str:
         if isinstance(value, str):
@@ -66,6 +68,7 @@ class LocalResources:
             "secret_value": self.secret_values,
             "api_url": self.api_urls,
             "email_configuration_set": self.email_configuration_sets,
+            "bucket_name": self.bucket_names,
         }
         return lookup[value.kind][value.key]
 
@@ -112,6 +115,10 @@ def create_resources(
         ses, sns = session.client("ses"), session.client("sns")
         for inbound in definition.inbound_mail:
             created.topic_arns[inbound.key] = _create_inbound_mail(ses, sns, inbound, created.queue_arns[inbound.queue])
+    if definition.buckets:
+        s3 = session.client("s3")
+        for bucket in definition.buckets:
+            created.bucket_names[bucket.key] = create_bucket(s3, local_bucket_name(definition, bucket), bucket)
     if definition.user_pools:
         cognito = session.client("cognito-idp")
         for pool in definition.user_pools:
@@ -119,6 +126,48 @@ def create_resources(
             created.user_pool_ids[pool.key] = pool_id
             created.user_pool_client_ids[pool.key] = client_id
     return created
+
+
+def local_bucket_name(definition: StackDefinition, spec: BucketSpec) -> str:
+    """A bucket's name in moto: the stack's prefix and its key (in AWS, CloudFormation names it)."""
+    return f"{definition.name_prefix}-{spec.key}"
+
+
+def create_bucket(s3: Any, name: str, spec: BucketSpec) -> str:
+    """The bucket as infra/constructs/buckets.py declares it: private, encrypted, each object kept `keep_days`."""
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+        location = {} if s3.meta.region_name == "us-east-1" else {"LocationConstraint": s3.meta.region_name}
+        s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": location} if location else {}))
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=name,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "expire",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "Expiration": {"Days": spec.keep_days},
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                }
+            ]
+        },
+    )
+    return name
 
 
 def password_policy(spec: UserPoolSpec) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -109,6 +109,10 @@ class ServedStack:
     queues: set[str] = field(default_factory=set)
     event_buses: set[str] = field(default_factory=set)
     schedules: set[tuple[str, str, int]] = field(default_factory=set)  # rule name, function, every N minutes
+    # EventBridge Scheduler's: schedule name, function, cron expression, time zone
+    cron_schedules: set[tuple[str, str, str, str]] = field(default_factory=set)
+    # The stack's buckets: the days each keeps an object (its lifecycle rule's expiration)
+    bucket_expirations: set[int] = field(default_factory=set)
     # rule name, bus name, sources and detail types (each sorted), target queue name
     event_rules: set[tuple[str, str, tuple[str, ...], tuple[str, ...], str]] = field(default_factory=set)
     # SES receipt rules of the active rule set that publish to a topic: rule set, rule name, recipients (sorted),
@@ -268,10 +272,10 @@ class LocalStack:
         if stored:
             print(f"Restoring {stored:,} stored items from {path} (--fresh starts empty)...", flush=True)
         restored = self.state.restore(lambda n: print(f"  {n:,} of {stored:,}", flush=True))
-        if stored or restored.messages or restored.users:
+        if stored or restored.messages or restored.users or restored.objects:
             print(
-                f"Restored {restored.items:,} items, {restored.messages:,} queued messages "
-                f"and {restored.users:,} people who sign in.",
+                f"Restored {restored.items:,} items, {restored.messages:,} queued messages, "
+                f"{restored.users:,} people who sign in and {restored.objects:,} report files.",
                 flush=True,
             )
         self.state.start()
@@ -301,9 +305,17 @@ class LocalStack:
             queues={url.rsplit("/", 1)[-1] for url in queue_urls},
             event_buses=buses,
             event_rules={rule for bus in sorted(buses | {DEFAULT_BUS}) for rule in _event_rules(events, bus)},
-            schedules={(s.rule_name, s.function, s.every_minutes) for s in self.scheduler.running()}
-            if self.scheduler
-            else set(),
+            schedules={
+                (s.rule_name, s.function, s.every_minutes)
+                for s in (self.scheduler.running() if self.scheduler else [])
+                if s.every_minutes is not None
+            },
+            cron_schedules={
+                (s.rule_name, s.function, s.cron.expression, s.timezone)
+                for s in (self.scheduler.running() if self.scheduler else [])
+                if s.cron is not None
+            },
+            bucket_expirations=_bucket_expirations(session.client("s3"), self.resources.bucket_names.values()),
             receipt_rules=_receipt_rules(session.client("ses"), session.client("sns")),
         )
 
@@ -387,7 +399,18 @@ class LocalStack:
             lines.append(
                 f"  rule    {s.name} rate({s.every_minutes} {unit}) -> {s.function} (EventBridge schedule{clock})"
             )
+        for c in self.definition.cron_schedules:
+            lines.append(f"  cron    {c.name} {c.cron} in {c.timezone} -> {c.function} (EventBridge Scheduler)")
         return lines
+
+
+def _bucket_expirations(s3: Any, names: Iterable[str]) -> set[int]:
+    """The days each bucket's lifecycle rules keep an object, as moto holds them."""
+    found = set()
+    for name in names:
+        for rule in s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]:
+            found.add(int(rule["Expiration"]["Days"]))
+    return found
 
 
 def _user_pools(cognito: Any) -> set[tuple[str, tuple[str, ...], tuple[str, ...]]]:

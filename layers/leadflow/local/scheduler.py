@@ -1,4 +1,4 @@
-"""EventBridge schedules, locally: run each scheduled function at its rate, on a clock that can run fast.
+"""EventBridge schedules, locally: run each scheduled function at its rate or cron, on a clock that can run fast.
 
 What EventBridge does with a `rate(N minutes)` rule, kept here: the function gets a
 "Scheduled Event" (the shape AWS sends: `events/sla-scheduled.json`) whose `time` is the
@@ -7,6 +7,11 @@ rule; the first tick comes at the next minute boundary, then one every N minutes
 invocation does not hold the next tick back (EventBridge invokes again, concurrently). Unlike
 EventBridge, at most MAX_CONCURRENT invocations of one schedule run at once: a tick that finds
 them all still running is skipped, so ticks never pile up on a laptop.
+
+A cron schedule (CronScheduleSpec: the weekly report) goes as EventBridge Scheduler runs one:
+at each moment of its cron expression in its time zone (leadflow.cron, daylight saving time
+included), its function gets the schedule's input with `scheduled_time` the moment due
+(`2026-11-30T07:00:00Z`) and `schedule` the schedule's ARN.
 
 The clock starts at the real time and runs `speed` times as fast: with speed 60, a
 `rate(1 minute)` schedule ticks every second and each event's `time` is one minute after the
@@ -27,8 +32,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from leadflow.definition import StackDefinition
+from leadflow.cron import Cron, next_moment, parse
+from leadflow.definition import SCHEDULER_INPUT, StackDefinition
 from leadflow.local.workers import STOPPED, InvocationError
+from leadflow.route.calendar import zone_named
 
 Invoke = Callable[[dict[str, Any]], Any]
 
@@ -47,6 +54,16 @@ def rule_arn(region: str, name: str) -> str:
 def event_time(tick: datetime) -> str:
     """EventBridge's form of a tick: `2026-11-23T07:01:00Z`."""
     return tick.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def schedule_arn(region: str, name: str) -> str:
+    return f"arn:aws:scheduler:{region}:{LOCAL_ACCOUNT}:schedule/default/{name}"
+
+
+def scheduler_input(tick: datetime, schedule: str) -> dict[str, Any]:
+    """What EventBridge Scheduler sends a cron schedule's function: its input, each placeholder replaced."""
+    values = {"<aws.scheduler.scheduled-time>": event_time(tick), "<aws.scheduler.schedule-arn>": schedule}
+    return {name: values.get(value, value) for name, value in SCHEDULER_INPUT.items()}
 
 
 def scheduled_event(tick: datetime, rule: str, region: str) -> dict[str, Any]:
@@ -90,9 +107,26 @@ class LocalSchedule:
     key: str
     rule_name: str
     function: str
-    every_minutes: int
+    every_minutes: int | None  # a rate (an EventBridge rule); None: a cron schedule
     invoke: Invoke
     log_path: Path | None = None  # the function's log, where a function error is written
+    cron: Cron | None = None  # a cron schedule's expression (EventBridge Scheduler), in `timezone`
+    timezone: str = "UTC"
+
+    def first_tick(self, clock: Clock) -> datetime | None:
+        if self.cron is None:
+            return clock.first_tick()
+        return next_moment(self.cron, zone_named(self.timezone), clock.now())
+
+    def after(self, tick: datetime) -> datetime | None:
+        if self.cron is None:
+            return tick + timedelta(minutes=self.every_minutes or 1)
+        return next_moment(self.cron, zone_named(self.timezone), tick)
+
+    def event(self, tick: datetime, region: str) -> dict[str, Any]:
+        if self.cron is None:
+            return scheduled_event(tick, rule_arn(region, self.rule_name), region)
+        return scheduler_input(tick, schedule_arn(region, self.rule_name))
 
 
 class Scheduler:
@@ -136,20 +170,21 @@ class Scheduler:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self, schedule: LocalSchedule) -> None:
-        every = timedelta(minutes=schedule.every_minutes)
-        tick = self.clock.first_tick()  # not now's: a thread that starts late fires that tick at once
-        while not self._stop.wait(self.clock.real_seconds_until(tick)):
+        tick = schedule.first_tick(self.clock)  # not now's: a thread that starts late fires that tick at once
+        while tick is not None and not self._stop.wait(self.clock.real_seconds_until(tick)):
             behind = self.clock.now() - tick
+            every = timedelta(minutes=schedule.every_minutes or 0)
             if behind > max(MAX_CATCH_UP, every):
-                missed = int(behind / every)
+                missed = 0  # resume at the latest tick due
+                while (following := schedule.after(tick)) is not None and following <= self.clock.now():
+                    tick, missed = following, missed + 1
                 print(
                     f"  ! {schedule.rule_name}: the clock is {behind} past the tick of {event_time(tick)} "
                     f"(did the machine sleep?); {missed} tick(s) skipped",
                     flush=True,
                 )
-                tick += missed * every
             self._fire(schedule, tick)
-            tick += every
+            tick = schedule.after(tick)
 
     def _fire(self, schedule: LocalSchedule, tick: datetime) -> None:
         slots = self._slots[schedule.key]
@@ -160,11 +195,11 @@ class Scheduler:
                 flush=True,
             )
             return
-        event = scheduled_event(tick, rule_arn(self.region, schedule.rule_name), self.region)
+        event = schedule.event(tick, self.region)
         thread = threading.Thread(
             target=self._invoke,
-            args=(schedule, event, slots),
-            name=f"tick-{schedule.rule_name}-{event['time']}",
+            args=(schedule, event, slots, event_time(tick)),
+            name=f"tick-{schedule.rule_name}-{event_time(tick)}",
             daemon=True,
         )
         with self._lock:
@@ -177,33 +212,32 @@ class Scheduler:
             slots.release()
             raise
 
-    def _invoke(self, schedule: LocalSchedule, event: dict[str, Any], slots: threading.BoundedSemaphore) -> None:
+    def _invoke(
+        self, schedule: LocalSchedule, event: dict[str, Any], slots: threading.BoundedSemaphore, tick: str
+    ) -> None:
         try:
             answer = schedule.invoke(event)
         except InvocationError as exc:
             if not (exc.error_type == STOPPED and self._stop.is_set()):
-                self._report(schedule, event, exc.error_type, exc.trace)
+                self._report(schedule, tick, exc.error_type, exc.trace)
         except Exception as exc:  # the invocation itself failed (not the function): report it, keep ticking
             if not self._stop.is_set():
-                self._report(schedule, event, type(exc).__name__, traceback.format_exc())
+                self._report(schedule, tick, type(exc).__name__, traceback.format_exc())
         else:
             items = answer.items() if isinstance(answer, dict) else ()
             done = [f"{k} {v}" for k, v in items if isinstance(v, int) and not isinstance(v, bool) and v]
             if done:  # a tick that found nothing to do says nothing
-                print(
-                    f"  {schedule.rule_name} -> {schedule.function}: tick {event['time']}: {', '.join(done)}",
-                    flush=True,
-                )
+                print(f"  {schedule.rule_name} -> {schedule.function}: tick {tick}: {', '.join(done)}", flush=True)
         finally:
             slots.release()
             with self._lock:
                 self._invocations.discard(threading.current_thread())
 
-    def _report(self, schedule: LocalSchedule, event: dict[str, Any], error_type: str, trace: str) -> None:
+    def _report(self, schedule: LocalSchedule, tick: str, error_type: str, trace: str) -> None:
         where = f"; see {schedule.log_path}" if schedule.log_path else ""
         print(
             f"  ! {schedule.rule_name} -> {schedule.function}: function error {error_type} "
-            f"at tick {event['time']}{where}; the next tick comes anyway",
+            f"at tick {tick}{where}; the next tick comes anyway",
             flush=True,
         )
         if schedule.log_path is None:
@@ -214,7 +248,7 @@ class Scheduler:
             "message": "scheduled invocation failed",
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "rule": schedule.rule_name,
-            "tick": event["time"],
+            "tick": tick,
             "errorType": error_type,
             "stackTrace": trace,
         }
@@ -228,8 +262,8 @@ class Scheduler:
 def local_schedules(
     definition: StackDefinition, invokers: dict[str, Invoke], log_paths: dict[str, Path]
 ) -> list[LocalSchedule]:
-    """The definition's schedules, each invoking its function through `invokers[function]`."""
-    return [
+    """The definition's schedules, rate and cron, each invoking its function through `invokers[function]`."""
+    rates = [
         LocalSchedule(
             key=spec.key,
             rule_name=spec.name,  # as infra/constructs/schedules.py names the rule
@@ -240,3 +274,17 @@ def local_schedules(
         )
         for spec in definition.schedules
     ]
+    crons = [
+        LocalSchedule(
+            key=spec.key,
+            rule_name=spec.name,  # as infra/constructs/schedules.py names the schedule
+            function=spec.function,
+            every_minutes=None,
+            invoke=invokers[spec.function],
+            log_path=log_paths.get(spec.function),
+            cron=parse(spec.cron),
+            timezone=spec.timezone,
+        )
+        for spec in definition.cron_schedules
+    ]
+    return rates + crons

@@ -10,6 +10,7 @@ State lives in one SQLite file per client, `.leadflow/state/<client>.sqlite` by 
   deduplication id and receive count (a message that was in flight is visible again after a
   restart, as it would be once its visibility timeout passed; it keeps its receive count, so a
   message in flight at five stops in a row reaches its dead-letter queue, as after five failures);
+- `objects`: the objects of the stack's S3 buckets (the weekly report's CSVs), saved with the queues;
 - `users`: the people of every user pool (username, `sub`, attributes, password, status, enabled,
   groups), saved with the queues. A pool is created again at each start (with the same id: the
   runtime asks moto for ids derived from the pool's name), then its people are put back in it.
@@ -56,6 +57,10 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (table_name, item_key)
 );
 CREATE TABLE IF NOT EXISTS messages (queue_name TEXT NOT NULL, position INTEGER NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL, object_key TEXT NOT NULL, content_type TEXT NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (bucket, object_key)
+);
 CREATE TABLE IF NOT EXISTS users (
     pool_name TEXT NOT NULL, username TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (pool_name, username)
 );
@@ -67,6 +72,7 @@ class Restored:
     items: int = 0
     messages: int = 0
     users: int = 0
+    objects: int = 0
 
 
 Progress = Callable[[int], None]
@@ -131,6 +137,7 @@ class LocalState:
             sqs_queue._messages.append(message)
             restored.messages += 1
         restored.users = self._restore_users(db)
+        restored.objects = self._restore_objects(db)
         self._restored = True  # from now on the queues may be saved over the file's messages
         return restored
 
@@ -173,15 +180,15 @@ class LocalState:
         while not stopping or carried:
             batch = carried + self._take(0 if stopping else FLUSH_SECONDS)
             stopping = stopping or _STOP in batch
-            messages = users = None
+            messages = users = objects = None
             try:
                 if self._restored and (stopping or time.monotonic() - last_snapshot >= QUEUE_SNAPSHOT_SECONDS):
-                    messages, users = self._queue_rows(), self._user_rows()
+                    messages, users, objects = self._queue_rows(), self._user_rows(), self._object_rows()
                     while more := self._take(0):  # every change made before the snapshot, however many
                         batch += more
                     stopping = stopping or _STOP in batch
                     last_snapshot = time.monotonic()
-                self._write(db, [entry for entry in batch if entry is not _STOP], messages, users)
+                self._write(db, [entry for entry in batch if entry is not _STOP], messages, users, objects)
                 carried = []
             except Exception as exc:  # the file is locked, the disk full: say so loudly, keep the batch
                 carried = [entry for entry in batch if entry is not _STOP]
@@ -214,6 +221,7 @@ class LocalState:
         changes: list[Any],
         messages: list[tuple[str, int, str]] | None,
         users: list[tuple[str, str, str]] | None = None,
+        objects: list[tuple[str, str, str, bytes]] | None = None,
     ) -> None:
         with _transaction(db):
             for table_name, item_key, attributes in changes:
@@ -229,6 +237,9 @@ class LocalState:
             if users is not None:
                 db.execute("DELETE FROM users")
                 db.executemany("INSERT INTO users VALUES (?, ?, ?)", users)
+            if objects is not None:
+                db.execute("DELETE FROM objects")
+                db.executemany("INSERT INTO objects VALUES (?, ?, ?, ?)", objects)
 
     def _queue_rows(self) -> list[tuple[str, int, str]]:
         sqs = _backend("sqs", self.region)
@@ -238,6 +249,27 @@ class LocalState:
                 fields = {field: getattr(message, field, None) for field in MESSAGE_FIELDS}
                 rows.append((name, position, json.dumps(fields, default=str)))
         return rows
+
+    def _object_rows(self) -> list[tuple[str, str, str, bytes]]:
+        """Every object of every bucket (a few CSVs a month): bucket, key, content type, body."""
+        rows = []
+        for name, bucket in list(_s3_backend().buckets.items()):
+            for key_name, key in list(bucket.keys.items()):
+                content_type = (key.metadata or {}).get("content-type", "binary/octet-stream")
+                rows.append((name, key_name, content_type, bytes(key.value)))
+        return rows
+
+    def _restore_objects(self, db: sqlite3.Connection) -> int:
+        """Put the file's objects back in the buckets of their names (a bucket no longer made: skipped)."""
+        s3 = _s3_backend()
+        restored = 0
+        for bucket, key_name, content_type, body in db.execute(
+            "SELECT bucket, object_key, content_type, body FROM objects ORDER BY rowid"
+        ):
+            if bucket in s3.buckets:
+                s3.put_object(bucket, key_name, body).set_metadata({"content-type": content_type})
+                restored += 1
+        return restored
 
     def _user_rows(self) -> list[tuple[str, str, str]]:
         """Every user of every pool, with what makes them the same person after a restart."""
@@ -311,6 +343,12 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
 def item_key(key: dict[str, Any]) -> str:
     """The journal's key for an item: its key attributes as canonical JSON ("" stands for a whole table)."""
     return json.dumps(key, sort_keys=True) if key else ""
+
+
+def _s3_backend() -> Any:
+    from moto.backends import get_backend
+
+    return get_backend("s3")[ACCOUNT]["aws"]  # type: ignore[call-overload]  # S3's buckets are the partition's
 
 
 def _backend(service: str, region: str) -> Any:

@@ -1,0 +1,37 @@
+"""The weekly report, run by its EventBridge Scheduler schedule: last week's funnel by email, its CSV kept.
+
+The schedule's input names the moment it was due (`scheduled_time`, EventBridge Scheduler's
+`<aws.scheduler.scheduled-time>`); the week is the seven days before that moment's day in the
+client's time zone (leadflow.report.weekly). A retried run keeps the same CSV and emails no one twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from leadflow.aws.mailer import Attachment
+from leadflow.aws.report_bucket import ReportBucket
+from leadflow.observability import MetricUnit, logger, metrics
+from leadflow.report.weekly import send_weekly, summary_of, week_before, weekly_report
+from leadflow.route.notice import Email
+from leadflow.settings import client_config, required_env
+from leadflow.wiring import leads_table, mailer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    due = datetime.fromisoformat(str(event["scheduled_time"]).replace("Z", "+00:00"))
+    config = client_config()
+    report = weekly_report(leads_table(), config, week_before(due, config.report.timezone))
+
+    def send(email: Email, filename: str, data: bytes) -> str:
+        return mailer().send(email, attachments=[Attachment(filename, "text/csv; charset=utf-8", data)])
+
+    answer = send_weekly(
+        report, config.report.recipients, send, leads_table(), ReportBucket(required_env("REPORTS_BUCKET"))
+    )
+    metrics.add_metric(name="WeeklyReportSent", unit=MetricUnit.Count, value=answer["sent"])
+    logger.info(summary_of(answer), extra={"scheduled_time": event["scheduled_time"], **answer})
+    return answer

@@ -1,0 +1,156 @@
+"""The weekly report: which week a run covers, what its email says, and what a second run does not do again."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from leadflow.config import ClientConfig
+from leadflow.report.weekly import Week, email_html, email_text, send_weekly, week_before, weekly_report
+from leadflow.route.notice import Email
+
+
+def item(day: str, **figures: int) -> dict[str, Any]:
+    return {"pk": "REPORT#source", "sk": f"{day}#00", **{k.replace("__", "|"): v for k, v in figures.items()}}
+
+
+class Items:
+    """Report items by day, as LeadsTable.report_items reads them (one dimension: source)."""
+
+    def __init__(self, *items: dict[str, Any]):
+        self.items = list(items)
+        self.asked: list[tuple[str, str, str]] = []
+
+    def report_items(self, dimension: str, first_day: str, last_day: str) -> list[dict[str, Any]]:
+        self.asked.append((dimension, first_day, last_day))
+        return [i for i in self.items if first_day <= i["sk"][:10] <= last_day]
+
+
+class Marks:
+    def __init__(self) -> None:
+        self.kept: set[str] = set()
+
+    def marked(self, marker: str) -> bool:
+        return marker in self.kept
+
+    def mark(self, marker: str) -> None:
+        self.kept.add(marker)
+
+
+class Archive:
+    def __init__(self) -> None:
+        self.objects: dict[str, str] = {}
+
+    def put_csv(self, key: str, body: str) -> str:
+        self.objects[key] = body
+        return f"s3://reports/{key}"
+
+
+CONFIG = ClientConfig.model_validate(
+    {"name": "demo", "display_name": "Demo Company",
+     "capture": {"allowed_origins": ["https://demo.example"], "thank_you_url": "https://demo.example/thanks"}}
+)  # fmt: skip
+WEEK = Week(date(2026, 11, 16), date(2026, 11, 22))
+
+
+def test_a_monday_morning_run_covers_monday_to_sunday_of_the_week_before_in_the_clients_time_zone() -> None:
+    # 00:30 on Monday 30 November in Berlin is still Sunday in UTC: the week is Berlin's, 23 to 29 November.
+    assert week_before(datetime(2026, 11, 29, 23, 30, tzinfo=UTC), "Europe/Berlin") == Week(
+        date(2026, 11, 23), date(2026, 11, 29)
+    )
+    assert week_before(datetime(2026, 11, 29, 23, 30, tzinfo=UTC), "UTC") == Week(
+        date(2026, 11, 22), date(2026, 11, 28)
+    )
+
+
+def test_the_report_reads_the_week_and_the_week_before_by_source_and_compares_them() -> None:
+    items = Items(
+        item("2026-11-10", captured__google=5, won__google=1),
+        item("2026-11-17", captured__google=8, captured__partner=2, won__google=2, **{"revenue:EUR__google": 250000}),
+    )
+    report = weekly_report(items, CONFIG, WEEK)
+
+    assert items.asked == [("source", "2026-11-16", "2026-11-22"), ("source", "2026-11-09", "2026-11-15")]
+    assert report.by_source.total.get("captured") == 10
+    assert report.before.get("captured") == 5
+    text = email_text(report)
+    assert "Captured: 10 (+100%)" in text
+    assert "Won: 2 (+100%)" in text
+    assert "Revenue: 2500.00 EUR" in text
+    assert report.email("ada@demo.example").subject == "Demo Company: leads of 16 to 22 Nov 2026"
+
+
+def test_what_a_website_sent_is_text_in_the_email_never_markup() -> None:
+    items = Items(item("2026-11-17", **{'captured__<img src=x onerror="alert(1)">': 3}))
+    page = email_html(weekly_report(items, CONFIG, WEEK))
+
+    assert "<img" not in page
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+
+
+def test_the_funnel_chart_draws_each_stage_as_wide_as_its_share_of_the_captured() -> None:
+    items = Items(item("2026-11-17", captured__google=10, marketing_qualified__google=5, sales_ready__google=1))
+    page = email_html(weekly_report(items, CONFIG, WEEK))
+
+    assert 'width="300"' in page  # captured: the whole bar
+    assert 'width="150"' in page  # marketing-qualified: half
+    assert 'width="30"' in page  # sales-ready: a tenth
+    assert "5 (50%)" in page  # each stage's share of the one before
+    assert "1 (20%)" in page
+
+
+def test_a_week_with_no_leads_is_still_a_report_that_says_so() -> None:
+    report = weekly_report(Items(), CONFIG, WEEK)
+
+    assert "Captured: 0 (-)" in email_text(report)
+    assert report.csv().splitlines()[-1].startswith("(all),,0,")
+
+
+def test_each_recipient_is_emailed_once_per_week_and_the_csv_is_kept_each_run() -> None:
+    report = weekly_report(Items(item("2026-11-17", captured__google=4)), CONFIG, WEEK)
+    sent: list[tuple[Email, str, bytes]] = []
+    marks, archive = Marks(), Archive()
+
+    def send(email: Email, name: str, data: bytes) -> str:
+        sent.append((email, name, data))
+        return "message-id"
+
+    first = send_weekly(report, ["ann@demo.example", "ben@demo.example"], send, marks, archive)
+    again = send_weekly(report, ["ann@demo.example", "ben@demo.example", "cy@demo.example"], send, marks, archive)
+
+    assert (first["sent"], again["sent"], again["already_sent"]) == (2, 1, 2)
+    assert [email.to for email, _, _ in sent] == ["ann@demo.example", "ben@demo.example", "cy@demo.example"]
+    assert list(archive.objects) == ["weekly/2026-11-16_2026-11-22/leadflow-funnel-by-source-2026-11-16-2026-11-22.csv"]
+    assert sent[0][2].decode() == archive.objects[report.archive_key]
+    assert not [marker for marker in marks.kept if "@" in marker]  # no address in the table's keys
+
+
+def test_a_failed_send_marks_nothing_so_the_retried_run_sends_it() -> None:
+    report = weekly_report(Items(), CONFIG, WEEK)
+    marks = Marks()
+
+    def refused(email: Email, name: str, data: bytes) -> str:
+        raise RuntimeError("SES is unavailable")
+
+    with pytest.raises(RuntimeError):
+        send_weekly(report, ["ann@demo.example"], refused, marks, Archive())
+    assert marks.kept == set()
+
+
+@pytest.mark.parametrize(
+    ("report", "names"),
+    [
+        ({"weekly": "cron(0 8 * * MON *)"}, "exactly one of day-of-month and day-of-week"),
+        ({"weekly": "every monday"}, "is not a cron expression"),
+        ({"timezone": "Berlin"}, 'time zone "Berlin" is not known'),
+        ({"recipients": ["not-an-address"]}, "recipients"),
+        ({"keep_days": 3}, "keep_days"),
+    ],
+)
+def test_a_report_setting_that_cannot_run_is_refused_naming_it(report: dict[str, Any], names: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=names):
+        ClientConfig.model_validate({**CONFIG.model_dump(exclude_defaults=True), "report": report})
