@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import requests
@@ -75,3 +76,33 @@ def test_the_report_page_draws_its_charts_inline_and_fits_the_screen(
     assert overflow <= 0  # wide tables scroll inside their box; the page itself never does
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"report-{device}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_the_weekly_email_shows_the_funnel_without_svg_or_anything_loaded_and_fits_a_phone(
+    stack: RunningStack, device: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    page = request.getfixturevalue(device)
+    ops = f"ops.{uuid.uuid4().hex[:6]}@demo.example"
+    assert stack.cli("users", "add", ops, "--group", "ops", "--password", PASSWORD).returncode == 0
+    id_token = stack.cli("token", ops, "--password", PASSWORD).stdout.strip()
+    add_rep(stack, f"sam.{uuid.uuid4().hex[:6]}@demo.example", "Sam Sales", *at_work_now(), team="sales")
+    won_lead(stack, id_token, f"weekly-{uuid.uuid4().hex[:6]}")
+    email = tmp_path / "weekly.html"
+    today = datetime.now(UTC).date().isoformat()
+    shown = stack.cli("report", "weekly", "--week-ending", today, "--html", str(email))
+    assert shown.returncode == 0, shown.stderr
+    asked: list[str] = []
+    page.on("request", lambda sent: asked.append(sent.url))
+
+    page.goto(email.as_uri())
+
+    assert page.locator("svg, script, style, img").count() == 0  # what mail clients drop or block
+    bars = page.locator("td[height='16']")  # the funnel's bars: table cells, each as wide as its stage
+    assert bars.count() >= 5
+    assert "newsletter" in page.locator("h2:has-text('By source') + table").inner_text()
+    assert asked == [email.as_uri()]
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"weekly-email-{device}.png"), full_page=True)

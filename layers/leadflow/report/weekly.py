@@ -24,6 +24,7 @@ import html
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from leadflow.config import ClientConfig
@@ -38,7 +39,7 @@ BAR_PX = 300  # the widest bar of the email's funnel chart
 BAR = "#2f6fdf"
 WON = "#1a7f37"
 FONT = "font-family:Arial,Helvetica,sans-serif;"
-CELL = "padding:4px 8px;border-bottom:1px solid #d1d9e0;font-size:14px;"
+CELL = "padding:4px 5px;border-bottom:1px solid #d1d9e0;font-size:13px;"
 
 
 class ReportItems(Protocol):
@@ -159,7 +160,7 @@ def _change(now: int, before: int) -> str:
 
 def _money(row: Row) -> str:
     revenue = row.revenue()
-    return ", ".join(f"{amount} {currency}" for currency, amount in revenue.items()) or "-"
+    return ", ".join(f"{Decimal(amount):,.2f} {currency}" for currency, amount in revenue.items()) or "-"
 
 
 def headline(report: WeeklyReport) -> list[tuple[str, str, str]]:
@@ -181,11 +182,12 @@ def headline(report: WeeklyReport) -> list[tuple[str, str, str]]:
 def email_html(report: WeeklyReport) -> str:
     """The week's summary for a mail client: tables and inline styles only."""
     total = report.by_source.total
-    figures = "".join(
-        f'<td style="{FONT}padding:8px 12px;border:1px solid #d1d9e0;vertical-align:top">'
+    figures = "".join(  # boxes that wrap on a phone (Outlook, which has no inline-block, stacks them)
+        f'<div style="display:inline-block;vertical-align:top;min-width:120px;margin:0 6px 6px 0;padding:8px 12px;'
+        f'border:1px solid #d1d9e0;{FONT}">'
         f'<div style="font-size:12px;color:#59636e">{_e(name)}</div>'
         f'<div style="font-size:20px;font-weight:bold">{_e(value)}</div>'
-        f'<div style="font-size:12px;color:#59636e">{_e(note)}</div></td>'
+        f'<div style="font-size:12px;color:#59636e">{_e(note)}</div></div>'
         for name, value, note in headline(report)
     )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -194,7 +196,7 @@ def email_html(report: WeeklyReport) -> str:
 <h1 style="font-size:20px;margin:0 0 4px">{_e(report.title)}: leads of {_e(report.week.label())}</h1>
 <p style="margin:0 0 12px;font-size:13px;color:#59636e">Leads captured {report.week.first} to {report.week.last} (UTC
 days), each counted once per stage it reached so far; against the week before.</p>
-<table role="presentation" cellspacing="0" cellpadding="0" style="border-collapse:collapse"><tr>{figures}</tr></table>
+<div>{figures}</div>
 <h2 style="font-size:16px;margin:20px 0 6px">Funnel</h2>
 {funnel_chart(total)}
 <h2 style="font-size:16px;margin:20px 0 6px">By source</h2>
@@ -228,7 +230,7 @@ def funnel_chart(row: Row) -> str:
 
 
 def sources_table(report: Funnel) -> str:
-    heads = ["Source", "Captured", "Sales-ready", "Won", "Won of captured", "Revenue"]
+    heads = ["Source", "Captured", "Sales-ready", "Won", "Won %", "Revenue"]
     head = "".join(f'<th style="{FONT}{CELL}background:#f6f8fa;text-align:left">{h}</th>' for h in heads)
     rows = report.rows[:SOURCES_SHOWN]
     lines = [_source_line(row, row.value) for row in rows]
