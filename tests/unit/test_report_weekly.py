@@ -78,7 +78,7 @@ def test_the_report_reads_the_week_and_the_week_before_by_source_and_compares_th
     text = email_text(report)
     assert "Captured: 10 (+100%)" in text
     assert "Won: 2 (+100%)" in text
-    assert "Revenue: 2500.00 EUR" in text
+    assert "Revenue: 2,500.00 EUR" in text
     assert report.email("ada@demo.example").subject == "Demo Company: leads of 16 to 22 Nov 2026"
 
 
