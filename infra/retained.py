@@ -5,7 +5,9 @@ key, the link key) and the user pool with its groups (their removal policy is RE
 leads, inquiries, hand-offs and notices stored nowhere else, the key the lead ids are derived with,
 the key the links in sent emails are signed with, and the client's people with who may do what.
 Because their names are fixed, the next `cdk deploy` of that stack would fail on them ("already
-exists"), or, for the user pool (Cognito allows two pools of one name), make a second, empty one, so:
+exists"), or, for the user pool (Cognito allows two pools of one name), make a second, empty one, so
+the commands below import them. (The reports bucket is kept too, but CloudFormation names it: the
+next deploy makes a new one beside it, and nothing is imported.)
 
     python infra/retained.py before-destroy --client acme [--stage staging] [--force]
         Refuses (exit 1) while any of the stack's queues holds messages: they would wait in

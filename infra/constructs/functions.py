@@ -58,6 +58,9 @@ TABLE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
     "query": ("dynamodb:Query",),
     # A sweep's reads of what is due (a sparse index by due time): Query on the table's indexes, not the table.
     "query_indexes": ("dynamodb:Query",),
+    # A marker of something done once (leadflow.aws.leads_table claim, settle, release): PutItem, on items whose
+    # partition key starts with the grant's key_prefix only (an IAM condition on dynamodb:LeadingKeys).
+    "mark": ("dynamodb:PutItem",),
 }
 # Table access kinds granted on each of the table's indexes (`<table arn>/index/<name>`), not the table itself.
 ON_TABLE_INDEXES: frozenset[GrantAccess] = frozenset({"query_indexes"})
@@ -249,6 +252,12 @@ class Functions(Construct):
             indexes = self._tables.index_names(grant.resource)
             resources = [f"{table_arn}/index/{name}" for name in indexes] if on_indexes else [table_arn]
             actions = TABLE_ACTIONS[grant.access]
+            if grant.key_prefix is not None:
+                condition = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{grant.key_prefix}*"]}}
+                role.add_to_policy(
+                    iam.PolicyStatement(actions=list(actions), resources=resources, conditions=condition)
+                )
+                return
         elif grant.access in SECRET_ACTIONS:
             actions, resources = SECRET_ACTIONS[grant.access], [self._secrets.arn(grant.resource)]
         elif grant.access in BUS_ACTIONS:

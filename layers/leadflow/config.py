@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 if TYPE_CHECKING:
     from leadflow.route.calendar import WorkingCalendar
@@ -603,14 +603,20 @@ class ReportSettings(_Strict):
     # The weekly CSVs in the stack's reports bucket are deleted this many days after they were written.
     keep_days: int = Field(default=400, ge=7, le=3650)
 
-    @model_validator(mode="after")
-    def _schedule_runs(self) -> ReportSettings:
+    @field_validator("weekly")
+    @classmethod
+    def _cron_runs(cls, value: str) -> str:
         from leadflow.cron import parse
+
+        return parse(value).expression  # stripped: what EventBridge Scheduler is given
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
         from leadflow.route.calendar import zone_named
 
-        parse(self.weekly)
-        zone_named(self.timezone)
-        return self
+        zone_named(value)
+        return value
 
 
 class Monitoring(_Strict):

@@ -119,6 +119,21 @@ def next_moment(cron: Cron, zone: ZoneInfo, after: datetime) -> datetime | None:
     return None
 
 
+def previous_moment(cron: Cron, zone: ZoneInfo, before: datetime) -> datetime | None:
+    """The expression's last moment at or before `before` (in UTC); None if it has had none in SEARCH_YEARS."""
+    if before.tzinfo is None:
+        raise ValueError(f"before must be timezone-aware, not {before.isoformat()}")
+    day = before.astimezone(zone).date()
+    for _ in range(SEARCH_YEARS * 366):
+        if cron.runs_on(day):
+            for clock in reversed(cron.times()):
+                moment = datetime.combine(day, clock, zone)
+                if _exists(moment) and moment <= before:
+                    return moment.astimezone(UTC)
+        day -= timedelta(days=1)
+    return None
+
+
 def _exists(moment: datetime) -> bool:
     """Whether a local time happens at all in its zone (not in the hour skipped when the clocks go forward)."""
     there_and_back = moment.astimezone(UTC).astimezone(moment.tzinfo)
@@ -172,7 +187,7 @@ def _value(field: str, text: str) -> int:
 
 
 def _number(field: str, text: str, low: int, high: int) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         allowed = f"{low}-{high}"
         if field == "month":
             allowed += " or JAN-DEC"

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from leadflow.config import WEBHOOK_EVENTS, ClientConfig
 from leadflow.nurture.send import CONCURRENT_SENDERS
 from leadflow.nurture.ses_events import CONFIGURATION_SET_TAG, DETAIL_TYPES, SOURCE
+from leadflow.report.weekly import WEEKLY_MARKER_PREFIX
 from leadflow.settings import (
     LEAD_ID_KEY_VARIABLE,
     LINK_KEY_SECRET_VARIABLE,
@@ -204,6 +205,8 @@ class EventBusSpec:
 #   send_bulk_email  the same sender: SES SendBulkEmail (nurture's emails, up to fifty a request)
 #   read_secret    a stack secret: GetSecretValue, at cold start (keys that sign what leaves the stack)
 #   put_object     a bucket: PutObject (the weekly report's CSV)
+#   mark           a table: PutItem of items whose key starts with the grant's key_prefix only (a weekly
+#                  email's marker: claimed, settled, released), nothing else of the table
 GrantAccess = Literal[
     "send",
     "consume",
@@ -216,6 +219,7 @@ GrantAccess = Literal[
     "send_bulk_email",
     "read_secret",
     "put_object",
+    "mark",
 ]
 
 
@@ -225,6 +229,7 @@ class Grant:
 
     resource: str  # a table, queue or event bus key
     access: GrantAccess
+    key_prefix: str | None = None  # "mark": the partition keys the function may write start with it
 
 
 @dataclass(frozen=True)
@@ -476,8 +481,8 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
             "REPORTS_BUCKET": ResourceRef("bucket_name", "reports"),
         },
         grants=(
-            Grant("leads", "query"),  # the report's items, and the roster's
-            Grant("leads", "apply_changes"),  # a recipient's marker: read, then written once sent
+            Grant("leads", "query"),  # the report's items
+            Grant("leads", "mark", key_prefix=f"MARKER#{WEEKLY_MARKER_PREFIX}"),  # each recipient's email of a week
             Grant("email", "send_email"),
             Grant("reports", "put_object"),
         ),

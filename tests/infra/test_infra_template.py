@@ -424,10 +424,10 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     | {(action, "table leads") for action in APPLY_CHANGES}
     | {(action, "queue ses-events") for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")}
     | {("events:PutEvents", "bus events"), ("secretsmanager:GetSecretValue", "secret link-key")},  # a mailed token
-    # The weekly report: reads the report's items (Query), a recipient's marker (GetItem, PutItem), sends the email,
-    # and writes its CSV under weekly/ of the reports bucket, nothing else of it.
+    # The weekly report: reads the report's items (Query), writes a recipient's marker (PutItem, on marker keys
+    # only: see the test of its condition), sends the email, and writes its CSV under weekly/ of the bucket.
     "report_weekly": OWN_LOGS_AND_TRACES
-    | {(action, "table leads") for action in (*APPLY_CHANGES, "dynamodb:Query")}
+    | {("dynamodb:Query", "table leads"), ("dynamodb:PutItem", "table leads")}
     | {(action, resource) for action, resource in SENDS_EMAIL if not resource.startswith("secret")}  # no links
     | {("s3:PutObject", "bucket reports weekly *")},
 }
@@ -515,9 +515,20 @@ def test_every_role_allows_exactly_the_calls_its_function_makes(
         assert granted == EXPECTED_PERMISSIONS[key], key
 
 
+def test_the_weekly_report_may_write_only_its_own_markers_in_the_leads_table(demo_template: Template) -> None:
+    functions = resources_of_type(demo_template.to_json(), "AWS::Lambda::Function")
+    role_id = functions[function_logical_id(demo_template, "report_weekly")]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [put] = [s for s in role_statements(demo_template, role_id) if "dynamodb:PutItem" in actions_of(s)]
+    assert actions_of(put) == ["dynamodb:PutItem"]
+    assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["MARKER#weekly-report#*"]}}
+
+
 def scheduler_role_id(template: Template) -> str:
     [schedule] = resources_of_type(template.to_json(), "AWS::Scheduler::Schedule").values()
     return str(schedule["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0])
+
+
+WEEKLY_RETRY_POLICY = {"MaximumEventAgeInSeconds": 6 * 3600, "MaximumRetryAttempts": 10}  # Scheduler's, 6 hours
 
 
 def test_eventbridge_scheduler_may_invoke_the_weekly_report_function_and_nothing_else(demo_template: Template) -> None:
@@ -539,7 +550,7 @@ def test_the_weekly_report_runs_on_the_client_files_cron_in_its_time_zone_with_r
         "cron(0 8 ? * MON *)", "Europe/Berlin",
     )  # fmt: skip
     assert properties["FlexibleTimeWindow"] == {"Mode": "OFF"}
-    assert properties["Target"]["RetryPolicy"] == {"MaximumEventAgeInSeconds": 6 * 3600, "MaximumRetryAttempts": 10}
+    assert properties["Target"]["RetryPolicy"] == WEEKLY_RETRY_POLICY
     assert json.loads(properties["Target"]["Input"])["scheduled_time"] == "<aws.scheduler.scheduled-time>"
 
 

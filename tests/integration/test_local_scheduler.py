@@ -196,6 +196,29 @@ def test_a_cron_schedule_fires_at_its_moment_in_its_time_zone_with_eventbridge_s
     assert weekly.after(datetime(2026, 11, 30, 7, tzinfo=UTC)) == datetime(2026, 12, 7, 7, tzinfo=UTC)
 
 
+def test_a_cron_schedules_failed_run_is_run_again_with_the_same_input_as_lambda_retries_it() -> None:
+    calls: list[dict[str, Any]] = []
+    done = threading.Event()
+
+    def fails_once(event: dict[str, Any]) -> Any:
+        calls.append(event)
+        if len(calls) == 1:
+            raise InvocationError("report_weekly", "RuntimeError", "Traceback: SES was unavailable")
+        done.set()
+        return {"sent": 1}
+
+    weekly = LocalSchedule(key="weekly-report", rule_name="leadflow-demo-weekly-report", function="report_weekly",
+                           every_minutes=None, invoke=fails_once, cron=parse("cron(0 8 ? * MON *)"),
+                           timezone="Europe/Berlin")  # fmt: skip
+    scheduler = Scheduler([weekly], "eu-west-1", Clock(FAST, start=datetime(2026, 11, 30, 6, 59, tzinfo=UTC)))
+    scheduler.start()
+    try:
+        assert done.wait(WAIT_S)
+    finally:
+        scheduler.stop()
+    assert [call["scheduled_time"] for call in calls] == ["2026-11-30T07:00:00Z", "2026-11-30T07:00:00Z"]
+
+
 def test_the_clock_refuses_a_speed_that_never_ticks() -> None:
     with pytest.raises(ValueError, match="above 0"):
         Clock(0)

@@ -29,8 +29,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def coming_monday_at_eight_in_berlin() -> datetime:
-    """The demo's weekly moment next after today: its week (the seven days before it) holds today."""
-    today = datetime.now(BERLIN).date()
+    """The demo's weekly moment after today (UTC, the day the leads are dated by): its week holds today."""
+    today = datetime.now(UTC).date()
     monday = today + timedelta(days=(7 - today.weekday()) or 7)
     return datetime.combine(monday, time(8), BERLIN).astimezone(UTC)
 
@@ -127,3 +127,16 @@ def test_leadflow_report_weekly_shows_the_report_and_sends_it_with_send_once(
     again = CliRunner().invoke(app, ["report", "weekly", *week, "--send", *flags])
     assert "emailed 0 recipient(s), 1 had it already" in again.output
     assert len(sent_emails(moto_endpoint)) == 1
+
+
+def test_a_claim_is_taken_once_until_settled_given_back_when_released_and_taken_over_when_stale(
+    stack: Stack,
+) -> None:
+    table, now, stale = stack.store(), datetime.now(UTC), timedelta(minutes=15)
+    assert table.claim("weekly-report#w1", now, stale)
+    assert not table.claim("weekly-report#w1", now + timedelta(minutes=1), stale)  # a second run at once
+    assert table.claim("weekly-report#w1", now + timedelta(minutes=16), stale)  # its run died: taken over
+    table.release("weekly-report#w1")
+    assert table.claim("weekly-report#w1", now + timedelta(minutes=17), stale)  # the send failed: at once
+    table.settle("weekly-report#w1", now + timedelta(minutes=17))
+    assert not table.claim("weekly-report#w1", now + timedelta(days=30), stale)  # sent: never again

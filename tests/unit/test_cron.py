@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from leadflow.cron import CronError, next_moment, parse
+from leadflow.cron import CronError, next_moment, parse, previous_moment
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -86,3 +86,13 @@ def test_an_expression_eventbridge_would_refuse_or_leadflow_does_not_run_is_refu
 
 def test_july_and_wednesday_by_name_are_not_taken_for_l_or_w() -> None:
     assert parse("cron(0 8 ? JUL WED *)").months == frozenset({7})
+
+
+def test_the_previous_moment_is_the_last_one_at_or_before_in_the_time_zone() -> None:
+    cron = parse("cron(0 8 ? * MON *)")
+    wednesday = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    assert previous_moment(cron, BERLIN, wednesday) == datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+    assert previous_moment(cron, BERLIN, datetime(2026, 11, 30, 7, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 30, 7, 0, tzinfo=UTC
+    )
+    assert previous_moment(parse("cron(0 8 1 1 ? 2030)"), UTC_ZONE, wednesday) is None

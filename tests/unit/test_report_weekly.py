@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -29,14 +29,26 @@ class Items:
 
 
 class Marks:
+    """Claims as LeadsTable keeps them (its conditions are tested against moto in the integration tests)."""
+
     def __init__(self) -> None:
-        self.kept: set[str] = set()
+        self.states: dict[str, str] = {}
 
-    def marked(self, marker: str) -> bool:
-        return marker in self.kept
+    @property
+    def kept(self) -> set[str]:
+        return {marker for marker, state in self.states.items() if state == "done"}
 
-    def mark(self, marker: str) -> None:
-        self.kept.add(marker)
+    def claim(self, marker: str, now: datetime, stale_after: timedelta) -> bool:
+        if self.states.get(marker) in ("claimed", "done"):
+            return False
+        self.states[marker] = "claimed"
+        return True
+
+    def settle(self, marker: str, now: datetime) -> None:
+        self.states[marker] = "done"
+
+    def release(self, marker: str) -> None:
+        self.states[marker] = "released"
 
 
 class Archive:
@@ -55,14 +67,20 @@ CONFIG = ClientConfig.model_validate(
 WEEK = Week(date(2026, 11, 16), date(2026, 11, 22))
 
 
-def test_a_monday_morning_run_covers_monday_to_sunday_of_the_week_before_in_the_clients_time_zone() -> None:
-    # 00:30 on Monday 30 November in Berlin is still Sunday in UTC: the week is Berlin's, 23 to 29 November.
-    assert week_before(datetime(2026, 11, 29, 23, 30, tzinfo=UTC), "Europe/Berlin") == Week(
-        date(2026, 11, 23), date(2026, 11, 29)
-    )
-    assert week_before(datetime(2026, 11, 29, 23, 30, tzinfo=UTC), "UTC") == Week(
-        date(2026, 11, 22), date(2026, 11, 28)
-    )
+def test_a_monday_morning_run_covers_monday_to_sunday_of_the_week_before() -> None:
+    monday_eight_in_berlin = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+    monday_eight_in_new_york = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
+    last_week = Week(date(2026, 11, 23), date(2026, 11, 29))
+    assert week_before(monday_eight_in_berlin, "Europe/Berlin") == last_week
+    assert week_before(monday_eight_in_new_york, "America/New_York") == last_week
+
+
+def test_a_run_whose_utc_day_is_not_over_reports_the_seven_utc_days_before_it() -> None:
+    # Monday 08:00 in Sydney is Sunday 21:00 UTC: Sunday's UTC capture day still has three hours to go, so the
+    # week is Sunday to Saturday, and next week's email has that Sunday whole.
+    monday_eight_in_sydney = datetime(2026, 11, 29, 21, 0, tzinfo=UTC)
+    assert week_before(monday_eight_in_sydney, "Australia/Sydney") == Week(date(2026, 11, 22), date(2026, 11, 28))
+    assert week_before(monday_eight_in_sydney + timedelta(days=7), "Australia/Sydney").first == date(2026, 11, 29)
 
 
 def test_the_report_reads_the_week_and_the_week_before_by_source_and_compares_them() -> None:
@@ -127,7 +145,7 @@ def test_each_recipient_is_emailed_once_per_week_and_the_csv_is_kept_each_run() 
     assert not [marker for marker in marks.kept if "@" in marker]  # no address in the table's keys
 
 
-def test_a_failed_send_marks_nothing_so_the_retried_run_sends_it() -> None:
+def test_a_failed_send_gives_its_claim_back_so_the_retried_run_sends_it() -> None:
     report = weekly_report(Items(), CONFIG, WEEK)
     marks = Marks()
 
@@ -137,6 +155,7 @@ def test_a_failed_send_marks_nothing_so_the_retried_run_sends_it() -> None:
     with pytest.raises(RuntimeError):
         send_weekly(report, ["ann@demo.example"], refused, marks, Archive())
     assert marks.kept == set()
+    assert list(marks.states.values()) == ["released"]  # claimed again by the retried run at once
 
 
 @pytest.mark.parametrize(
@@ -154,3 +173,14 @@ def test_a_report_setting_that_cannot_run_is_refused_naming_it(report: dict[str,
 
     with pytest.raises(ValidationError, match=names):
         ClientConfig.model_validate({**CONFIG.model_dump(exclude_defaults=True), "report": report})
+
+
+def test_a_source_that_reads_as_a_link_is_shown_so_no_mail_client_links_it_and_kept_as_sent_in_the_csv() -> None:
+    source = "https://login.bank.example/reset"
+    report = weekly_report(Items(item("2026-11-17", **{f"captured__{source}": 2})), CONFIG, WEEK)
+
+    shown = email_html(report) + email_text(report)
+    assert source not in shown
+    assert "login.bank.example" not in shown
+    assert "https:\u2215\u2215login\u2024bank\u2024example\u2215reset" in email_text(report)  # look-alikes
+    assert source in report.csv()

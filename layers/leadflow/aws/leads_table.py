@@ -62,7 +62,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from leadflow.aws.client import LazyClient
@@ -468,6 +468,44 @@ class LeadsTable(LazyClient):
 
     def mark(self, marker: str) -> None:
         self._retrying(lambda: self.client.put_item(TableName=self.table_name, Item=_marker_key(marker)))
+
+    def claim(self, marker: str, now: datetime, stale_after: timedelta) -> bool:
+        """Claim something to be done once (a weekly email): True when this caller is to do it now.
+
+        One conditional PutItem: it takes a marker nobody holds, one released, or one claimed
+        longer than `stale_after` ago and never settled (the caller died); never one settled.
+        Two runs at once: one gets it. `settle` records it done; `release` gives it back.
+        """
+        from botocore.exceptions import ClientError
+
+        try:
+            self._retrying(
+                lambda: self.client.put_item(
+                    TableName=self.table_name,
+                    Item={**_marker_key(marker), "state": {"S": "claimed"}, "at": {"S": now.isoformat()}},
+                    ConditionExpression="attribute_not_exists(pk) OR (#state <> :done AND #at < :stale)",
+                    ExpressionAttributeNames={"#state": "state", "#at": "at"},
+                    ExpressionAttributeValues={
+                        ":done": {"S": "done"},
+                        ":stale": {"S": (now - stale_after).isoformat()},
+                    },
+                )
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def settle(self, marker: str, now: datetime) -> None:
+        """What `claim` took is done: nobody claims it again."""
+        item = {**_marker_key(marker), "state": {"S": "done"}, "at": {"S": now.isoformat()}}
+        self._retrying(lambda: self.client.put_item(TableName=self.table_name, Item=item))
+
+    def release(self, marker: str) -> None:
+        """What `claim` took was not done (the send failed): the next run may claim it at once."""
+        item = {**_marker_key(marker), "state": {"S": "released"}, "at": {"S": ""}}
+        self._retrying(lambda: self.client.put_item(TableName=self.table_name, Item=item))
 
     def due_lead_ids(self, until: str) -> Iterator[str]:
         """Leads whose SLA timer (`sla_next_at`) is at or before `until` (ISO 8601 UTC), from the sparse due index.

@@ -372,6 +372,15 @@ consent_text = "Yes, send me news and offers by email. I can unsubscribe at any 
 inquiry_type = "contact"
 submit_label = "Send"
 
+# The weekly report: last week's funnel by source, emailed with its CSV attached; the CSV is also kept in
+# the stack's reports bucket for keep_days. `weekly` is EventBridge Scheduler's cron (minutes hours
+# day-of-month month day-of-week year; put ? in one of the two day fields) in `timezone`.
+[report]
+recipients = []   # like ["sales-lead@example.com"]; none: the CSV is only kept
+weekly = "cron(0 8 ? * MON *)"   # Mondays at 08:00
+timezone = "UTC"   # an IANA name, like Europe/Berlin
+keep_days = 400
+
 [monitoring]
 # Who hears the alarms: dead-lettered or delayed inquiries, 5xx answers, function errors, throttles.
 # alarm_email = "ops@example.com"

@@ -148,7 +148,7 @@ def report_backfill(
 def report_weekly(
     week_ending: Annotated[
         str | None,
-        typer.Option(help="The week's last capture day, YYYY-MM-DD; default: yesterday in [report] timezone."),
+        typer.Option(help="The week's last capture day, YYYY-MM-DD; default: the week the schedule last sent."),
     ] = None,
     send: Annotated[
         bool, typer.Option("--send", help="Keep the CSV in the reports bucket and email the recipients who lack it.")
@@ -167,7 +167,8 @@ def report_weekly(
     stack = open_stack(client, clients_dir, use_local, endpoint)
     settings = stack.config.report
     last = _day(week_ending, "--week-ending")
-    week = week_before(datetime.now(UTC), settings.timezone) if last is None else Week(last - timedelta(6), last)
+    week = Week(last - timedelta(6), last) if last else week_before(last_run(settings.weekly, settings.timezone),
+                                                                     settings.timezone)  # fmt: skip
     report = stack.call(lambda: weekly_report(stack.store, stack.config, week), "read the report")
     if html is not None:
         html.write_text(email_html(report), encoding="utf-8")
@@ -187,6 +188,15 @@ def report_weekly(
     answer = stack.call(lambda: send_weekly(report, settings.recipients, email, stack.store, archive),
                         "send the weekly report")  # fmt: skip
     console.print(summary_of(answer))
+
+
+def last_run(weekly: str, timezone: str) -> datetime:
+    """When the weekly schedule last ran (now, if it never has): its week is the one `report weekly` shows."""
+    from leadflow.cron import parse, previous_moment
+    from leadflow.route.calendar import zone_named
+
+    now = datetime.now(UTC)
+    return previous_moment(parse(weekly), zone_named(timezone), now) or now
 
 
 def _scan(stack: StackAccess, doing: str, pages: Iterator[tuple[T, int]], handle: Callable[[T], None],

@@ -16,7 +16,8 @@ included), its function gets the schedule's input with `scheduled_time` the mome
 The clock starts at the real time and runs `speed` times as fast: with speed 60, a
 `rate(1 minute)` schedule ticks every second and each event's `time` is one minute after the
 last one's. A function error is reported (a line on the console, the error in the function's
-log) and the next tick comes anyway.
+log) and the next tick comes anyway; a cron schedule's failed run is first run again, twice, a
+minute of the clock apart, as Lambda retries the asynchronous invocation EventBridge Scheduler makes.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ MAX_CONCURRENT = 2  # invocations of one schedule at once; a tick beyond that is
 # A clock that fell further behind than this (a laptop that slept) resumes at the latest due tick
 # instead of firing every tick it missed.
 MAX_CATCH_UP = timedelta(hours=1)
+# A cron schedule's run that failed is run again, as Lambda retries an asynchronous invocation (EventBridge
+# Scheduler's): twice, a minute of the clock apart. A rate schedule's next tick is its retry.
+CRON_RETRIES = 2
+CRON_RETRY_AFTER = timedelta(minutes=1)
 STOP_JOIN_S = 2.0  # how long stop() waits for the threads (an invocation under way ends when its pool stops)
 
 
@@ -175,11 +180,11 @@ class Scheduler:
             behind = self.clock.now() - tick
             every = timedelta(minutes=schedule.every_minutes or 0)
             if behind > max(MAX_CATCH_UP, every):
-                missed = 0  # resume at the latest tick due
+                late, missed = tick, 0  # resume at the latest tick due
                 while (following := schedule.after(tick)) is not None and following <= self.clock.now():
                     tick, missed = following, missed + 1
                 print(
-                    f"  ! {schedule.rule_name}: the clock is {behind} past the tick of {event_time(tick)} "
+                    f"  ! {schedule.rule_name}: the clock is {behind} past the tick of {event_time(late)} "
                     f"(did the machine sleep?); {missed} tick(s) skipped",
                     flush=True,
                 )
@@ -216,28 +221,42 @@ class Scheduler:
         self, schedule: LocalSchedule, event: dict[str, Any], slots: threading.BoundedSemaphore, tick: str
     ) -> None:
         try:
-            answer = schedule.invoke(event)
-        except InvocationError as exc:
-            if not (exc.error_type == STOPPED and self._stop.is_set()):
-                self._report(schedule, tick, exc.error_type, exc.trace)
-        except Exception as exc:  # the invocation itself failed (not the function): report it, keep ticking
-            if not self._stop.is_set():
-                self._report(schedule, tick, type(exc).__name__, traceback.format_exc())
-        else:
-            items = answer.items() if isinstance(answer, dict) else ()
-            done = [f"{k} {v}" for k, v in items if isinstance(v, int) and not isinstance(v, bool) and v]
-            if done:  # a tick that found nothing to do says nothing
-                print(f"  {schedule.rule_name} -> {schedule.function}: tick {tick}: {', '.join(done)}", flush=True)
+            for attempt in range(1 + (CRON_RETRIES if schedule.cron is not None else 0)):
+                if attempt and self._stop.wait(self.clock.real_seconds_until(self.clock.now() + CRON_RETRY_AFTER)):
+                    return
+                if self._attempt(schedule, event, tick, retried=attempt < CRON_RETRIES and schedule.cron is not None):
+                    return
         finally:
             slots.release()
             with self._lock:
                 self._invocations.discard(threading.current_thread())
 
-    def _report(self, schedule: LocalSchedule, tick: str, error_type: str, trace: str) -> None:
+    def _attempt(self, schedule: LocalSchedule, event: dict[str, Any], tick: str, retried: bool) -> bool:
+        """One invocation; whether it ended (done, or stopped): False when it failed."""
+        try:
+            answer = schedule.invoke(event)
+        except InvocationError as exc:
+            if exc.error_type == STOPPED and self._stop.is_set():
+                return True
+            self._report(schedule, tick, exc.error_type, exc.trace, retried)
+            return False
+        except Exception as exc:  # the invocation itself failed (not the function): report it, keep ticking
+            if self._stop.is_set():
+                return True
+            self._report(schedule, tick, type(exc).__name__, traceback.format_exc(), retried)
+            return False
+        items = answer.items() if isinstance(answer, dict) else ()
+        done = [f"{k} {v}" for k, v in items if isinstance(v, int) and not isinstance(v, bool) and v]
+        if done:  # a tick that found nothing to do says nothing
+            print(f"  {schedule.rule_name} -> {schedule.function}: tick {tick}: {', '.join(done)}", flush=True)
+        return True
+
+    def _report(self, schedule: LocalSchedule, tick: str, error_type: str, trace: str, retried: bool = False) -> None:
         where = f"; see {schedule.log_path}" if schedule.log_path else ""
+        then = "tried again in a minute, as Lambda retries it" if retried else "the next tick comes anyway"
         print(
             f"  ! {schedule.rule_name} -> {schedule.function}: function error {error_type} "
-            f"at tick {tick}{where}; the next tick comes anyway",
+            f"at tick {tick}{where}; {then}",
             flush=True,
         )
         if schedule.log_path is None:

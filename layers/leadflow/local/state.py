@@ -348,7 +348,7 @@ def item_key(key: dict[str, Any]) -> str:
 def _s3_backend() -> Any:
     from moto.backends import get_backend
 
-    return get_backend("s3")[ACCOUNT]["aws"]  # type: ignore[call-overload]  # S3's buckets are the partition's
+    return get_backend("s3")[ACCOUNT]["aws"]  # S3's buckets are the partition's
 
 
 def _backend(service: str, region: str) -> Any:

@@ -2,8 +2,8 @@
 
 A schedule (`[report] weekly`, a cron expression in `[report] timezone`; EventBridge
 Scheduler in AWS, leadflow.local.scheduler locally) runs the report_weekly function with the
-moment it was due. The week is the seven days before that moment's day in the client's time
-zone: a Monday-morning report covers Monday to Sunday of the week before. The report is the
+moment it was due. The week is the seven capture days before that moment's day (`week_before`):
+a Monday-morning report covers Monday to Sunday of the week before. The report is the
 same funnel as `GET /reports/funnel` (leadflow.report.funnel), by source, for those capture
 days, beside the week before's figures.
 
@@ -12,9 +12,9 @@ table cells (Gmail and Outlook drop SVG, and most drop a `<style>` sheet), with 
 alternative, and the CSV attached. The CSV is also put in the stack's reports bucket, under
 `weekly/<first day>_<last day>/`, where a lifecycle rule deletes it after `[report] keep_days`.
 
-Run twice for one week (a retried tick, or `leadflow report weekly` by hand), it writes the
-same CSV to the same key, and each recipient's email goes out once: a marker in the leads
-table records it (at least once: a crash between sending and marking sends again).
+Run twice for one week (a retried tick, or `leadflow report weekly --send` by hand), it writes
+the same CSV to the same key, and each recipient's email goes out once: a marker in the leads
+table is claimed before the send and settled after it (`send_weekly`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import hashlib
 import html
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -34,6 +34,9 @@ from leadflow.route.calendar import zone_named
 from leadflow.route.notice import Email
 
 WEEK_DAYS = 7
+# A recipient's claim this old and never settled was a run that died (the function's timeout is 2 minutes).
+CLAIM_STALE = timedelta(minutes=15)
+WEEKLY_MARKER_PREFIX = "weekly-report#"  # the function's role may write markers of this prefix only
 SOURCES_SHOWN = 10  # the email's table of sources: the busiest ten, the rest in the CSV
 BAR_PX = 300  # the widest bar of the email's funnel chart
 BAR = "#2f6fdf"
@@ -47,9 +50,11 @@ class ReportItems(Protocol):
 
 
 class Marks(Protocol):
-    def marked(self, marker: str) -> bool: ...
+    def claim(self, marker: str, now: datetime, stale_after: timedelta) -> bool: ...
 
-    def mark(self, marker: str) -> None: ...
+    def settle(self, marker: str, now: datetime) -> None: ...
+
+    def release(self, marker: str) -> None: ...
 
 
 class Archive(Protocol):
@@ -77,8 +82,14 @@ class Week:
 
 
 def week_before(moment: datetime, timezone: str) -> Week:
-    """The seven days before `moment`'s day in `timezone` (capture days, as the report dates them)."""
-    day = moment.astimezone(zone_named(timezone)).date()
+    """The seven capture days that ended before `moment`, both in `timezone` and in UTC.
+
+    The report dates each lead by its UTC capture day. The week ends the day before `moment`'s day in
+    the client's time zone, or in UTC when that is earlier: a Monday-morning run in Sydney (Sunday
+    evening in UTC) reports Sunday to Saturday, since Sunday's UTC day is not over yet and would
+    be in no week's email. West of UTC, or where the run comes after midnight UTC, it is Monday to Sunday.
+    """
+    day = min(moment.astimezone(zone_named(timezone)).date(), moment.astimezone(UTC).date())
     return Week(day - timedelta(days=WEEK_DAYS), day - timedelta(days=1))
 
 
@@ -117,19 +128,34 @@ def weekly_report(items: ReportItems, config: ClientConfig, week: Week) -> Weekl
 
 
 def send_weekly(
-    report: WeeklyReport, recipients: Iterable[str], send: SendEmail, marks: Marks, archive: Archive
+    report: WeeklyReport,
+    recipients: Iterable[str],
+    send: SendEmail,
+    marks: Marks,
+    archive: Archive,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, Any]:
-    """Keep the CSV, then email each recipient who has not had this week's report yet. What was done, as counts."""
+    """Keep the CSV, then email each recipient who has not had this week's report yet. What was done, as counts.
+
+    Each recipient's email is claimed before it is sent and settled once SES took it: two runs at
+    once (a retry, `leadflow report weekly --send` beside the schedule) send it once. A send that
+    fails gives the claim back (and raises: the run is retried); one whose run died between SES
+    taking it and the settle is sent again once the claim is CLAIM_STALE old.
+    """
     body = report.csv()
     kept_at = archive.put_csv(report.archive_key, body)
     sent = skipped = 0
     for recipient in recipients:
         marker = weekly_marker(report.week, recipient)
-        if marks.marked(marker):
+        if not marks.claim(marker, clock(), CLAIM_STALE):
             skipped += 1
             continue
-        send(report.email(recipient), report.csv_name, body.encode("utf-8"))
-        marks.mark(marker)
+        try:
+            send(report.email(recipient), report.csv_name, body.encode("utf-8"))
+        except BaseException:
+            marks.release(marker)
+            raise
+        marks.settle(marker, clock())
         sent += 1
     return {"week": f"{report.week.first}..{report.week.last}", "kept_at": kept_at, "sent": sent,
             "already_sent": skipped, "captured": report.by_source.total.get("captured")}  # fmt: skip
@@ -138,7 +164,7 @@ def send_weekly(
 def weekly_marker(week: Week, recipient: str) -> str:
     """The marker that one recipient's email of one week went out (the address hashed: no address in a key)."""
     digest = hashlib.sha256(recipient.strip().lower().encode("utf-8")).hexdigest()[:16]
-    return f"weekly-report#{week.first}#{digest}"
+    return f"{WEEKLY_MARKER_PREFIX}{week.first}#{digest}"
 
 
 # --- the email -----------------------------------------------------------------------------------
@@ -146,6 +172,16 @@ def weekly_marker(week: Week, recipient: str) -> str:
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+def unlinkable(value: str) -> str:
+    """A value a website sent, as the email shows it: no mail client makes it a link.
+
+    Gmail and Outlook turn a bare `https://…` or `partner.example` into a link, and a source named
+    like a sign-in page would then be one click away in a trusted internal email. Its dots and slashes
+    are shown as look-alikes (U+2024, U+2215); the CSV keeps the value as it was sent.
+    """
+    return value.replace(".", "\u2024").replace("/", "\u2215")
 
 
 def _percent(share: float | None) -> str:
@@ -233,7 +269,7 @@ def sources_table(report: Funnel) -> str:
     heads = ["Source", "Captured", "Sales-ready", "Won", "Won %", "Revenue"]
     head = "".join(f'<th style="{FONT}{CELL}background:#f6f8fa;text-align:left">{h}</th>' for h in heads)
     rows = report.rows[:SOURCES_SHOWN]
-    lines = [_source_line(row, row.value) for row in rows]
+    lines = [_source_line(row, unlinkable(row.value)) for row in rows]
     if len(report.rows) > SOURCES_SHOWN:
         lines.append(f'<tr><td colspan="6" style="{FONT}{CELL}color:#59636e">{len(report.rows) - SOURCES_SHOWN:,} '
                      "more sources: see the CSV</td></tr>")  # fmt: skip
@@ -262,7 +298,7 @@ def email_text(report: WeeklyReport) -> str:
         lines.append(f"  {STAGE_NAMES[stage]}: {total.get(stage):,}{share}")
     lines += ["", "By source (captured, won, revenue):"]
     for row in report.by_source.rows[:SOURCES_SHOWN]:
-        lines.append(f"  {row.value}: {row.get('captured'):,}, {row.get('won'):,}, {_money(row)}")
+        lines.append(f"  {unlinkable(row.value)}: {row.get('captured'):,}, {row.get('won'):,}, {_money(row)}")
     lines += ["", "Every figure by source is in the attached CSV."]
     return "\n".join(lines) + "\n"
 
