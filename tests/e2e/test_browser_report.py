@@ -30,6 +30,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     stop_local_stack(running)
 
 
+def ops_with_a_sales_rep(stack: RunningStack) -> str:
+    """A new ops user's ID token, and a new sales rep at work now (to take the next sales-ready lead)."""
+    ops = f"ops.{uuid.uuid4().hex[:6]}@demo.example"
+    assert stack.cli("users", "add", ops, "--group", "ops", "--password", PASSWORD).returncode == 0
+    add_rep(stack, f"sally.{uuid.uuid4().hex[:6]}@demo.example", "Sally Sales", *at_work_now(), team="sales")
+    return stack.cli("token", ops, "--password", PASSWORD).stdout.strip()
+
+
 def won_lead(stack: RunningStack, id_token: str, campaign: str) -> None:
     """A demo request of `campaign`, routed to a sales rep and won through the API (as ops)."""
     email = f"buyer.{campaign}@kessel-logistik.example"
@@ -51,10 +59,7 @@ def test_the_report_page_draws_its_charts_inline_and_fits_the_screen(
     stack: RunningStack, device: str, request: pytest.FixtureRequest
 ) -> None:
     page = request.getfixturevalue(device)
-    ops = f"ops.{uuid.uuid4().hex[:6]}@demo.example"
-    assert stack.cli("users", "add", ops, "--group", "ops", "--password", PASSWORD).returncode == 0
-    id_token = stack.cli("token", ops, "--password", PASSWORD).stdout.strip()
-    add_rep(stack, f"sally.{uuid.uuid4().hex[:6]}@demo.example", "Sally Sales", *at_work_now(), team="sales")
+    id_token = ops_with_a_sales_rep(stack)
     campaign = f"winter-{uuid.uuid4().hex[:6]}"
     won_lead(stack, id_token, campaign)
     asked: list[str] = []
@@ -83,11 +88,7 @@ def test_the_weekly_email_shows_the_funnel_without_svg_or_anything_loaded_and_fi
     stack: RunningStack, device: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     page = request.getfixturevalue(device)
-    ops = f"ops.{uuid.uuid4().hex[:6]}@demo.example"
-    assert stack.cli("users", "add", ops, "--group", "ops", "--password", PASSWORD).returncode == 0
-    id_token = stack.cli("token", ops, "--password", PASSWORD).stdout.strip()
-    add_rep(stack, f"sam.{uuid.uuid4().hex[:6]}@demo.example", "Sam Sales", *at_work_now(), team="sales")
-    won_lead(stack, id_token, f"weekly-{uuid.uuid4().hex[:6]}")
+    won_lead(stack, ops_with_a_sales_rep(stack), f"weekly-{uuid.uuid4().hex[:6]}")
     email = tmp_path / "weekly.html"
     today = datetime.now(UTC).date().isoformat()
     shown = stack.cli("report", "weekly", "--week-ending", today, "--html", str(email))

@@ -29,6 +29,15 @@ def queue_name() -> Any:
     sqs.delete_queue("leadflow-state-test")
 
 
+def a_run_that_stopped(path: Path) -> None:
+    """What `leadflow local` does to the file from a start to a stop: restore, journal, save at the stop."""
+    earlier = LocalState(path, REGION)
+    earlier.open()
+    earlier.restore()
+    earlier.start()
+    earlier.stop()
+
+
 def save_one_message(path: Path, queue_name: str) -> None:
     """A file that holds one waiting message, as an earlier run left it."""
     earlier = LocalState(path, REGION)
@@ -151,11 +160,7 @@ def test_a_stop_saves_the_pools_people_and_a_restart_puts_them_back_as_they_were
     cognito.admin_create_user(user_pool.id, "lin@example.com", "SUPPRESS", None, [])
     cognito.admin_disable_user(user_pool.id, "lin@example.com")
     path = tmp_path / "demo.sqlite"
-    earlier = LocalState(path, REGION)
-    earlier.open()
-    earlier.restore()
-    earlier.start()
-    earlier.stop()
+    a_run_that_stopped(path)
 
     pool = the_pool_created_again(user_pool)
     again = LocalState(path, REGION)
@@ -176,11 +181,7 @@ def test_a_stop_before_the_restore_finished_keeps_the_saved_people(tmp_path: Pat
     cognito = get_backend("cognito-idp")["123456789012"][REGION]
     cognito.admin_create_user(user_pool.id, "ada@example.com", "SUPPRESS", None, [])
     path = tmp_path / "demo.sqlite"
-    earlier = LocalState(path, REGION)
-    earlier.open()
-    earlier.restore()
-    earlier.start()
-    earlier.stop()
+    a_run_that_stopped(path)
     the_pool_created_again(user_pool)
 
     interrupted = LocalState(path, REGION)
@@ -199,11 +200,7 @@ def test_a_stop_saves_the_weekly_csvs_and_a_restart_puts_them_back(tmp_path: Pat
     key = "weekly/2026-11-16_2026-11-22/leadflow-funnel-by-source-2026-11-16-2026-11-22.csv"
     s3.put_object(bucket, key, b"source,captured\r\ngoogle,4\r\n").set_metadata({"content-type": "text/csv"})
     path = tmp_path / "demo.sqlite"
-    earlier = LocalState(path, REGION)
-    earlier.open()
-    earlier.restore()
-    earlier.start()
-    earlier.stop()
+    a_run_that_stopped(path)
     s3.delete_object(bucket, key)
     s3.delete_bucket(bucket)
     s3.create_bucket(bucket, REGION)  # made anew, empty, as `leadflow local` makes it at a start

@@ -172,11 +172,11 @@ def report_weekly(
     report = stack.call(lambda: weekly_report(stack.store, stack.config, week), "read the report")
     if html is not None:
         html.write_text(email_html(report), encoding="utf-8")
-        console.print(f"The email's HTML is in {html}.")
+        print(f"The email's HTML is in {html}.")
     if not send:
         print(email_text(report), end="")
         whom = ", ".join(settings.recipients) or "no one ([report] recipients is empty)"
-        console.print(f"\nNot sent. With --send: the CSV is kept in the reports bucket, and {whom} emailed.")
+        print(f"\nNot sent. With --send: the CSV is kept in the reports bucket, and {whom} emailed.")
         return
     sender = stack.definition.email("email")
     mailer = Mailer(sender.from_address, sender.from_name, sender.configuration_set, stack.aws_client("sesv2"))
@@ -187,7 +187,7 @@ def report_weekly(
     archive = ReportBucket(stack.reports_bucket, stack.aws_client("s3"))
     answer = stack.call(lambda: send_weekly(report, settings.recipients, email, stack.store, archive),
                         "send the weekly report")  # fmt: skip
-    console.print(summary_of(answer))
+    print(summary_of(answer))
 
 
 def last_run(weekly: str, timezone: str) -> datetime:
