@@ -1,13 +1,13 @@
 """The weekly report, run by its EventBridge Scheduler schedule: last week's funnel by email, its CSV kept.
 
 The schedule's input names the moment it was due (`scheduled_time`, EventBridge Scheduler's
-`<aws.scheduler.scheduled-time>`); the week is the seven days before that moment's day in the
-client's time zone (leadflow.report.weekly). A retried run keeps the same CSV and emails no one twice.
+`<aws.scheduler.scheduled-time>`); the week is the seven capture days before it
+(leadflow.report.weekly.week_before). A retried run keeps the same CSV and emails no one twice.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from leadflow.aws.mailer import Attachment
@@ -29,9 +29,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     def send(email: Email, filename: str, data: bytes) -> str:
         return mailer().send(email, attachments=[Attachment(filename, "text/csv; charset=utf-8", data)])
 
-    answer = send_weekly(
-        report, config.report.recipients, send, leads_table(), ReportBucket(required_env("REPORTS_BUCKET"))
-    )
+    until = datetime.now(UTC) + timedelta(milliseconds=context.get_remaining_time_in_millis())  # this run's claims
+    bucket = ReportBucket(required_env("REPORTS_BUCKET"))
+    answer = send_weekly(report, config.report.recipients, send, leads_table(), bucket, until)
     metrics.add_metric(name="WeeklyReportSent", unit=MetricUnit.Count, value=answer["sent"])
     logger.info(summary_of(answer), extra={"scheduled_time": event["scheduled_time"], **answer})
     return answer

@@ -231,6 +231,13 @@ class Grant:
     access: GrantAccess
     key_prefix: str | None = None  # "mark": the partition keys the function may write start with it
 
+    def __post_init__(self) -> None:
+        if (self.access == "mark") != (self.key_prefix is not None):
+            raise ValueError(
+                f"grant {self.access} on {self.resource}: a key_prefix goes with mark, and mark needs one "
+                "(it is what keeps the function to its own items)"
+            )
+
 
 @dataclass(frozen=True)
 class FunctionSpec:

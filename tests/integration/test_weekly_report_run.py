@@ -129,14 +129,20 @@ def test_leadflow_report_weekly_shows_the_report_and_sends_it_with_send_once(
     assert len(sent_emails(moto_endpoint)) == 1
 
 
-def test_a_claim_is_taken_once_until_settled_given_back_when_released_and_taken_over_when_stale(
+def test_a_claim_is_taken_once_until_settled_given_back_when_released_and_taken_over_when_its_run_is_over(
     stack: Stack,
 ) -> None:
-    table, now, stale = stack.store(), datetime.now(UTC), timedelta(minutes=15)
-    assert table.claim("weekly-report#w1", now, stale)
-    assert not table.claim("weekly-report#w1", now + timedelta(minutes=1), stale)  # a second run at once
-    assert table.claim("weekly-report#w1", now + timedelta(minutes=16), stale)  # its run died: taken over
-    table.release("weekly-report#w1")
-    assert table.claim("weekly-report#w1", now + timedelta(minutes=17), stale)  # the send failed: at once
-    table.settle("weekly-report#w1", now + timedelta(minutes=17))
-    assert not table.claim("weekly-report#w1", now + timedelta(days=30), stale)  # sent: never again
+    table, now = stack.store(), datetime.now(UTC)
+    marker, first_run = "weekly-report#w1", now + timedelta(minutes=2)
+    assert table.claim(marker, "run-1", now, until=first_run) == "claimed"
+    assert table.claim(marker, "run-1", now, until=first_run) == "claimed"  # its own request, retried
+    assert table.claim(marker, "run-2", now + timedelta(minutes=1), until=now + timedelta(minutes=3)) == "busy"
+    assert table.claim(marker, "run-3", first_run + timedelta(seconds=1), until=now + timedelta(minutes=5)) == (
+        "claimed"  # run-1 is over without settling (it died): taken over
+    )
+    table.release(marker, "run-1")  # a late release by the run that died leaves run-3's claim alone
+    assert table.claim(marker, "run-4", now + timedelta(minutes=4), until=now + timedelta(minutes=6)) == "busy"
+    table.release(marker, "run-3")  # run-3's send failed: the next run may claim it at once
+    assert table.claim(marker, "run-5", now + timedelta(minutes=4), until=now + timedelta(minutes=6)) == "claimed"
+    table.settle(marker, now + timedelta(minutes=4))
+    assert table.claim(marker, "run-6", now + timedelta(days=30), until=now + timedelta(days=31)) == "done"

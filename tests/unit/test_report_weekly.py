@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
 
 from leadflow.config import ClientConfig
-from leadflow.report.weekly import Week, email_html, email_text, send_weekly, week_before, weekly_report
+from leadflow.report.weekly import (
+    StillSending,
+    Week,
+    email_html,
+    email_text,
+    send_weekly,
+    week_before,
+    weekly_marker,
+    weekly_report,
+)
 from leadflow.route.notice import Email
 
 
@@ -32,23 +42,26 @@ class Marks:
     """Claims as LeadsTable keeps them (its conditions are tested against moto in the integration tests)."""
 
     def __init__(self) -> None:
-        self.states: dict[str, str] = {}
+        self.states: dict[str, tuple[str, str]] = {}  # marker -> (state, token)
 
     @property
     def kept(self) -> set[str]:
-        return {marker for marker, state in self.states.items() if state == "done"}
+        return {marker for marker, (state, _) in self.states.items() if state == "done"}
 
-    def claim(self, marker: str, now: datetime, stale_after: timedelta) -> bool:
-        if self.states.get(marker) in ("claimed", "done"):
-            return False
-        self.states[marker] = "claimed"
-        return True
+    def claim(self, marker: str, token: str, now: datetime, until: datetime) -> str:
+        state, holder = self.states.get(marker, ("", ""))
+        if state == "done":
+            return "done"
+        if state == "claimed" and holder != token:
+            return "busy"
+        self.states[marker] = ("claimed", token)
+        return "claimed"
 
     def settle(self, marker: str, now: datetime) -> None:
-        self.states[marker] = "done"
+        self.states[marker] = ("done", "")
 
-    def release(self, marker: str) -> None:
-        self.states[marker] = "released"
+    def release(self, marker: str, token: str) -> None:
+        self.states[marker] = ("released", "")
 
 
 class Archive:
@@ -65,6 +78,7 @@ CONFIG = ClientConfig.model_validate(
      "capture": {"allowed_origins": ["https://demo.example"], "thank_you_url": "https://demo.example/thanks"}}
 )  # fmt: skip
 WEEK = Week(date(2026, 11, 16), date(2026, 11, 22))
+UNTIL = datetime(2026, 11, 23, 7, 2, tzinfo=UTC)  # when a run's claims run out
 
 
 def test_a_monday_morning_run_covers_monday_to_sunday_of_the_week_before() -> None:
@@ -135,8 +149,9 @@ def test_each_recipient_is_emailed_once_per_week_and_the_csv_is_kept_each_run() 
         sent.append((email, name, data))
         return "message-id"
 
-    first = send_weekly(report, ["ann@demo.example", "ben@demo.example"], send, marks, archive)
-    again = send_weekly(report, ["ann@demo.example", "ben@demo.example", "cy@demo.example"], send, marks, archive)
+    first = send_weekly(report, ["ann@demo.example", "ben@demo.example"], send, marks, archive, UNTIL)
+    again = send_weekly(report, ["ann@demo.example", "ben@demo.example", "cy@demo.example"], send, marks, archive,
+                        UNTIL)  # fmt: skip
 
     assert (first["sent"], again["sent"], again["already_sent"]) == (2, 1, 2)
     assert [email.to for email, _, _ in sent] == ["ann@demo.example", "ben@demo.example", "cy@demo.example"]
@@ -153,9 +168,23 @@ def test_a_failed_send_gives_its_claim_back_so_the_retried_run_sends_it() -> Non
         raise RuntimeError("SES is unavailable")
 
     with pytest.raises(RuntimeError):
-        send_weekly(report, ["ann@demo.example"], refused, marks, Archive())
+        send_weekly(report, ["ann@demo.example"], refused, marks, Archive(), UNTIL)
     assert marks.kept == set()
-    assert list(marks.states.values()) == ["released"]  # claimed again by the retried run at once
+    assert list(marks.states.values()) == [("released", "")]  # claimed again by the retried run at once
+
+
+def test_a_recipient_another_run_is_sending_to_is_left_to_it_and_this_run_fails_to_be_retried() -> None:
+    report = weekly_report(Items(), CONFIG, WEEK)
+    marks, sent = Marks(), []
+    marks.states[weekly_marker(WEEK, "ann@demo.example")] = ("claimed", "another-run")
+
+    def send(email: Email, name: str, data: bytes) -> str:
+        sent.append(email.to)
+        return "message-id"
+
+    with pytest.raises(StillSending, match="1 recipient"):
+        send_weekly(report, ["ann@demo.example", "ben@demo.example"], send, marks, Archive(), UNTIL)
+    assert sent == ["ben@demo.example"]  # the others are sent all the same
 
 
 @pytest.mark.parametrize(
@@ -184,3 +213,38 @@ def test_a_source_that_reads_as_a_link_is_shown_so_no_mail_client_links_it_and_k
     assert "login.bank.example" not in shown
     assert "https:\u2215\u2215login\u2024bank\u2024example\u2215reset" in email_text(report)  # look-alikes
     assert source in report.csv()
+
+
+@pytest.mark.parametrize(
+    ("cron", "timezone"),
+    [
+        ("cron(0 10 ? * MON *)", "Australia/Sydney"),
+        ("cron(30 0 ? * MON *)", "Europe/London"),
+        ("cron(0 8 ? * MON *)", "Europe/Berlin"),
+        ("cron(0 20 ? * SUN *)", "America/New_York"),
+        ("cron(0 6 ? * MON *)", "Pacific/Auckland"),
+        ("cron(0 8 ? * MON *)", "UTC"),
+    ],
+)
+def test_a_years_weekly_runs_report_each_utc_day_once_across_both_clock_changes(cron: str, timezone: str) -> None:
+    from leadflow.cron import next_moment, parse
+    from leadflow.route.calendar import zone_named
+
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    weeks = []
+    for _ in range(60):
+        found = next_moment(parse(cron), zone_named(timezone), moment)
+        assert found is not None
+        weeks.append(week_before(found, timezone))
+        assert weeks[-1].last < found.astimezone(UTC).date()  # a UTC day reported is over
+        moment = found
+    assert all(later.first == earlier.last + timedelta(days=1) for earlier, later in pairwise(weeks))
+
+
+def test_a_mark_grant_without_a_key_prefix_or_a_prefix_on_another_grant_is_refused() -> None:
+    from leadflow.definition import Grant
+
+    with pytest.raises(ValueError, match="mark needs one"):
+        Grant("leads", "mark")
+    with pytest.raises(ValueError, match="a key_prefix goes with mark"):
+        Grant("leads", "apply_changes", key_prefix="LEAD#")

@@ -62,8 +62,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from leadflow.aws.client import LazyClient
 from leadflow.aws.items import item_of, plain_of
@@ -96,6 +96,14 @@ LEADS_BY_CREATED_INDEX = "by_created"  # leadflow.definition declares it
 LEADS_BY_DUE_INDEX = "by_due"  # leadflow.definition declares it
 STORAGE_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "version", "outbox")
 HELD_MOST = 2000  # profile items a table remembers as read or written (a sweep's batch is 25)
+
+
+Claim = Literal["claimed", "done", "busy"]  # what LeadsTable.claim found
+
+
+def _utc(moment: datetime) -> str:
+    """A moment as markers compare them: ISO 8601 in UTC, to the microsecond (string order is time order)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _marker_key(marker: str) -> dict[str, Any]:
@@ -469,43 +477,65 @@ class LeadsTable(LazyClient):
     def mark(self, marker: str) -> None:
         self._retrying(lambda: self.client.put_item(TableName=self.table_name, Item=_marker_key(marker)))
 
-    def claim(self, marker: str, now: datetime, stale_after: timedelta) -> bool:
-        """Claim something to be done once (a weekly email): True when this caller is to do it now.
+    def claim(self, marker: str, token: str, now: datetime, until: datetime) -> Claim:
+        """Claim something to be done once (a weekly email) for a run (`token`) that lasts `until`.
 
-        One conditional PutItem: it takes a marker nobody holds, one released, or one claimed
-        longer than `stale_after` ago and never settled (the caller died); never one settled.
-        Two runs at once: one gets it. `settle` records it done; `release` gives it back.
+        One conditional PutItem. It takes a marker nobody holds, one released, one whose run's
+        time ran out (the run died), or its own (a retried request whose first try landed);
+        never one done. Otherwise it says why not: "done", or "busy" (another run has it now).
         """
         from botocore.exceptions import ClientError
 
+        item = {**_marker_key(marker), "state": {"S": "claimed"}, "token": {"S": token}, "until": {"S": _utc(until)}}
         try:
             self._retrying(
                 lambda: self.client.put_item(
                     TableName=self.table_name,
-                    Item={**_marker_key(marker), "state": {"S": "claimed"}, "at": {"S": now.isoformat()}},
-                    ConditionExpression="attribute_not_exists(pk) OR (#state <> :done AND #at < :stale)",
-                    ExpressionAttributeNames={"#state": "state", "#at": "at"},
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk) OR "
+                    "(#state <> :done AND (#until < :now OR #token = :token))",
+                    ExpressionAttributeNames={"#state": "state", "#until": "until", "#token": "token"},
                     ExpressionAttributeValues={
                         ":done": {"S": "done"},
-                        ":stale": {"S": (now - stale_after).isoformat()},
+                        ":now": {"S": _utc(now)},
+                        ":token": {"S": token},
                     },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            held = exc.response.get("Item", {})
+            return "done" if held.get("state", {}).get("S") == "done" else "busy"
+        return "claimed"
 
     def settle(self, marker: str, now: datetime) -> None:
         """What `claim` took is done: nobody claims it again."""
-        item = {**_marker_key(marker), "state": {"S": "done"}, "at": {"S": now.isoformat()}}
+        item = {**_marker_key(marker), "state": {"S": "done"}, "until": {"S": _utc(now)}}
         self._retrying(lambda: self.client.put_item(TableName=self.table_name, Item=item))
 
-    def release(self, marker: str) -> None:
-        """What `claim` took was not done (the send failed): the next run may claim it at once."""
-        item = {**_marker_key(marker), "state": {"S": "released"}, "at": {"S": ""}}
-        self._retrying(lambda: self.client.put_item(TableName=self.table_name, Item=item))
+    def release(self, marker: str, token: str) -> None:
+        """What this run's `claim` took was not done (the send failed): the next run may claim it at once.
+
+        Only while the claim is still this run's: a run that took it over since is left alone.
+        """
+        from botocore.exceptions import ClientError
+
+        item = {**_marker_key(marker), "state": {"S": "released"}, "until": {"S": ""}}
+        try:
+            self._retrying(
+                lambda: self.client.put_item(
+                    TableName=self.table_name,
+                    Item=item,
+                    ConditionExpression="#state = :claimed AND #token = :token",
+                    ExpressionAttributeNames={"#state": "state", "#token": "token"},
+                    ExpressionAttributeValues={":claimed": {"S": "claimed"}, ":token": {"S": token}},
+                )
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def due_lead_ids(self, until: str) -> Iterator[str]:
         """Leads whose SLA timer (`sla_next_at`) is at or before `until` (ISO 8601 UTC), from the sparse due index.

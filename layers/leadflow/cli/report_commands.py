@@ -42,6 +42,7 @@ report_app = typer.Typer(help="Reports: the funnel, and a recount of its figures
 
 T = TypeVar("T")
 MOST_SHOWN = 50  # differences listed by `verify` (all are counted)
+SENDING_TAKES = timedelta(minutes=5)  # how long `report weekly --send` holds a recipient's email while it sends
 
 
 @report_app.command("funnel")
@@ -162,7 +163,16 @@ def report_weekly(
     """The weekly report the schedule sends: shown here; with --send, sent as the schedule would send it."""
     from leadflow.aws.mailer import Attachment, Mailer
     from leadflow.aws.report_bucket import ReportBucket
-    from leadflow.report.weekly import Week, email_html, email_text, send_weekly, summary_of, week_before, weekly_report
+    from leadflow.report.weekly import (
+        StillSending,
+        Week,
+        email_html,
+        email_text,
+        send_weekly,
+        summary_of,
+        week_before,
+        weekly_report,
+    )
 
     stack = open_stack(client, clients_dir, use_local, endpoint)
     settings = stack.config.report
@@ -185,8 +195,13 @@ def report_weekly(
         return mailer.send(message, attachments=[Attachment(filename, "text/csv; charset=utf-8", data)])
 
     archive = ReportBucket(stack.reports_bucket, stack.aws_client("s3"))
-    answer = stack.call(lambda: send_weekly(report, settings.recipients, email, stack.store, archive),
-                        "send the weekly report")  # fmt: skip
+    until = datetime.now(UTC) + SENDING_TAKES  # this run's claims on the recipients' emails
+    try:
+        answer = stack.call(lambda: send_weekly(report, settings.recipients, email, stack.store, archive, until),
+                            "send the weekly report")  # fmt: skip
+    except StillSending as busy:
+        errors.print(str(busy), markup=False)
+        raise typer.Exit(1) from None
     print(summary_of(answer))
 
 

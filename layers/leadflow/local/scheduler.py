@@ -46,7 +46,8 @@ MAX_CONCURRENT = 2  # invocations of one schedule at once; a tick beyond that is
 # instead of firing every tick it missed.
 MAX_CATCH_UP = timedelta(hours=1)
 # A cron schedule's run that failed is run again, as Lambda retries an asynchronous invocation (EventBridge
-# Scheduler's): twice, a minute of the clock apart. A rate schedule's next tick is its retry.
+# Scheduler's): twice (Lambda waits about one minute, then two; here a minute of the clock each time). A rate
+# schedule's next tick is its retry.
 CRON_RETRIES = 2
 CRON_RETRY_AFTER = timedelta(minutes=1)
 STOP_JOIN_S = 2.0  # how long stop() waits for the threads (an invocation under way ends when its pool stops)

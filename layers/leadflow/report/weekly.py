@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import html
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from leadflow.config import ClientConfig
 from leadflow.report.funnel import STAGES, Funnel, Row, as_csv, funnel
@@ -34,8 +36,6 @@ from leadflow.route.calendar import zone_named
 from leadflow.route.notice import Email
 
 WEEK_DAYS = 7
-# A recipient's claim this old and never settled was a run that died (the function's timeout is 2 minutes).
-CLAIM_STALE = timedelta(minutes=15)
 WEEKLY_MARKER_PREFIX = "weekly-report#"  # the function's role may write markers of this prefix only
 SOURCES_SHOWN = 10  # the email's table of sources: the busiest ten, the rest in the CSV
 BAR_PX = 300  # the widest bar of the email's funnel chart
@@ -50,11 +50,15 @@ class ReportItems(Protocol):
 
 
 class Marks(Protocol):
-    def claim(self, marker: str, now: datetime, stale_after: timedelta) -> bool: ...
+    def claim(self, marker: str, token: str, now: datetime, until: datetime) -> str: ...
 
     def settle(self, marker: str, now: datetime) -> None: ...
 
-    def release(self, marker: str) -> None: ...
+    def release(self, marker: str, token: str) -> None: ...
+
+
+class StillSending(RuntimeError):
+    """Another run holds some recipients' emails of this week right now: this run fails, to be tried again."""
 
 
 class Archive(Protocol):
@@ -82,15 +86,23 @@ class Week:
 
 
 def week_before(moment: datetime, timezone: str) -> Week:
-    """The seven capture days that ended before `moment`, both in `timezone` and in UTC.
+    """The seven capture days that ended before `moment`, complete both in `timezone` and in UTC.
 
-    The report dates each lead by its UTC capture day. The week ends the day before `moment`'s day in
-    the client's time zone, or in UTC when that is earlier: a Monday-morning run in Sydney (Sunday
-    evening in UTC) reports Sunday to Saturday, since Sunday's UTC day is not over yet and would
-    be in no week's email. West of UTC, or where the run comes after midnight UTC, it is Monday to Sunday.
+    The report dates each lead by its UTC capture day. East of UTC a Monday-morning run can come
+    while Sunday's UTC day is still going (Monday 08:00 in Sydney is Sunday 21:00 UTC), so there the
+    week ends on the Saturday. Which day it ends on is decided by the zone's largest offset of the
+    year, never by the offset of the run's day: a week's last weekday stays the same when the
+    clocks change, and no day falls between two weeks or into two.
     """
-    day = min(moment.astimezone(zone_named(timezone)).date(), moment.astimezone(UTC).date())
+    zone = zone_named(timezone)
+    local = moment.astimezone(zone)
+    ahead = max(timedelta(0), *(_offset(zone, local.year, month) for month in range(1, 13)))
+    day = min(local.date(), (local.replace(tzinfo=None) - ahead).date())
     return Week(day - timedelta(days=WEEK_DAYS), day - timedelta(days=1))
+
+
+def _offset(zone: ZoneInfo, year: int, month: int) -> timedelta:
+    return datetime(year, month, 1, 12, tzinfo=zone).utcoffset() or timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -133,30 +145,42 @@ def send_weekly(
     send: SendEmail,
     marks: Marks,
     archive: Archive,
+    until: datetime,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, Any]:
     """Keep the CSV, then email each recipient who has not had this week's report yet. What was done, as counts.
 
-    Each recipient's email is claimed before it is sent and settled once SES took it: two runs at
-    once (a retry, `leadflow report weekly --send` beside the schedule) send it once. A send that
-    fails gives the claim back (and raises: the run is retried); one whose run died between SES
-    taking it and the settle is sent again once the claim is CLAIM_STALE old.
+    Each recipient's email is claimed for this run (which ends by `until`: a Lambda's timeout)
+    before it is sent, and settled once SES took it. A send that fails gives its claim back and
+    raises, so the run is retried. A recipient another run holds right now is left to it, and this
+    run raises StillSending at the end: its retry finds that email sent, or, if that run died, its
+    claim run out and takes it over. Only a run that dies between SES taking an email and the
+    settle sends that email twice.
     """
     body = report.csv()
     kept_at = archive.put_csv(report.archive_key, body)
+    token = uuid.uuid4().hex
     sent = skipped = 0
+    busy: list[str] = []
     for recipient in recipients:
         marker = weekly_marker(report.week, recipient)
-        if not marks.claim(marker, clock(), CLAIM_STALE):
-            skipped += 1
+        claimed = marks.claim(marker, token, clock(), until)
+        if claimed != "claimed":
+            skipped += claimed == "done"
+            busy += [recipient] if claimed == "busy" else []
             continue
         try:
             send(report.email(recipient), report.csv_name, body.encode("utf-8"))
         except BaseException:
-            marks.release(marker)
+            marks.release(marker, token)
             raise
         marks.settle(marker, clock())
         sent += 1
+    if busy:
+        raise StillSending(
+            f"{len(busy)} recipient(s)' email of the week {report.week.first}..{report.week.last} is being sent by "
+            f"another run ({sent} sent by this one): try again in a few minutes, and it is either sent or taken over"
+        )
     return {"week": f"{report.week.first}..{report.week.last}", "kept_at": kept_at, "sent": sent,
             "already_sent": skipped, "captured": report.by_source.total.get("captured")}  # fmt: skip
 
