@@ -23,7 +23,7 @@ from leadflow.definition import SCHEDULER_INPUT
 from leadflow.local.scheduler import event_time, schedule_arn, scheduler_input
 from tests.integration.conftest import Stack
 from tests.integration.test_report_api import drive
-from tests.support import CLIENTS, sent_emails
+from tests.support import CLIENTS, load_event, sent_emails
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -36,8 +36,8 @@ def coming_monday_at_eight_in_berlin() -> datetime:
 
 
 def scheduler_event(moment: datetime) -> dict[str, Any]:
-    """What EventBridge Scheduler sends the function: the schedule's input, its placeholders filled in."""
-    return scheduler_input(moment, schedule_arn("us-east-1", "leadflow-demo-weekly-report"))
+    """What EventBridge Scheduler sends the function (events/report_weekly-scheduled.json), due at `moment`."""
+    return {**load_event("report_weekly-scheduled.json"), "scheduled_time": event_time(moment)}
 
 
 def test_the_weekly_report_emails_the_hand_counted_funnel_with_its_csv_and_keeps_the_csv_in_the_bucket(
@@ -46,8 +46,9 @@ def test_the_weekly_report_emails_the_hand_counted_funnel_with_its_csv_and_keeps
     drive(stack, lambda_context)
     moment = coming_monday_at_eight_in_berlin()
     event = scheduler_event(moment)
-    assert set(event) == set(SCHEDULER_INPUT)
-    assert event["scheduled_time"] == event_time(moment)
+    local = scheduler_input(moment, schedule_arn("eu-west-1", "leadflow-demo-weekly-report"))
+    assert set(event) == set(local) == set(SCHEDULER_INPUT)  # the sample, and what `leadflow local` sends
+    assert local == event
 
     answer = stack.handler("report_weekly")(event, lambda_context)
 
