@@ -10,11 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from leadflow.aws.mailer import Attachment
 from leadflow.aws.report_bucket import ReportBucket
 from leadflow.observability import MetricUnit, logger, metrics
 from leadflow.report.weekly import send_weekly, summary_of, week_before, weekly_report
-from leadflow.route.notice import Email
 from leadflow.settings import client_config, required_env
 from leadflow.wiring import leads_table, mailer
 
@@ -26,12 +24,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     config = client_config()
     report = weekly_report(leads_table(), config, week_before(due, config.report.timezone))
 
-    def send(email: Email, filename: str, data: bytes) -> str:
-        return mailer().send(email, attachments=[Attachment(filename, "text/csv; charset=utf-8", data)])
-
     until = datetime.now(UTC) + timedelta(milliseconds=context.get_remaining_time_in_millis())  # this run's claims
     bucket = ReportBucket(required_env("REPORTS_BUCKET"))
-    answer = send_weekly(report, config.report.recipients, send, leads_table(), bucket, until)
+    answer = send_weekly(report, config.report.recipients, mailer(), leads_table(), bucket, until)
     metrics.add_metric(name="WeeklyReportSent", unit=MetricUnit.Count, value=answer["sent"])
     logger.info(summary_of(answer), extra={"scheduled_time": event["scheduled_time"], **answer})
     return answer

@@ -7,7 +7,7 @@ that holds exactly the grants its spec declares (plus writing its own logs and t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from aws_cdk import Acknowledgment, CfnElement, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_iam as iam
@@ -66,9 +66,9 @@ TABLE_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
 ON_TABLE_INDEXES: frozenset[GrantAccess] = frozenset({"query_indexes"})
 BUS_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {"publish": ("events:PutEvents",)}
 SECRET_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {"read_secret": ("secretsmanager:GetSecretValue",)}
-# Objects of a bucket (`<bucket arn>/*`): the weekly report writes its CSV, and reads nothing back.
+# Objects of a bucket under the grant's key prefix (`<bucket arn>/<prefix>*`): the weekly report writes its CSV,
+# and reads nothing back.
 BUCKET_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {"put_object": ("s3:PutObject",)}
-OBJECT_PREFIX = "weekly/"  # the keys a function may write (leadflow.report.weekly.WeeklyReport.archive_key)
 EMAIL_ACTIONS: dict[GrantAccess, tuple[str, ...]] = {
     # leadflow.aws.mailer sends through SES v2's SendEmail with Raw (MIME) content, which IAM authorizes
     # as ses:SendRawEmail (SES v1's name for a raw send), on the identity and the configuration set.
@@ -244,6 +244,7 @@ class Functions(Construct):
         raise ValueError(f"no way to deploy an environment value of kind {value.kind!r} (for {value.key!r})")
 
     def _grant(self, role: iam.Role, grant: Grant) -> None:
+        conditions: dict[str, Any] | None = None
         if grant.access in QUEUE_ACTIONS:
             actions, resources = QUEUE_ACTIONS[grant.access], [self._queues.queue(grant.resource).queue_arn]
         elif grant.access in TABLE_ACTIONS:
@@ -252,35 +253,35 @@ class Functions(Construct):
             indexes = self._tables.index_names(grant.resource)
             resources = [f"{table_arn}/index/{name}" for name in indexes] if on_indexes else [table_arn]
             actions = TABLE_ACTIONS[grant.access]
-            if grant.key_prefix is not None:
-                condition = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{grant.key_prefix}*"]}}
-                role.add_to_policy(
-                    iam.PolicyStatement(actions=list(actions), resources=resources, conditions=condition)
-                )
-                return
+            if grant.key_prefix is not None:  # the items whose partition key starts with it, no others
+                conditions = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{grant.key_prefix}*"]}}
         elif grant.access in SECRET_ACTIONS:
             actions, resources = SECRET_ACTIONS[grant.access], [self._secrets.arn(grant.resource)]
         elif grant.access in BUS_ACTIONS:
             actions, resources = BUS_ACTIONS[grant.access], [self._event_buses.bus(grant.resource).event_bus_arn]
         elif grant.access in BUCKET_ACTIONS:
-            actions = BUCKET_ACTIONS[grant.access]
-            bucket = self._buckets.bucket(grant.resource)
-            resources = [bucket.arn_for_objects(f"{OBJECT_PREFIX}*")]
-            logical_id = Stack.of(role).resolve(
-                Stack.of(bucket).get_logical_id(cast(CfnElement, bucket.node.default_child))
-            )
-            Validations.of(role).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{OBJECT_PREFIX}*]",
-                    reason="The weekly report writes one new object a week, named by its days, under this prefix "
-                    "of the stack's own bucket: its keys are not known when the role is made.",
-                )
-            )
+            actions, resources = BUCKET_ACTIONS[grant.access], [self._object_arns(role, grant)]
         elif grant.access in EMAIL_ACTIONS:
             actions, resources = EMAIL_ACTIONS[grant.access], self._emails.send_arns(grant.resource)
         else:
             raise ValueError(f"no way to deploy a grant of {grant.access!r} on {grant.resource!r}")
-        role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=resources))
+        role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=resources, conditions=conditions))
+
+    def _object_arns(self, role: iam.Role, grant: Grant) -> str:
+        """The objects of a bucket under the grant's key prefix: a wildcard there, acknowledged for cdk-nag."""
+        bucket = self._buckets.bucket(grant.resource)
+        objects = f"{grant.key_prefix or ''}*"
+        logical_id = Stack.of(role).resolve(
+            Stack.of(bucket).get_logical_id(cast(CfnElement, bucket.node.default_child))
+        )
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{objects}]",
+                reason="The function writes objects whose keys it names when it runs (the weekly report: one a "
+                "week, by its days), under this prefix of the stack's own bucket.",
+            )
+        )
+        return str(bucket.arn_for_objects(objects))
 
     @staticmethod
     def _describe_grants(grants: tuple[Grant, ...]) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from leadflow.config import WEBHOOK_EVENTS, ClientConfig
 from leadflow.nurture.send import CONCURRENT_SENDERS
 from leadflow.nurture.ses_events import CONFIGURATION_SET_TAG, DETAIL_TYPES, SOURCE
-from leadflow.report.weekly import WEEKLY_MARKER_PREFIX
+from leadflow.report.weekly import ARCHIVE_PREFIX, WEEKLY_MARKER_PREFIX
 from leadflow.settings import (
     LEAD_ID_KEY_VARIABLE,
     LINK_KEY_SECRET_VARIABLE,
@@ -204,7 +204,7 @@ class EventBusSpec:
 #   send_email     the stack's email sender: SES SendEmail from its identity, through its configuration set
 #   send_bulk_email  the same sender: SES SendBulkEmail (nurture's emails, up to fifty a request)
 #   read_secret    a stack secret: GetSecretValue, at cold start (keys that sign what leaves the stack)
-#   put_object     a bucket: PutObject (the weekly report's CSV)
+#   put_object     a bucket: PutObject of objects whose key starts with the grant's key_prefix (the weekly CSV)
 #   mark           a table: PutItem of items whose key starts with the grant's key_prefix only (a weekly
 #                  email's marker: claimed, settled, released), nothing else of the table
 GrantAccess = Literal[
@@ -229,14 +229,14 @@ class Grant:
 
     resource: str  # a table, queue or event bus key
     access: GrantAccess
-    key_prefix: str | None = None  # "mark": the partition keys the function may write start with it
+    # mark: the partition keys the function may write start with it; put_object: the object keys
+    key_prefix: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.access == "mark") != (self.key_prefix is not None):
-            raise ValueError(
-                f"grant {self.access} on {self.resource}: a key_prefix goes with mark, and mark needs one "
-                "(it is what keeps the function to its own items)"
-            )
+        if self.key_prefix is not None and self.access not in ("mark", "put_object"):
+            raise ValueError(f"grant {self.access} on {self.resource}: a key_prefix goes with mark or put_object")
+        if self.access == "mark" and self.key_prefix is None:
+            raise ValueError(f"grant mark on {self.resource}: mark needs one (it keeps the function to its own items)")
 
 
 @dataclass(frozen=True)
@@ -491,7 +491,7 @@ def build_definition(config: ClientConfig, stage: str = DEFAULT_STAGE) -> StackD
             Grant("leads", "query"),  # the report's items
             Grant("leads", "mark", key_prefix=f"MARKER#{WEEKLY_MARKER_PREFIX}"),  # each recipient's email of a week
             Grant("email", "send_email"),
-            Grant("reports", "put_object"),
+            Grant("reports", "put_object", key_prefix=ARCHIVE_PREFIX),
         ),
     )
     capture = FunctionSpec(

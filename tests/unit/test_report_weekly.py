@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
 import pytest
 
+from leadflow.aws.mailer import Attachment
 from leadflow.config import ClientConfig
 from leadflow.report.weekly import (
     StillSending,
@@ -62,6 +64,21 @@ class Marks:
 
     def release(self, marker: str, token: str) -> None:
         self.states[marker] = ("released", "")
+
+
+class Outbox:
+    """The mailer's part: each email sent, with its attachment's name and bytes (or SES refusing them all)."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.sent: list[tuple[Email, str, bytes]] = []
+        self.refuse = refuse
+
+    def send(self, email: Email, *, attachments: Sequence[Attachment]) -> str:
+        if self.refuse:
+            raise RuntimeError("SES is unavailable")
+        [attached] = attachments
+        self.sent.append((email, attached.filename, attached.data))
+        return "message-id"
 
 
 class Archive:
@@ -142,16 +159,12 @@ def test_a_week_with_no_leads_is_still_a_report_that_says_so() -> None:
 
 def test_each_recipient_is_emailed_once_per_week_and_the_csv_is_kept_each_run() -> None:
     report = weekly_report(Items(item("2026-11-17", captured__google=4)), CONFIG, WEEK)
-    sent: list[tuple[Email, str, bytes]] = []
-    marks, archive = Marks(), Archive()
+    outbox, marks, archive = Outbox(), Marks(), Archive()
 
-    def send(email: Email, name: str, data: bytes) -> str:
-        sent.append((email, name, data))
-        return "message-id"
-
-    first = send_weekly(report, ["ann@demo.example", "ben@demo.example"], send, marks, archive, UNTIL)
-    again = send_weekly(report, ["ann@demo.example", "ben@demo.example", "cy@demo.example"], send, marks, archive,
+    first = send_weekly(report, ["ann@demo.example", "ben@demo.example"], outbox, marks, archive, UNTIL)
+    again = send_weekly(report, ["ann@demo.example", "ben@demo.example", "cy@demo.example"], outbox, marks, archive,
                         UNTIL)  # fmt: skip
+    sent = outbox.sent
 
     assert (first["sent"], again["sent"], again["already_sent"]) == (2, 1, 2)
     assert [email.to for email, _, _ in sent] == ["ann@demo.example", "ben@demo.example", "cy@demo.example"]
@@ -164,27 +177,20 @@ def test_a_failed_send_gives_its_claim_back_so_the_retried_run_sends_it() -> Non
     report = weekly_report(Items(), CONFIG, WEEK)
     marks = Marks()
 
-    def refused(email: Email, name: str, data: bytes) -> str:
-        raise RuntimeError("SES is unavailable")
-
     with pytest.raises(RuntimeError):
-        send_weekly(report, ["ann@demo.example"], refused, marks, Archive(), UNTIL)
+        send_weekly(report, ["ann@demo.example"], Outbox(refuse=True), marks, Archive(), UNTIL)
     assert marks.kept == set()
     assert list(marks.states.values()) == [("released", "")]  # claimed again by the retried run at once
 
 
 def test_a_recipient_another_run_is_sending_to_is_left_to_it_and_this_run_fails_to_be_retried() -> None:
     report = weekly_report(Items(), CONFIG, WEEK)
-    marks, sent = Marks(), []
+    marks, outbox = Marks(), Outbox()
     marks.states[weekly_marker(WEEK, "ann@demo.example")] = ("claimed", "another-run")
 
-    def send(email: Email, name: str, data: bytes) -> str:
-        sent.append(email.to)
-        return "message-id"
-
     with pytest.raises(StillSending, match="1 recipient"):
-        send_weekly(report, ["ann@demo.example", "ben@demo.example"], send, marks, Archive(), UNTIL)
-    assert sent == ["ben@demo.example"]  # the others are sent all the same
+        send_weekly(report, ["ann@demo.example", "ben@demo.example"], outbox, marks, Archive(), UNTIL)
+    assert [email.to for email, _, _ in outbox.sent] == ["ben@demo.example"]  # the others are sent all the same
 
 
 @pytest.mark.parametrize(

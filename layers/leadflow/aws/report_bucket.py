@@ -22,7 +22,3 @@ class ReportBucket(LazyClient):
             Bucket=self.bucket, Key=key, Body=body.encode("utf-8"), ContentType="text/csv; charset=utf-8"
         )
         return f"s3://{self.bucket}/{key}"
-
-    def get_csv(self, key: str) -> str:
-        answer = self.client.get_object(Bucket=self.bucket, Key=key)
-        return str(answer["Body"].read().decode("utf-8"))

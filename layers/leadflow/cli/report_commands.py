@@ -36,7 +36,6 @@ from leadflow.cli.stack_access import (
 )
 from leadflow.cli.table_scans import item_count, report_scan, uncounted_lead_ids
 from leadflow.report.figures import DIMENSIONS
-from leadflow.route.notice import Email
 
 report_app = typer.Typer(help="Reports: the funnel, and a recount of its figures from the leads.", no_args_is_help=True)
 
@@ -161,7 +160,7 @@ def report_weekly(
     endpoint: EndpointOption = DEFAULT_ENDPOINT,
 ) -> None:
     """The weekly report the schedule sends: shown here; with --send, sent as the schedule would send it."""
-    from leadflow.aws.mailer import Attachment, Mailer
+    from leadflow.aws.mailer import Mailer
     from leadflow.aws.report_bucket import ReportBucket
     from leadflow.report.weekly import (
         StillSending,
@@ -191,13 +190,10 @@ def report_weekly(
     sender = stack.definition.email("email")
     mailer = Mailer(sender.from_address, sender.from_name, sender.configuration_set, stack.aws_client("sesv2"))
 
-    def email(message: Email, filename: str, data: bytes) -> str:
-        return mailer.send(message, attachments=[Attachment(filename, "text/csv; charset=utf-8", data)])
-
     archive = ReportBucket(stack.reports_bucket, stack.aws_client("s3"))
     until = datetime.now(UTC) + SENDING_TAKES  # this run's claims on the recipients' emails
     try:
-        answer = stack.call(lambda: send_weekly(report, settings.recipients, email, stack.store, archive, until),
+        answer = stack.call(lambda: send_weekly(report, settings.recipients, mailer, stack.store, archive, until),
                             "send the weekly report")  # fmt: skip
     except StillSending as busy:
         errors.print(str(busy), markup=False)

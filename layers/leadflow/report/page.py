@@ -55,13 +55,14 @@ def funnel_page(report: Funnel, names: Mapping[str, str] | None = None, rules: M
     group = GROUP_NAMES.get(report.group_by, report.group_by)
     total = report.total
     parts = [
-        f"<h1>{_e(title)}</h1>",
-        f"<p class=note>Leads captured {_e(report.first_day)} to {_e(report.last_day)} (UTC), by {_e(group)}. "
+        f"<h1>{escape(title)}</h1>",
+        f"<p class=note>Leads captured {escape(report.first_day)} to {escape(report.last_day)} (UTC), "
+        f"by {escape(group)}. "
         "Each lead is counted once per stage it reached, on the day it was captured.</p>",
         "<h2>Funnel</h2>",
         "<p class=note>Beside each stage: its leads, and their share of the stage before.</p>",
         funnel_bars(total),
-        f"<h2>By {_e(group)}</h2>",
+        f"<h2>By {escape(group)}</h2>",
         _rows_table(report, names),
         "<h2>Speed-to-lead</h2>",
         "<p class=note>Working minutes of the owner's team; the median and 90th percentile are the upper bound "
@@ -69,7 +70,7 @@ def funnel_page(report: Funnel, names: Mapping[str, str] | None = None, rules: M
         _speed(total),
         "<h2>Accept deadline</h2>",
         _sla(total),
-        f"<h2>Revenue by {_e(group)}</h2>",
+        f"<h2>Revenue by {escape(group)}</h2>",
         _revenue(report, names),
         "<h2>Why leads were rejected or lost</h2>",
         _reasons(total),
@@ -79,7 +80,7 @@ def funnel_page(report: Funnel, names: Mapping[str, str] | None = None, rules: M
     body = "\n".join(parts)
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">
-<title>{_e(title)} {_e(report.first_day)} to {_e(report.last_day)}</title><style>{STYLE}</style></head>
+<title>{escape(title)} {escape(report.first_day)} to {escape(report.last_day)}</title><style>{STYLE}</style></head>
 <body>{body}</body></html>"""
 
 
@@ -97,9 +98,9 @@ def funnel_bars(row: Row) -> str:
         share = "" if stage == "captured" or step is None else f" · {step:.0%}"
         colour = WON if stage == "won" else BAR
         bars.append(
-            f'<text x="0" y="{y + 19}">{_e(STAGE_NAMES[stage])}</text>'
+            f'<text x="0" y="{y + 19}">{escape(STAGE_NAMES[stage])}</text>'
             f'<rect x="{label_w}" y="{y + 5}" width="{bar}" height="{height - 10}" rx="3" fill="{colour}"/>'
-            f'<text x="{label_w + bar + 5}" y="{y + 19}">{count:,}{_e(share)}</text>'
+            f'<text x="{label_w + bar + 5}" y="{y + 19}">{count:,}{escape(share)}</text>'
         )
     total_h = height * len(STAGES)
     return (f'<svg viewBox="0 0 {width} {total_h}" role="img" aria-label="The funnel, stage by stage">'
@@ -107,16 +108,16 @@ def funnel_bars(row: Row) -> str:
 
 
 def _rows_table(report: Funnel, names: Mapping[str, str]) -> str:
-    head = "".join(f"<th>{_e(STAGE_NAMES[s])}</th>" for s in STAGES) + "<th>Won of closed</th><th>Lost</th>"
+    head = "".join(f"<th>{escape(STAGE_NAMES[s])}</th>" for s in STAGES) + "<th>Won of closed</th><th>Lost</th>"
     lines = []
     for row in [*report.rows, report.total]:
         won_share = row.conversion()["won_of_closed"]
         cells = "".join(f"<td>{row.get(stage):,}</td>" for stage in STAGES)
-        cells += f"<td>{_percent(won_share)}</td><td>{row.get('lost'):,}</td>"
+        cells += f"<td>{percent(won_share)}</td><td>{row.get('lost'):,}</td>"
         css = ' class="total"' if row.value == ALL else ""
-        lines.append(f"<tr{css}><td>{_e(_label(row.value, names))}</td>{cells}</tr>")
+        lines.append(f"<tr{css}><td>{escape(_label(row.value, names))}</td>{cells}</tr>")
     group = GROUP_NAMES.get(report.group_by, report.group_by)
-    return (f'<div class="scroll"><table><thead><tr><th>{_e(group.capitalize())}</th>{head}</tr></thead>'
+    return (f'<div class="scroll"><table><thead><tr><th>{escape(group.capitalize())}</th>{head}</tr></thead>'
             f"<tbody>{''.join(lines)}</tbody></table></div>")  # fmt: skip
 
 
@@ -124,13 +125,13 @@ def _speed(row: Row) -> str:
     figures = []
     for speed in SPEEDS:
         figure = row.speed(speed)
-        median, p90 = _minutes(figure["median"], figure["leads"]), _minutes(figure["p90"], figure["leads"])
-        figures.append(f"<div class=figure><span>{_e(SPEED_NAMES[speed])}</span><b>{_e(median)}</b>"
-                       f"<span>median · 90%: {_e(p90)} · {figure['leads']:,} leads</span></div>")  # fmt: skip
+        median, p90 = minutes_shown(figure["median"], figure["leads"]), minutes_shown(figure["p90"], figure["leads"])
+        figures.append(f"<div class=figure><span>{escape(SPEED_NAMES[speed])}</span><b>{escape(median)}</b>"
+                       f"<span>median · 90%: {escape(p90)} · {figure['leads']:,} leads</span></div>")  # fmt: skip
     return f"<div class=figures>{''.join(figures)}</div>"
 
 
-def _minutes(bound: int | None, leads: int) -> str:
+def minutes_shown(bound: int | None, leads: int) -> str:
     if not leads:
         return "-"
     return f"over {BUCKETS[-1]} min" if bound is None else f"≤ {bound} min"
@@ -138,10 +139,10 @@ def _minutes(bound: int | None, leads: int) -> str:
 
 def _sla(row: Row) -> str:
     sla = row.sla()
-    figures = [("met", f"{_percent(sla['met_share'])}", f"{sla['met']:,} accepted in time")]
+    figures = [("met", f"{percent(sla['met_share'])}", f"{sla['met']:,} accepted in time")]
     figures += [(name, f"{sla[name]:,}", "leads") for name in ("reminded", "breached", "reassigned", "escalated")]
     return "<div class=figures>" + "".join(
-        f"<div class=figure><span>{_e(name)}</span><b>{_e(value)}</b><span>{_e(note)}</span></div>"
+        f"<div class=figure><span>{escape(name)}</span><b>{escape(value)}</b><span>{escape(note)}</span></div>"
         for name, value, note in figures
     ) + "</div>"  # fmt: skip
 
@@ -161,16 +162,16 @@ def _revenue(report: Funnel, names: Mapping[str, str]) -> str:
             bar = max(2, round((width - label_w - 110) * cents / most))
             y = n * height
             bars.append(
-                f'<text x="0" y="{y + 19}">{_e(_short(_label(value, names), 18))}</text>'
+                f'<text x="0" y="{y + 19}">{escape(_short(_label(value, names), 18))}</text>'
                 f'<rect x="{label_w}" y="{y + 5}" width="{bar}" height="{height - 10}" rx="3" fill="{WON}"/>'
-                f'<text x="{label_w + bar + 6}" y="{y + 19}">{_e(_money(cents, currency))}</text>'
+                f'<text x="{label_w + bar + 6}" y="{y + 19}">{escape(money(cents, currency))}</text>'
             )
         charts.append(
-            f'<svg viewBox="0 0 {width} {height * len(rows)}" role="img" aria-label="Revenue in {_e(currency)}">'
+            f'<svg viewBox="0 0 {width} {height * len(rows)}" role="img" aria-label="Revenue in {escape(currency)}">'
             f"{''.join(bars)}</svg>"
         )
-    total = ", ".join(_money(report.total.get(f"revenue:{currency}"), currency) for currency in currencies)
-    return "".join(charts) + f"<p class=note>In all: {_e(total)}.</p>"
+    total = ", ".join(money(report.total.get(f"revenue:{currency}"), currency) for currency in currencies)
+    return "".join(charts) + f"<p class=note>In all: {escape(total)}.</p>"
 
 
 def _reasons(row: Row) -> str:
@@ -178,7 +179,7 @@ def _reasons(row: Row) -> str:
     lines += [(f"lost: {reason}", n) for reason, n in row.reasons("lost").items()]
     if not lines:
         return "<p class=note>None rejected or lost.</p>"
-    body = "".join(f"<tr><td>{_e(reason)}</td><td>{n:,}</td></tr>" for reason, n in lines)
+    body = "".join(f"<tr><td>{escape(reason)}</td><td>{n:,}</td></tr>" for reason, n in lines)
     head = "<thead><tr><th>Reason</th><th>Leads</th></tr></thead>"
     return f'<div class="scroll"><table>{head}<tbody>{body}</tbody></table></div>'
 
@@ -190,8 +191,8 @@ def _rules(rules: Mapping[str, Any]) -> str:
         css = ' class="total"' if rule is base else ""
         name = "All closed leads (the base rate)" if rule is base else rule["rule"]
         lift = "" if rule["lift"] is None else f"{rule['lift']:.2f}x"
-        lines.append(f"<tr{css}><td>{_e(name)}</td><td>{_percent(rule['win_rate'])}</td><td>{rule['won']:,}</td>"
-                     f"<td>{rule['closed']:,}</td><td>{_e(lift)}</td></tr>")  # fmt: skip
+        lines.append(f"<tr{css}><td>{escape(name)}</td><td>{percent(rule['win_rate'])}</td><td>{rule['won']:,}</td>"
+                     f"<td>{rule['closed']:,}</td><td>{escape(lift)}</td></tr>")  # fmt: skip
     return ('<p class=note>Among the leads that were won or lost: the share won when the rule fired, beside the '
             "share of all of them.</p>"
             '<div class="scroll"><table><thead><tr><th>Rule</th><th>Win rate</th><th>Won</th><th>Closed</th>'
@@ -206,13 +207,13 @@ def _short(text: str, most: int = 24) -> str:
     return text if len(text) <= most else text[: most - 1] + "…"
 
 
-def _money(cents: int, currency: str) -> str:
+def money(cents: int, currency: str) -> str:
     return f"{cents / 100:,.2f} {currency}"
 
 
-def _percent(share: float | None) -> str:
+def percent(share: float | None) -> str:
     return "-" if share is None else f"{share:.0%}"
 
 
-def _e(text: object) -> str:
+def escape(text: object) -> str:
     return html.escape(str(text), quote=True)

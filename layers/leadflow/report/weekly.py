@@ -20,23 +20,23 @@ table is claimed before the send and settled after it (`send_weekly`).
 from __future__ import annotations
 
 import hashlib
-import html
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from leadflow.aws.mailer import Attachment
 from leadflow.config import ClientConfig
 from leadflow.report.funnel import STAGES, Funnel, Row, as_csv, funnel
-from leadflow.report.page import STAGE_NAMES
+from leadflow.report.page import STAGE_NAMES, escape, minutes_shown, money, percent
 from leadflow.route.calendar import zone_named
 from leadflow.route.notice import Email
 
 WEEK_DAYS = 7
 WEEKLY_MARKER_PREFIX = "weekly-report#"  # the function's role may write markers of this prefix only
+ARCHIVE_PREFIX = "weekly/"  # and objects of the reports bucket of this one
 SOURCES_SHOWN = 10  # the email's table of sources: the busiest ten, the rest in the CSV
 BAR_PX = 300  # the widest bar of the email's funnel chart
 BAR = "#2f6fdf"
@@ -65,7 +65,10 @@ class Archive(Protocol):
     def put_csv(self, key: str, body: str) -> str: ...
 
 
-SendEmail = Callable[[Email, str, bytes], str]  # an email, its attachment's file name and bytes -> a message id
+class Sender(Protocol):
+    """What sends an email with files (leadflow.aws.mailer.Mailer); SES's message id."""
+
+    def send(self, email: Email, *, attachments: Sequence[Attachment]) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ class WeeklyReport:
 
     @property
     def archive_key(self) -> str:
-        return f"weekly/{self.week.first}_{self.week.last}/{self.csv_name}"
+        return f"{ARCHIVE_PREFIX}{self.week.first}_{self.week.last}/{self.csv_name}"
 
     def csv(self) -> str:
         return as_csv(self.by_source)
@@ -142,7 +145,7 @@ def weekly_report(items: ReportItems, config: ClientConfig, week: Week) -> Weekl
 def send_weekly(
     report: WeeklyReport,
     recipients: Iterable[str],
-    send: SendEmail,
+    sender: Sender,
     marks: Marks,
     archive: Archive,
     until: datetime,
@@ -159,6 +162,7 @@ def send_weekly(
     """
     body = report.csv()
     kept_at = archive.put_csv(report.archive_key, body)
+    attached = Attachment(report.csv_name, "text/csv; charset=utf-8", body.encode("utf-8"))
     token = uuid.uuid4().hex
     sent = skipped = 0
     busy: list[str] = []
@@ -170,7 +174,7 @@ def send_weekly(
             busy += [recipient] if claimed == "busy" else []
             continue
         try:
-            send(report.email(recipient), report.csv_name, body.encode("utf-8"))
+            sender.send(report.email(recipient), attachments=[attached])
         except BaseException:
             marks.release(marker, token)
             raise
@@ -194,10 +198,6 @@ def weekly_marker(week: Week, recipient: str) -> str:
 # --- the email -----------------------------------------------------------------------------------
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
 def unlinkable(value: str) -> str:
     """A value a website sent, as the email shows it: no mail client makes it a link.
 
@@ -208,10 +208,6 @@ def unlinkable(value: str) -> str:
     return value.replace(".", "\u2024").replace("/", "\u2215")
 
 
-def _percent(share: float | None) -> str:
-    return "-" if share is None else f"{share:.0%}"
-
-
 def _change(now: int, before: int) -> str:
     if not before:
         return "new" if now else "-"
@@ -219,8 +215,7 @@ def _change(now: int, before: int) -> str:
 
 
 def _money(row: Row) -> str:
-    revenue = row.revenue()
-    return ", ".join(f"{Decimal(amount):,.2f} {currency}" for currency, amount in revenue.items()) or "-"
+    return ", ".join(money(row.get(f"revenue:{currency}"), currency) for currency in row.revenue()) or "-"
 
 
 def headline(report: WeeklyReport) -> list[tuple[str, str, str]]:
@@ -232,10 +227,11 @@ def headline(report: WeeklyReport) -> list[tuple[str, str, str]]:
     ]
     lines.append(("Revenue", _money(now), f"week before: {_money(before)}"))
     speed = now.speed("to_owner")
-    median = "-" if not speed["leads"] else "over 2400 min" if speed["median"] is None else f"≤ {speed['median']} min"
-    lines.append(("Capture to owner (median)", median, f"{speed['leads']:,} leads"))
+    lines.append(
+        ("Capture to owner (median)", minutes_shown(speed["median"], speed["leads"]), f"{speed['leads']:,} leads")
+    )
     sla = now.sla()
-    lines.append(("Accepted in time", _percent(sla["met_share"]), f"{sla['breached']:,} missed"))
+    lines.append(("Accepted in time", percent(sla["met_share"]), f"{sla['breached']:,} missed"))
     return lines
 
 
@@ -245,15 +241,15 @@ def email_html(report: WeeklyReport) -> str:
     figures = "".join(  # boxes that wrap on a phone (Outlook, which has no inline-block, stacks them)
         f'<div style="display:inline-block;vertical-align:top;min-width:120px;margin:0 6px 6px 0;padding:8px 12px;'
         f'border:1px solid #d1d9e0;{FONT}">'
-        f'<div style="font-size:12px;color:#59636e">{_e(name)}</div>'
-        f'<div style="font-size:20px;font-weight:bold">{_e(value)}</div>'
-        f'<div style="font-size:12px;color:#59636e">{_e(note)}</div></div>'
+        f'<div style="font-size:12px;color:#59636e">{escape(name)}</div>'
+        f'<div style="font-size:20px;font-weight:bold">{escape(value)}</div>'
+        f'<div style="font-size:12px;color:#59636e">{escape(note)}</div></div>'
         for name, value, note in headline(report)
     )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(report.title)}</title></head>
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(report.title)}</title></head>
 <body style="margin:0;padding:16px;color:#1f2328;{FONT}">
-<h1 style="font-size:20px;margin:0 0 4px">{_e(report.title)}: leads of {_e(report.week.label())}</h1>
+<h1 style="font-size:20px;margin:0 0 4px">{escape(report.title)}: leads of {escape(report.week.label())}</h1>
 <p style="margin:0 0 12px;font-size:13px;color:#59636e">Leads captured {report.week.first} to {report.week.last} (UTC
 days), each counted once per stage it reached so far; against the week before.</p>
 <div>{figures}</div>
@@ -281,9 +277,9 @@ def funnel_chart(row: Row) -> str:
                f'style="background:{colour};width:{width}px;height:16px;font-size:0;line-height:0">&nbsp;</td>'
                "</tr></table>") if width else ""  # fmt: skip
         lines.append(
-            f'<tr><td style="{FONT}{CELL}white-space:nowrap">{_e(STAGE_NAMES[stage])}</td>'
+            f'<tr><td style="{FONT}{CELL}white-space:nowrap">{escape(STAGE_NAMES[stage])}</td>'
             f'<td style="{CELL}width:{BAR_PX}px">{bar}</td>'
-            f'<td style="{FONT}{CELL}text-align:right;white-space:nowrap">{count:,}{_e(share)}</td></tr>'
+            f'<td style="{FONT}{CELL}text-align:right;white-space:nowrap">{count:,}{escape(share)}</td></tr>'
         )
     return (f'<table role="presentation" cellspacing="0" cellpadding="0" style="border-collapse:collapse">'
             f"{''.join(lines)}</table>")  # fmt: skip
@@ -305,8 +301,8 @@ def sources_table(report: Funnel) -> str:
 def _source_line(row: Row, label: str, bold: bool = False) -> str:
     weight = "font-weight:bold;" if bold else ""
     cells = [label, f"{row.get('captured'):,}", f"{row.get('sales_ready'):,}", f"{row.get('won'):,}",
-             _percent(row.conversion()["won_of_captured"]), _money(row)]  # fmt: skip
-    return "<tr>" + "".join(f'<td style="{FONT}{CELL}{weight}">{_e(cell)}</td>' for cell in cells) + "</tr>"
+             percent(row.conversion()["won_of_captured"]), _money(row)]  # fmt: skip
+    return "<tr>" + "".join(f'<td style="{FONT}{CELL}{weight}">{escape(cell)}</td>' for cell in cells) + "</tr>"
 
 
 def email_text(report: WeeklyReport) -> str:
